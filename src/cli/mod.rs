@@ -1,0 +1,145 @@
+//! Command-line interface: `vnvme serve`, `vnvme image create`, `vnvme bench pi`.
+//! Argument parsing and human output only; no NVMe logic.
+
+pub mod ns_spec;
+pub mod serve;
+pub mod signals;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "vnvme", version, about = "Out-of-process NVMe controller with end-to-end Protection Information, for QEMU's vfio-user-pci")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve an NVMe controller on a vfio-user socket.
+    Serve(serve::ServeArgs),
+    /// Namespace images.
+    Image {
+        #[command(subcommand)]
+        cmd: ImageCmd,
+    },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCmd {
+    /// Create a namespace image in QEMU's nvme-ns layout (data, then metadata).
+    Create {
+        path: PathBuf,
+        /// Image file size, e.g. 1G, 512M (the namespace holds size/(lbs+ms) blocks).
+        #[arg(long, default_value = "1G")]
+        size: String,
+        /// Logical block size and metadata size, to initialise the metadata area
+        /// as never written (all ones).
+        #[arg(long, default_value_t = 512)]
+        lbs: u32,
+        #[arg(long, default_value_t = 0)]
+        ms: u16,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// PI guard generate + verify throughput next to memcpy, per guard and block size.
+    Pi {
+        /// Bytes of data per measurement.
+        #[arg(long, default_value = "8M")]
+        bytes: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+/// Parse sizes like 4096, 512K, 64M, 1G, 2T (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("bad size '{s}': unknown unit '{c}' (use K, M, G or T)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("bad size '{s}'"))?;
+    n.checked_mul(mult).filter(|&v| v > 0).ok_or_else(|| format!("bad size '{s}'"))
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let r = match cli.cmd {
+        Cmd::Serve(a) => serve::run(a),
+        Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => image_create(&path, &size, lbs, ms, force),
+        Cmd::Bench { cmd: BenchCmd::Pi { bytes, runs } } => bench_pi(&bytes, runs),
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("vnvme: error: {e}");
+            1
+        }
+    }
+}
+
+fn image_create(path: &std::path::Path, size: &str, lbs: u32, ms: u16, force: bool) -> Result<(), String> {
+    let size = parse_size(size)?;
+    if lbs != 512 && lbs != 4096 {
+        return Err(format!("--lbs {lbs}: must be 512 or 4096"));
+    }
+    if size < (lbs + ms as u32) as u64 {
+        return Err(format!("size {size} holds no block of {lbs}+{ms} bytes"));
+    }
+    if path.exists() && !force {
+        return Err(format!("{} exists (use --force to replace it)", path.display()));
+    }
+    let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    f.set_len(size).map_err(|e| format!("{}: {e}", path.display()))?;
+    drop(f);
+    let store = crate::storage::FileStore::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let layout = crate::storage::ImageLayout::new(size, lbs as u64, ms as u64);
+    crate::nvm::metadata::fill_unwritten(&store, &layout).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("{}: {} bytes, {} blocks of {}+{}", path.display(), size, layout.nlbas, lbs, ms);
+    Ok(())
+}
+
+fn bench_pi(bytes: &str, runs: usize) -> Result<(), String> {
+    let total = parse_size(bytes)? as usize;
+    println!("{:<10} {:>6} {:>12} {:>14} {:>8}", "guard", "block", "PI GB/s", "memcpy GB/s", "PI/copy");
+    for r in crate::pi::bench(total, runs.max(1) as u32) {
+        let note = if r.spec_valid { "" } else { "  (not a spec format; measured for reference)" };
+        println!(
+            "{:<10} {:>6} {:>12.2} {:>14.2} {:>8.3}{}",
+            r.guard.name(),
+            r.block_size,
+            r.pi_gbps,
+            r.memcpy_gbps,
+            r.ratio,
+            note
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! `vnvme serve`: open the namespace images, listen on the vfio-user socket, and
+//! serve one QEMU connection at a time until SIGINT/SIGTERM.
+
+use super::ns_spec::NsSpec;
+use super::signals;
+use crate::controller::{Controller, ControllerConfig};
+use crate::nvm::metadata;
+use crate::nvm::namespace::{standard_formats, LbaFormat, Namespace, Protection};
+use crate::storage::{BlockStore, FileStore, ImageLayout};
+use crate::transport::vfio_user::dma_map::DmaMap;
+use crate::transport::vfio_user::irq::Interrupts;
+use crate::transport::vfio_user::{Listener, Session};
+use clap::Args;
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Path of the vfio-user UNIX socket to create (mode 0600).
+    #[arg(long)]
+    pub socket: PathBuf,
+    /// A namespace: path=IMG[,lbs=512|4096][,ms=N][,mset=0|1][,pi=0-3][,pil=0|1][,pif=0|1|2][,sts=N].
+    /// Repeat for more namespaces (NSIDs 1, 2, ...).
+    #[arg(long = "ns", required = true)]
+    pub ns: Vec<String>,
+    /// Serial number reported in Identify Controller.
+    #[arg(long, default_value = "VNVME0001")]
+    pub serial: String,
+    /// I/O queue pairs offered to the host.
+    #[arg(long, default_value_t = 16)]
+    pub max_queues: u16,
+    /// Report no volatile write cache: every write is durable before it completes.
+    #[arg(long)]
+    pub no_write_cache: bool,
+    /// Exit after the first client disconnects.
+    #[arg(long)]
+    pub once: bool,
+    /// Only print errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
+    let p = &spec.path;
+    if !p.exists() {
+        return Err(format!("namespace {nsid}: image {} does not exist (create it with `vnvme image create`)", p.display()));
+    }
+    let store = FileStore::open(p).map_err(|e| format!("namespace {nsid}: {}: {e}", p.display()))?;
+    let block = (spec.lbs + spec.ms as u32) as u64;
+    if store.size() < block {
+        return Err(format!("namespace {nsid}: {} is {} bytes, smaller than one {}+{} block", p.display(), store.size(), spec.lbs, spec.ms));
+    }
+    let mut formats = standard_formats(spec.pif, spec.sts);
+    let want = LbaFormat { lbs: spec.lbs, ms: spec.ms, pif: if spec.ms >= 16 || spec.pif != 0 { spec.pif } else { 0 }, sts: spec.sts };
+    let index = match formats.iter().position(|f| *f == want) {
+        Some(i) => i,
+        None => {
+            formats.push(want);
+            formats.len() - 1
+        }
+    };
+    let layout = ImageLayout::new(store.size(), spec.lbs as u64, spec.ms as u64);
+    let filled = metadata::fill_unwritten(&store, &layout).map_err(|e| format!("namespace {nsid}: initialising metadata: {e}"))?;
+    if filled > 0 {
+        crate::controller::tracing_log(format_args!("namespace {nsid}: marked {filled} bytes of never-written metadata as unwritten (all ones)"));
+    }
+    let seed = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::fs::canonicalize(p).unwrap_or(p.clone()).hash(&mut h);
+        h.finish()
+    };
+    let store: Arc<dyn BlockStore> = Arc::new(store);
+    let prot = Protection { pi_type: spec.pi, pi_first: spec.pil };
+    Ok(Arc::new(Namespace::new(nsid, store, formats, index as u8, spec.mset, prot, seed)))
+}
+
+pub fn run(a: ServeArgs) -> Result<(), String> {
+    crate::set_log(!a.quiet);
+    if a.max_queues == 0 || a.max_queues > 64 {
+        return Err(format!("--max-queues {}: must be 1-64", a.max_queues));
+    }
+    let specs: Vec<NsSpec> = a.ns.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let namespaces: Vec<Arc<Namespace>> =
+        specs.iter().enumerate().map(|(i, s)| open_namespace(i as u32 + 1, s)).collect::<Result<_, _>>()?;
+    signals::block();
+    let listener = Listener::bind(&a.socket).map_err(|e| format!("socket {}: {e}", a.socket.display()))?;
+    let config = ControllerConfig {
+        serial: a.serial.clone(),
+        subnqn: format!("nqn.2026-11.io.vnvme:ctrl:{}", a.serial),
+        vid: crate::transport::vfio_user::pci::VENDOR_ID,
+        ssvid: crate::transport::vfio_user::pci::VENDOR_ID,
+        max_queues: a.max_queues,
+        msix_vectors: a.max_queues + 1,
+        write_cache: !a.no_write_cache,
+        ..ControllerConfig::default()
+    };
+    let stopping = Arc::new(AtomicBool::new(false));
+    let conn_fd = Arc::new(AtomicI32::new(-1));
+    let listen_fd = listener.listener.as_raw_fd();
+    {
+        let conn_fd = conn_fd.clone();
+        signals::spawn_waiter(stopping.clone(), move |sig| {
+            crate::controller::tracing_log(format_args!("signal {sig}: finishing in-flight commands and flushing"));
+            // SAFETY: shutdown(2) on fds this process owns; it only wakes blocked
+            // accept/recv calls, the owners close the fds.
+            unsafe {
+                libc::shutdown(listen_fd, libc::SHUT_RDWR);
+                let c = conn_fd.load(Ordering::SeqCst);
+                if c >= 0 {
+                    libc::shutdown(c, libc::SHUT_RDWR);
+                }
+            }
+        });
+    }
+    for ns in &namespaces {
+        let f = ns.format();
+        crate::controller::tracing_log(format_args!(
+            "namespace {}: {} blocks of {}+{} (pi {}, pif {}, {})",
+            ns.nsid,
+            f.nlbas(),
+            f.lbs(),
+            f.ms(),
+            f.protection.pi_type,
+            f.lbaf.pif,
+            if f.extended { "extended LBA" } else { "separate metadata" }
+        ));
+    }
+    crate::controller::tracing_log(format_args!("listening on {}", a.socket.display()));
+    loop {
+        let (mut stream, _) = match listener.listener.accept() {
+            Ok(s) => s,
+            Err(e) => {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                return Err(format!("accept: {e}"));
+            }
+        };
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        conn_fd.store(stream.as_raw_fd(), Ordering::SeqCst);
+        crate::controller::tracing_log(format_args!("client connected"));
+        let dma = Arc::new(DmaMap::default());
+        let irqs = Arc::new(Interrupts::new(config.msix_vectors));
+        let ctrl = Controller::new(config.clone(), dma.clone(), irqs.clone(), namespaces.clone());
+        let mut session = Session::new(dma.clone(), irqs, ctrl);
+        let r = session.run(&mut stream);
+        conn_fd.store(-1, Ordering::SeqCst);
+        session.ctrl.close();
+        dma.unmap_all();
+        match r {
+            Ok(()) => crate::controller::tracing_log(format_args!("client disconnected")),
+            Err(e) if stopping.load(Ordering::SeqCst) => {
+                let _ = e;
+            }
+            Err(e) => crate::controller::tracing_log(format_args!("connection error: {e}")),
+        }
+        if a.once || stopping.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    for ns in &namespaces {
+        ns.store.flush().map_err(|e| format!("flushing namespace {}: {e}", ns.nsid))?;
+    }
+    crate::controller::tracing_log(format_args!("stopped"));
+    Ok(())
+}

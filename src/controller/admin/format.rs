@@ -1,0 +1,88 @@
+//! Format NVM (NVMe-Base 5.1.10; NVM-CS 4.1.3): switch a namespace to another
+//! advertised LBA format and protection setting. The medium is erased (the
+//! image is deallocated), so every block reads as zeroes with all-ones PI
+//! afterwards; the host is told through a Namespace Attribute Changed event.
+
+use super::{done, fail, Outcome};
+use crate::nvm::namespace::{ActiveFormat, Namespace, Protection};
+use crate::controller::Controller;
+use crate::spec::{Status, SubmissionEntry};
+use crate::storage::ImageLayout;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FormatRequest {
+    pub lbaf: u8,
+    pub extended: bool,
+    pub pi: u8,
+    pub pi_first: bool,
+    pub ses: u8,
+}
+
+impl FormatRequest {
+    pub fn parse(cdw10: u32) -> Self {
+        FormatRequest {
+            lbaf: ((cdw10 & 0xf) | ((cdw10 >> 12) & 3) << 4) as u8,
+            extended: cdw10 & (1 << 4) != 0,
+            pi: ((cdw10 >> 5) & 7) as u8,
+            pi_first: cdw10 & (1 << 8) != 0,
+            ses: ((cdw10 >> 9) & 7) as u8,
+        }
+    }
+}
+
+/// Check a request against a namespace's formats and apply it.
+pub fn apply(ns: &Namespace, req: FormatRequest) -> Result<(), Status> {
+    if req.ses > 1 {
+        // Cryptographic erase is not supported (FNA bit 2 clear).
+        return Err(Status::INVALID_FIELD);
+    }
+    if req.pi > 3 {
+        return Err(Status::INVALID_FIELD);
+    }
+    let Some(&lbaf) = ns.formats.get(req.lbaf as usize) else { return Err(Status::INVALID_FORMAT) };
+    if req.pi != 0 && lbaf.ms < lbaf.pi_size() {
+        return Err(Status::INVALID_FORMAT);
+    }
+    let mut active = ns.active.write().unwrap();
+    ns.store.deallocate(0, ns.store.size()).map_err(|_| Status::INTERNAL_ERROR)?;
+    *active = ActiveFormat {
+        index: req.lbaf,
+        lbaf,
+        extended: req.extended && lbaf.ms > 0,
+        protection: Protection { pi_type: req.pi, pi_first: req.pi_first },
+        layout: ImageLayout::new(ns.store.size(), lbaf.lbs as u64, lbaf.ms as u64),
+    };
+    Ok(())
+}
+
+pub fn format_nvm(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
+    let req = FormatRequest::parse(sqe.cdw10());
+    let nsid = sqe.nsid();
+    let sh = ctrl.shared.clone();
+    let targets: Vec<Arc<Namespace>> = if nsid == 0xffff_ffff {
+        sh.namespaces.clone()
+    } else {
+        match sh.namespace(nsid) {
+            Some(ns) => vec![ns.clone()],
+            None => return fail(Status::INVALID_NAMESPACE),
+        }
+    };
+    for ns in &targets {
+        if let Err(s) = apply(ns, req) {
+            return fail(s);
+        }
+    }
+    {
+        let mut a = sh.aer.lock().unwrap();
+        for ns in &targets {
+            if !a.changed_namespaces.contains(&ns.nsid) {
+                a.changed_namespaces.push(ns.nsid);
+            }
+        }
+    }
+    if sh.aer.lock().unwrap().config & (1 << 8) != 0 {
+        sh.raise_event(super::aer::AsyncEvent::notice(super::aer::NOTICE_NS_ATTRIBUTE_CHANGED, 0x04));
+    }
+    done(0)
+}

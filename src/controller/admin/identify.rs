@@ -1,0 +1,173 @@
+//! Identify (NVMe-Base 5.1.13; NVM-CS 4.1.5): controller, namespace, active
+//! namespace lists, namespace identification descriptors, the I/O command set
+//! structures (CNS 05h/06h/07h/08h/1Ch).
+
+use super::{fail, transfer, write_to_host, Outcome};
+use crate::nvm::namespace::Namespace;
+use crate::controller::Controller;
+use crate::spec::identify::{cns, ctrl as c, indep_ns, nid, ns as n, nvm_ctrl, nvm_ns, Page4k, CSI_NVM};
+use crate::spec::{Status, SubmissionEntry};
+
+pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
+    let cdw10 = sqe.cdw10();
+    let cns_v = cdw10 as u8;
+    let csi = (sqe.cdw11() >> 24) as u8;
+    if (cdw10 >> 8) & 0xff != 0 {
+        return fail(Status::INVALID_FIELD);
+    }
+    let nsid = sqe.nsid();
+    let sh = &ctrl.shared;
+    let nn = sh.namespaces.len() as u32;
+    let page = match cns_v {
+        cns::CONTROLLER => Ok(controller_data(ctrl)),
+        cns::NAMESPACE => namespace_page(ctrl, nsid, |ns| namespace_data(ns)),
+        cns::ACTIVE_NS_LIST => active_list(nsid, nn),
+        cns::CSI_ACTIVE_NS_LIST if csi == CSI_NVM => active_list(nsid, nn),
+        cns::NS_ID_DESCRIPTORS => match sh.namespace(nsid) {
+            Some(ns) => Ok(descriptors(ns)),
+            None => Err(Status::INVALID_NAMESPACE),
+        },
+        cns::CSI_NAMESPACE if csi == CSI_NVM => namespace_page(ctrl, nsid, |ns| nvm_namespace_data(ns)),
+        cns::CSI_CONTROLLER if csi == CSI_NVM => Ok(nvm_controller_data()),
+        cns::CS_INDEPENDENT_NAMESPACE => namespace_page(ctrl, nsid, |_| {
+            let mut p = Page4k::default();
+            p.u8(indep_ns::NSTAT, 1);
+            p
+        }),
+        cns::IO_COMMAND_SET => {
+            // One command set combination: the NVM command set alone.
+            let mut p = Page4k::default();
+            p.u64(0, 1 << CSI_NVM);
+            Ok(p)
+        }
+        cns::CSI_NAMESPACE | cns::CSI_CONTROLLER | cns::CSI_ACTIVE_NS_LIST => Err(Status::INVALID_FIELD),
+        _ => Err(Status::INVALID_FIELD),
+    };
+    match page {
+        Ok(p) => transfer(write_to_host(ctrl, sqe, p.as_bytes()), 0),
+        Err(s) => fail(s),
+    }
+}
+
+/// A per-namespace structure: NSID 0 and NSIDs above NN are invalid; an inactive
+/// NSID within range returns zeroes (NVMe-Base 5.1.13.2.1).
+fn namespace_page(ctrl: &Controller, nsid: u32, f: impl Fn(&Namespace) -> Page4k) -> Result<Page4k, Status> {
+    let nn = ctrl.shared.namespaces.len() as u32;
+    if nsid == 0 || nsid > nn {
+        return Err(Status::INVALID_NAMESPACE);
+    }
+    Ok(ctrl.shared.namespace(nsid).map(|ns| f(ns)).unwrap_or_default())
+}
+
+fn active_list(after: u32, nn: u32) -> Result<Page4k, Status> {
+    if after >= 0xffff_fffe {
+        return Err(Status::INVALID_NAMESPACE);
+    }
+    let mut p = Page4k::default();
+    for (i, id) in (after + 1..=nn).take(1024).enumerate() {
+        p.u32(i * 4, id);
+    }
+    Ok(p)
+}
+
+pub fn controller_data(ctrl: &Controller) -> Page4k {
+    let cfg = &ctrl.shared.config;
+    let mut p = Page4k::default();
+    p.u16(c::VID, cfg.vid)
+        .u16(c::SSVID, cfg.ssvid)
+        .ascii(c::SN, 20, &cfg.serial)
+        .ascii(c::MN, 40, &cfg.model)
+        .ascii(c::FR, 8, &cfg.firmware)
+        .u8(c::RAB, 6)
+        .u8(c::MDTS, cfg.mdts)
+        .u16(c::CNTLID, 1)
+        .u32(c::VER, crate::spec::registers::VERSION_2_1)
+        // OAES bit 8: Namespace Attribute Notices (sent after Format NVM).
+        .u32(c::OAES, 1 << 8)
+        .u32(c::CTRATT, c::CTRATT_ELBAS)
+        .u8(c::CNTRLTYPE, 1)
+        .u16(c::OACS, c::OACS_FORMAT_NVM | c::OACS_DOORBELL_BUFFER_CONFIG)
+        .u8(c::ACL, 3)
+        .u8(c::AERL, super::aer::AERL)
+        // One firmware slot, read only.
+        .u8(c::FRMW, 0x03)
+        .u8(c::LPA, c::LPA_CSE | c::LPA_EXTENDED | c::LPA_SUPPORTED_LOGS)
+        .u8(c::ELPE, (crate::controller::errors::ENTRIES - 1) as u8)
+        .u8(c::NPSS, 0)
+        .u16(c::WCTEMP, 343)
+        .u16(c::CCTEMP, 373)
+        .u8(c::SQES, 0x66)
+        .u8(c::CQES, 0x44)
+        .u32(c::NN, ctrl.shared.namespaces.len() as u32)
+        .u16(c::ONCS, oncs())
+        .u8(c::FNA, 0)
+        // VWC: present, and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b).
+        .u8(c::VWC, if cfg.write_cache { 0x07 } else { 0x06 })
+        // SGLS: supported without alignment (01b), Bit Bucket (16), MPTR holding
+        // an SGL descriptor (19).
+        .u32(c::SGLS, 0x1 | 1 << 16 | 1 << 19)
+        .ascii(c::SUBNQN, 256, &cfg.subnqn);
+    // Trim the NQN's space padding: SUBNQN is NUL terminated, not padded.
+    let nqn = cfg.subnqn.as_bytes();
+    p.0[c::SUBNQN + nqn.len()..c::SUBNQN + 256].fill(0);
+    // Power state 0: 25 W max (centiwatts), no entry/exit latency reported.
+    p.u16(c::PSD0, 2500);
+    p
+}
+
+/// Optional NVM commands implemented (Identify Controller ONCS).
+pub fn oncs() -> u16 {
+    c::ONCS_DSM | c::ONCS_WRITE_ZEROES | c::ONCS_SAVE_SELECT | c::ONCS_TIMESTAMP
+}
+
+pub fn namespace_data(ns: &Namespace) -> Page4k {
+    let f = ns.format();
+    let mut p = Page4k::default();
+    let nlb = f.nlbas();
+    let idx = f.index;
+    let flbas = (idx & 0xf) | (f.extended as u8) << 4 | ((idx >> 4) & 3) << 5;
+    let any_md = ns.formats.iter().any(|l| l.ms >= 8);
+    p.u64(n::NSZE, nlb)
+        .u64(n::NCAP, nlb)
+        .u64(n::NUSE, nlb)
+        .u8(n::NLBAF, (ns.formats.len() - 1) as u8)
+        .u8(n::FLBAS, flbas)
+        .u8(n::MC, n::MC_EXTENDED | n::MC_SEPARATE)
+        .u8(n::DPC, if any_md { n::DPC_TYPE1 | n::DPC_TYPE2 | n::DPC_TYPE3 | n::DPC_FIRST | n::DPC_LAST } else { 0 })
+        .u8(n::DPS, f.protection.pi_type | (f.protection.pi_first as u8) << 3)
+        .u8(n::DLFEAT, n::DLFEAT_READ_ZEROES | n::DLFEAT_WZ_DEALLOCATE)
+        .bytes(n::NGUID, &ns.nguid)
+        .bytes(n::EUI64, &ns.eui64);
+    for (i, l) in ns.formats.iter().enumerate() {
+        p.u32(n::LBAF0 + i * 4, l.ms as u32 | (l.lbads() as u32) << 16);
+    }
+    p
+}
+
+fn nvm_namespace_data(ns: &Namespace) -> Page4k {
+    let mut p = Page4k::default();
+    p.u64(nvm_ns::LBSTM, 0).u8(nvm_ns::PIC, 0);
+    for (i, l) in ns.formats.iter().enumerate() {
+        p.u32(nvm_ns::ELBAF0 + i * 4, (l.sts as u32 & 0x7f) | (l.pif as u32 & 3) << 7);
+    }
+    p
+}
+
+fn nvm_controller_data() -> Page4k {
+    let mut p = Page4k::default();
+    // Zero means "no limit beyond MDTS" for VSL/WZSL/WUSL, and DMRL 0 / DMRSL 0 /
+    // DMSL 0 mean the Dataset Management defaults (256 ranges, no size limit).
+    p.u8(nvm_ctrl::VSL, 0).u8(nvm_ctrl::WZSL, 0).u8(nvm_ctrl::WUSL, 0).u8(nvm_ctrl::DMRL, 0);
+    p.u32(nvm_ctrl::DMRSL, 0).u64(nvm_ctrl::DMSL, 0);
+    p
+}
+
+fn descriptors(ns: &Namespace) -> Page4k {
+    let mut p = Page4k::default();
+    let mut off = 0;
+    for (t, v) in [(nid::EUI64, &ns.eui64[..]), (nid::NGUID, &ns.nguid[..]), (nid::CSI, &[CSI_NVM][..])] {
+        p.u8(off, t).u8(off + 1, v.len() as u8).bytes(off + 4, v);
+        off += 4 + v.len();
+    }
+    p
+}

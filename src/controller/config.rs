@@ -1,0 +1,54 @@
+//! Static controller parameters: identity strings and limits reported in CAP and
+//! Identify Controller.
+
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    pub serial: String,
+    pub model: String,
+    pub firmware: String,
+    /// PCI vendor and subsystem vendor ids, echoed in Identify Controller.
+    pub vid: u16,
+    pub ssvid: u16,
+    /// Maximum Data Transfer Size as 2^mdts minimum pages (Identify MDTS).
+    pub mdts: u8,
+    /// Number of I/O queue pairs offered.
+    pub max_queues: u16,
+    /// Maximum entries per queue (CAP.MQES + 1).
+    pub max_queue_entries: u32,
+    pub mpsmax: u8,
+    /// Volatile write cache present and enabled at start.
+    pub write_cache: bool,
+    pub subnqn: String,
+    /// MSI-X vectors the PCI function offers.
+    pub msix_vectors: u16,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            serial: "VNVME0001".into(),
+            model: "vnvme PI controller".into(),
+            firmware: env!("CARGO_PKG_VERSION").into(),
+            vid: 0x1b36,
+            ssvid: 0x1af4,
+            mdts: 7,
+            max_queues: 16,
+            max_queue_entries: 1024,
+            mpsmax: 0,
+            write_cache: true,
+            subnqn: "nqn.2026-11.io.vnvme:ctrl:VNVME0001".into(),
+            msix_vectors: 17,
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// Memory page size in bytes (CC.MPS; only 4 KiB is offered: MPSMIN = MPSMAX = 0).
+    pub fn page_size(&self) -> u64 {
+        4096
+    }
+    /// MDTS in bytes.
+    pub fn max_transfer(&self) -> u64 {
+        self.page_size() << self.mdts
+    }
+}

@@ -1,0 +1,384 @@
+//! The transport-independent NVMe controller: registers and the enable / disable
+//! / shutdown state machine (NVMe-Base 3.5), the admin queue, I/O queue workers,
+//! and the hand-off of I/O commands to the NVM command set (`crate::nvm`).
+//!
+//! The controller takes guest memory ([`DmaMemory`]) and an interrupt sink as
+//! parameters; it never sees vfio-user, so tests drive it with a fake host.
+//!
+//! Threads: `mmio_read`/`mmio_write` are called by the transport thread. Admin
+//! commands run inline on that thread when the admin SQ doorbell is written.
+//! Every I/O submission queue has its own worker thread ([`worker`]) that fetches,
+//! executes and completes its commands; several queues run concurrently.
+
+pub mod admin;
+pub mod config;
+pub mod errors;
+pub mod interrupt;
+pub mod queue;
+pub mod registers;
+pub mod shadow;
+pub mod worker;
+
+pub use config::ControllerConfig;
+pub use interrupt::InterruptSink;
+pub use crate::nvm::namespace::Namespace;
+
+use crate::dma::DmaMemory;
+use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
+use crate::spec::{CompletionEntry, Status, SubmissionEntry};
+use admin::aer::{AerState, AsyncEvent};
+use admin::features::Features;
+use crate::counters::Counters;
+use errors::ErrorLog;
+use queue::{CompletionQueue, PostError, SubmissionQueue};
+use shadow::ShadowDoorbells;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+/// A running I/O submission queue: its ring and its worker thread.
+pub struct IoQueue {
+    pub sq: Arc<SubmissionQueue>,
+    pub thread: Option<JoinHandle<u16>>,
+}
+
+/// Queue tables, indexed by queue id. Entry 0 is the admin pair.
+#[derive(Default)]
+pub struct Queues {
+    pub sqs: Vec<Option<IoQueue>>,
+    pub cqs: Vec<Option<Arc<CompletionQueue>>>,
+}
+
+/// Admin queue state, owned by the thread that processes admin commands.
+pub struct AdminQueue {
+    pub sq_base: u64,
+    pub sq_size: u16,
+    pub sq_head: u16,
+    pub sq_tail: u16,
+    pub cq: Arc<CompletionQueue>,
+}
+
+/// State shared between the transport thread and the I/O workers.
+pub struct Shared {
+    pub config: ControllerConfig,
+    pub mem: Arc<dyn DmaMemory>,
+    pub irq: Arc<dyn InterruptSink>,
+    pub namespaces: Vec<Arc<Namespace>>,
+    pub queues: RwLock<Queues>,
+    pub shadow: RwLock<Option<ShadowDoorbells>>,
+    pub features: Mutex<Features>,
+    pub aer: Mutex<AerState>,
+    pub errors: Mutex<ErrorLog>,
+    pub counters: Counters,
+    /// Set when the controller hit a fatal condition (CSTS.CFS).
+    pub fatal: AtomicBool,
+    /// Set while the controller is enabled and ready; workers stop when it clears.
+    pub running: AtomicBool,
+}
+
+impl Shared {
+    pub fn namespace(&self, nsid: u32) -> Option<&Arc<Namespace>> {
+        if nsid == 0 {
+            return None;
+        }
+        self.namespaces.get(nsid as usize - 1)
+    }
+    pub fn page_size(&self) -> u64 {
+        self.config.page_size()
+    }
+    pub fn shadow(&self) -> Option<ShadowDoorbells> {
+        *self.shadow.read().unwrap()
+    }
+
+    /// Post a completion and count it; a failed write of the entry is fatal.
+    pub fn complete(&self, cq: &CompletionQueue, entry: &CompletionEntry) -> bool {
+        let sh = if cq.id == 0 { None } else { self.shadow() };
+        match cq.post(&*self.mem, entry, sh.as_ref()) {
+            Ok(()) => true,
+            Err(PostError::Memory) => {
+                self.fatal.store(true, Ordering::SeqCst);
+                false
+            }
+            Err(PostError::Closing) => false,
+        }
+    }
+
+    pub fn interrupt(&self, cq: &CompletionQueue) {
+        if cq.interrupts_enabled {
+            self.irq.signal(cq.vector);
+        }
+    }
+
+    /// Record an asynchronous event and complete a waiting AER command if any.
+    pub fn raise_event(&self, ev: AsyncEvent) {
+        let done = self.aer.lock().unwrap().raise(ev);
+        self.complete_aers(done);
+    }
+
+    pub fn complete_aers(&self, done: Vec<CompletionEntry>) {
+        if done.is_empty() {
+            return;
+        }
+        let cq = self.queues.read().unwrap().cqs.first().cloned().flatten();
+        if let Some(cq) = cq {
+            for e in &done {
+                self.complete(&cq, e);
+            }
+            self.interrupt(&cq);
+        }
+    }
+}
+
+/// The controller as the transport sees it.
+pub struct Controller {
+    pub shared: Arc<Shared>,
+    regs: registers::Registers,
+    admin: Option<AdminQueue>,
+}
+
+impl Controller {
+    pub fn new(
+        config: ControllerConfig,
+        mem: Arc<dyn DmaMemory>,
+        irq: Arc<dyn InterruptSink>,
+        namespaces: Vec<Arc<Namespace>>,
+    ) -> Self {
+        let features = Features::new(&config);
+        let regs = registers::Registers::new(&config);
+        Controller {
+            shared: Arc::new(Shared {
+                config,
+                mem,
+                irq,
+                namespaces,
+                queues: RwLock::new(Queues::default()),
+                shadow: RwLock::new(None),
+                features: Mutex::new(features),
+                aer: Mutex::new(AerState::default()),
+                errors: Mutex::new(ErrorLog::default()),
+                counters: Counters::default(),
+                fatal: AtomicBool::new(false),
+                running: AtomicBool::new(false),
+            }),
+            regs,
+            admin: None,
+        }
+    }
+
+    /// Read a BAR0 register. Unknown offsets read as zero.
+    pub fn mmio_read(&self, offset: u64, size: usize) -> u64 {
+        let mut v = self.regs.read(offset, size);
+        if offset == reg::CSTS && self.shared.fatal.load(Ordering::SeqCst) {
+            v |= csts::CFS as u64;
+        }
+        v
+    }
+
+    /// Write a BAR0 register or doorbell.
+    pub fn mmio_write(&mut self, offset: u64, size: usize, value: u64) {
+        if offset >= reg::DOORBELL_BASE {
+            if size == 4 {
+                self.doorbell(offset, value as u32);
+            }
+            return;
+        }
+        match self.regs.write(offset, size, value) {
+            registers::Effect::None => {}
+            registers::Effect::Enable => self.enable(),
+            registers::Effect::Disable => self.reset(),
+            registers::Effect::Shutdown => self.shutdown(),
+        }
+    }
+
+    fn doorbell(&mut self, offset: u64, value: u32) {
+        let Some(db) = reg::doorbell_at(offset) else { return };
+        if !self.regs.ready() {
+            return;
+        }
+        let value16 = value as u16;
+        let valid = match db {
+            Doorbell::SqTail(0) => match self.admin.as_mut() {
+                Some(a) if value < a.sq_size as u32 => {
+                    a.sq_tail = value16;
+                    self.process_admin();
+                    true
+                }
+                _ => false,
+            },
+            Doorbell::CqHead(0) => match &self.admin {
+                Some(a) if value < a.cq.size as u32 => a.cq.set_head(value16),
+                _ => false,
+            },
+            Doorbell::SqTail(q) => {
+                let qs = self.shared.queues.read().unwrap();
+                match qs.sqs.get(q as usize).and_then(|e| e.as_ref()) {
+                    Some(e) => value < e.sq.size as u32 && e.sq.ring(value16),
+                    None => false,
+                }
+            }
+            Doorbell::CqHead(q) => {
+                let qs = self.shared.queues.read().unwrap();
+                match qs.cqs.get(q as usize).and_then(|e| e.as_ref()) {
+                    Some(cq) => value < cq.size as u32 && cq.set_head(value16),
+                    None => false,
+                }
+            }
+        };
+        if !valid {
+            // NVMe-Base 5.1.2.1: Error event, "Invalid Doorbell Write Value" or
+            // "Write to Invalid Doorbell Register".
+            let exists = match db {
+                Doorbell::SqTail(0) | Doorbell::CqHead(0) => true,
+                Doorbell::SqTail(q) => self.shared.queues.read().unwrap().sqs.get(q as usize).is_some_and(|e| e.is_some()),
+                Doorbell::CqHead(q) => self.shared.queues.read().unwrap().cqs.get(q as usize).is_some_and(|e| e.is_some()),
+            };
+            let info = if exists { admin::aer::ERROR_INVALID_DOORBELL_VALUE } else { admin::aer::ERROR_INVALID_DOORBELL_REGISTER };
+            tracing_log(format_args!("invalid doorbell write at {offset:#x} value {value}"));
+            self.shared.raise_event(AsyncEvent::error(info));
+        }
+    }
+
+    fn enable(&mut self) {
+        let cc = Cc(self.regs.cc);
+        let (sq_size, cq_size) = reg::aqa_sizes(self.regs.aqa);
+        let page_ok = cc.mps() <= self.shared.config.mpsmax && cc.mps() == 0;
+        let sizes_ok = cc.iosqes() == 6 && cc.iocqes() == 4;
+        let css_ok = matches!(cc.css(), 0 | 6);
+        let aligned = self.regs.asq % 4096 == 0 && self.regs.acq % 4096 == 0;
+        if !page_ok || !sizes_ok || !css_ok || !aligned || sq_size < 2 || cq_size < 2 {
+            // NVMe-Base 3.5.1: an invalid configuration at enable is reported by CFS.
+            tracing_log(format_args!(
+                "enable refused: cc {:#x} aqa {:#x} asq {:#x} acq {:#x}",
+                self.regs.cc, self.regs.aqa, self.regs.asq, self.regs.acq
+            ));
+            self.shared.fatal.store(true, Ordering::SeqCst);
+            return;
+        }
+        let cq = Arc::new(CompletionQueue::new(0, self.regs.acq, cq_size, 0, true));
+        {
+            let mut qs = self.shared.queues.write().unwrap();
+            let n = self.shared.config.max_queues as usize + 1;
+            qs.sqs = (0..n).map(|_| None).collect();
+            qs.cqs = (0..n).map(|_| None).collect();
+            qs.cqs[0] = Some(cq.clone());
+        }
+        self.admin = Some(AdminQueue { sq_base: self.regs.asq, sq_size, sq_head: 0, sq_tail: 0, cq });
+        self.shared.running.store(true, Ordering::SeqCst);
+        self.regs.csts |= csts::RDY;
+    }
+
+    /// Controller reset (CC.EN 1 -> 0, or transport reset): stop every queue, drop
+    /// outstanding AERs, and return registers to their idle state. In-flight I/O
+    /// commands finish first (workers are joined), so nothing acknowledged is lost.
+    pub fn reset(&mut self) {
+        self.stop_queues();
+        self.admin = None;
+        *self.shared.shadow.write().unwrap() = None;
+        *self.shared.aer.lock().unwrap() = AerState::default();
+        self.shared.features.lock().unwrap().reset(&self.shared.config);
+        self.shared.fatal.store(false, Ordering::SeqCst);
+        self.regs.csts &= !(csts::RDY | csts::SHST_MASK);
+    }
+
+    /// Transport-level reset (vfio-user DEVICE_RESET, a new connection): a
+    /// controller reset plus every register back to its power-on value.
+    pub fn hard_reset(&mut self) {
+        self.reset();
+        self.regs = registers::Registers::new(&self.shared.config);
+    }
+
+    fn stop_queues(&mut self) {
+        self.shared.running.store(false, Ordering::SeqCst);
+        let (sqs, cqs) = {
+            let mut qs = self.shared.queues.write().unwrap();
+            (std::mem::take(&mut qs.sqs), std::mem::take(&mut qs.cqs))
+        };
+        for cq in cqs.iter().flatten() {
+            cq.close();
+        }
+        for mut q in sqs.into_iter().flatten() {
+            q.sq.stop.store(true, Ordering::SeqCst);
+            q.sq.notify();
+            if let Some(t) = q.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// CC.SHN: make everything durable, then report shutdown complete.
+    fn shutdown(&mut self) {
+        self.regs.csts = (self.regs.csts & !csts::SHST_MASK) | csts::SHST_OCCURRING;
+        self.stop_queues();
+        self.admin = None;
+        for ns in &self.shared.namespaces {
+            if let Err(e) = ns.store.flush() {
+                tracing_log(format_args!("flush of namespace {} at shutdown failed: {e}", ns.nsid));
+            }
+        }
+        self.regs.csts = (self.regs.csts & !csts::SHST_MASK) | csts::SHST_COMPLETE;
+    }
+
+    /// Fetch and run admin commands up to the tail.
+    fn process_admin(&mut self) {
+        loop {
+            let Some(a) = self.admin.as_mut() else { return };
+            if a.sq_head == a.sq_tail {
+                break;
+            }
+            let addr = a.sq_base + a.sq_head as u64 * 64;
+            a.sq_head = (a.sq_head + 1) % a.sq_size;
+            let head = a.sq_head;
+            let cq = a.cq.clone();
+            let mut raw = [0u8; 64];
+            if self.shared.mem.read(addr, &mut raw).is_err() {
+                self.shared.fatal.store(true, Ordering::SeqCst);
+                return;
+            }
+            let sqe = SubmissionEntry::from_bytes(&raw);
+            let outcome = admin::execute(self, &sqe);
+            if let admin::Outcome::Done { dw0, status } = outcome {
+                if !status.is_success() {
+                    self.shared.errors.lock().unwrap().record(0, &sqe, status, None);
+                }
+                self.shared.counters.admin_command(sqe.opcode(), status);
+                let e = CompletionEntry { dw0, dw1: 0, sq_head: head, sq_id: 0, cid: sqe.cid(), status };
+                self.shared.complete(&cq, &e);
+                self.shared.interrupt(&cq);
+            }
+        }
+    }
+
+    pub fn admin_state(&self) -> Option<&AdminQueue> {
+        self.admin.as_ref()
+    }
+    pub fn registers(&self) -> &registers::Registers {
+        &self.regs
+    }
+
+    /// Stop everything and flush; called when the transport goes away.
+    pub fn close(&mut self) {
+        self.stop_queues();
+        for ns in &self.shared.namespaces {
+            let _ = ns.store.flush();
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.stop_queues();
+    }
+}
+
+/// Controller-level diagnostics go to stderr with a prefix; the control plane's
+/// trace is the structured channel.
+pub fn tracing_log(args: std::fmt::Arguments<'_>) {
+    if crate::log_enabled() {
+        eprintln!("vnvme: {args}");
+    }
+}
+
+/// Convenience for admin handlers.
+pub fn status_only(status: Status) -> admin::Outcome {
+    admin::Outcome::Done { dw0: 0, status }
+}

@@ -1,0 +1,249 @@
+//! Queue ring mechanics (NVMe-Base 3.3.1): head/tail arithmetic, the phase tag,
+//! completion posting order, and waiting for completion queue space. Nothing here
+//! knows what a command means.
+//!
+//! Ownership: a [`SubmissionQueue`]'s head belongs to the one thread that fetches
+//! from it (the admin path or that queue's worker); its tail is written by the
+//! doorbell path. A [`CompletionQueue`] may be shared by several submission queues,
+//! so its tail and phase live under a mutex.
+
+use super::shadow::ShadowDoorbells;
+use crate::dma::DmaMemory;
+use crate::spec::CompletionEntry;
+use std::sync::atomic::{fence, AtomicBool, AtomicU16, AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+/// Why a completion could not be posted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PostError {
+    /// Writing the entry to guest memory failed: a controller fatal condition.
+    Memory,
+    /// The queue is being deleted or the controller reset.
+    Closing,
+}
+
+pub struct CompletionQueue {
+    pub id: u16,
+    pub base: u64,
+    pub size: u16,
+    pub vector: u16,
+    pub interrupts_enabled: bool,
+    ring: Mutex<CqRing>,
+    space: Condvar,
+    closing: AtomicBool,
+    /// Number of submission queues that post here (for Delete I/O CQ checks).
+    pub sq_refs: AtomicU32,
+}
+
+#[derive(Debug)]
+struct CqRing {
+    tail: u16,
+    head: u16,
+    phase: bool,
+}
+
+impl CompletionQueue {
+    pub fn new(id: u16, base: u64, size: u16, vector: u16, interrupts_enabled: bool) -> Self {
+        CompletionQueue {
+            id,
+            base,
+            size,
+            vector,
+            interrupts_enabled,
+            ring: Mutex::new(CqRing { tail: 0, head: 0, phase: true }),
+            space: Condvar::new(),
+            closing: AtomicBool::new(false),
+            sq_refs: AtomicU32::new(0),
+        }
+    }
+
+    /// Host consumed entries up to `head` (CQ head doorbell). Returns false for an
+    /// invalid value (beyond the queue or past the tail), which is ignored.
+    pub fn set_head(&self, head: u16) -> bool {
+        let mut r = self.ring.lock().unwrap();
+        if head >= self.size {
+            return false;
+        }
+        r.head = head;
+        drop(r);
+        self.space.notify_all();
+        true
+    }
+
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.space.notify_all();
+    }
+
+    /// Number of entries posted and not yet consumed by the host.
+    pub fn pending(&self) -> u16 {
+        let r = self.ring.lock().unwrap();
+        (r.tail + self.size - r.head) % self.size
+    }
+
+    /// Post one entry, waiting for space if the queue is full. The entry's low 12
+    /// bytes are written before DW3 (which carries the phase tag), with a release
+    /// fence between, so the host never sees the new phase with old contents.
+    pub fn post(&self, mem: &dyn DmaMemory, entry: &CompletionEntry, shadow: Option<&ShadowDoorbells>) -> Result<(), PostError> {
+        let mut r = self.ring.lock().unwrap();
+        loop {
+            if self.closing.load(Ordering::SeqCst) {
+                return Err(PostError::Closing);
+            }
+            if (r.tail + 1) % self.size != r.head {
+                break;
+            }
+            // Full. With shadow doorbells the host may have moved the head without
+            // ringing: look there, and ask to be rung (EventIdx) before sleeping.
+            if let Some(sh) = shadow {
+                if let Some(h) = sh.cq_head(mem, self.id).filter(|&h| h < self.size) {
+                    if h != r.head {
+                        r.head = h;
+                        continue;
+                    }
+                }
+                sh.set_cq_event(mem, self.id, r.head);
+                fence(Ordering::SeqCst);
+                if let Some(h) = sh.cq_head(mem, self.id).filter(|&h| h < self.size) {
+                    if h != r.head {
+                        r.head = h;
+                        continue;
+                    }
+                }
+            }
+            r = self.space.wait_timeout(r, Duration::from_millis(5)).unwrap().0;
+        }
+        let addr = self.base + r.tail as u64 * CompletionEntry::SIZE as u64;
+        mem.write(addr, &entry.low_bytes()).map_err(|_| PostError::Memory)?;
+        fence(Ordering::Release);
+        mem.write_u32(addr + 12, entry.dw3(r.phase)).map_err(|_| PostError::Memory)?;
+        r.tail += 1;
+        if r.tail == self.size {
+            r.tail = 0;
+            r.phase = !r.phase;
+        }
+        Ok(())
+    }
+}
+
+/// The wake-up side of a submission queue: the doorbell path stores the tail and
+/// notifies; the fetching thread sleeps here when the queue is empty.
+pub struct SubmissionQueue {
+    pub id: u16,
+    pub base: u64,
+    pub size: u16,
+    pub cqid: u16,
+    tail: AtomicU16,
+    wake: Mutex<bool>,
+    cv: Condvar,
+    pub stop: AtomicBool,
+}
+
+impl SubmissionQueue {
+    pub fn new(id: u16, base: u64, size: u16, cqid: u16) -> Self {
+        SubmissionQueue {
+            id,
+            base,
+            size,
+            cqid,
+            tail: AtomicU16::new(0),
+            wake: Mutex::new(false),
+            cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// SQ tail doorbell. Returns false (and changes nothing) for a value beyond the queue.
+    pub fn ring(&self, tail: u16) -> bool {
+        if tail >= self.size {
+            return false;
+        }
+        self.tail.store(tail, Ordering::Release);
+        self.notify();
+        true
+    }
+
+    pub fn notify(&self) {
+        let mut w = self.wake.lock().unwrap();
+        *w = true;
+        drop(w);
+        self.cv.notify_one();
+    }
+
+    pub fn doorbell_tail(&self) -> u16 {
+        self.tail.load(Ordering::Acquire)
+    }
+
+    /// Sleep until the doorbell rings (or `timeout` passes).
+    pub fn wait(&self, timeout: Duration) {
+        let mut w = self.wake.lock().unwrap();
+        if !*w {
+            w = self.cv.wait_timeout(w, timeout).unwrap().0;
+        }
+        *w = false;
+    }
+
+    pub fn entry_addr(&self, index: u16) -> u64 {
+        self.base + index as u64 * 64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dma::VecMemory;
+    use crate::spec::Status;
+
+    #[test]
+    fn phase_flips_on_wrap_and_full_queue_waits_for_head() {
+        let mem = VecMemory::new(1 << 16);
+        let cq = CompletionQueue::new(1, 0x1000, 2, 0, true);
+        let e = CompletionEntry { dw0: 0, dw1: 0, sq_head: 1, sq_id: 1, cid: 7, status: Status::SUCCESS };
+        cq.post(&mem, &e, None).unwrap();
+        let mut b = [0u8; 16];
+        mem.read(0x1000, &mut b).unwrap();
+        let (got, phase) = CompletionEntry::parse(&b);
+        assert!(phase);
+        assert_eq!(got.cid, 7);
+        // Size 2: one entry makes it full until the host moves the head.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                assert!(cq.set_head(1));
+            });
+            cq.post(&mem, &e, None).unwrap();
+        });
+        mem.read(0x1010, &mut b).unwrap();
+        assert!(CompletionEntry::parse(&b).1);
+        assert!(cq.set_head(0));
+        cq.post(&mem, &e, None).unwrap();
+        mem.read(0x1000, &mut b).unwrap();
+        assert!(!CompletionEntry::parse(&b).1, "phase flips after the wrap");
+    }
+
+    #[test]
+    fn closing_unblocks_a_full_queue() {
+        let mem = VecMemory::new(1 << 16);
+        let cq = CompletionQueue::new(1, 0x1000, 2, 0, true);
+        let e = CompletionEntry { dw0: 0, dw1: 0, sq_head: 0, sq_id: 1, cid: 1, status: Status::SUCCESS };
+        cq.post(&mem, &e, None).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                cq.close();
+            });
+            assert_eq!(cq.post(&mem, &e, None), Err(PostError::Closing));
+        });
+    }
+
+    #[test]
+    fn invalid_doorbell_values_are_refused() {
+        let sq = SubmissionQueue::new(1, 0, 16, 1);
+        assert!(!sq.ring(16));
+        assert!(sq.ring(15));
+        assert_eq!(sq.doorbell_tail(), 15);
+        let cq = CompletionQueue::new(1, 0, 4, 0, true);
+        assert!(!cq.set_head(4));
+    }
+}

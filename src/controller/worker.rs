@@ -1,0 +1,103 @@
+//! The worker thread of one I/O submission queue: fetch, execute, complete.
+//!
+//! The worker owns the queue's head. It sleeps when the queue is empty and is
+//! woken by the SQ tail doorbell. With shadow doorbells it reads the tail from the
+//! shadow buffer and, while busy, leaves its EventIdx behind so the host stops
+//! ringing; before sleeping it publishes the tail it has seen and looks once more,
+//! so no submission is missed. Interrupts are raised once per batch.
+
+use super::queue::{CompletionQueue, SubmissionQueue};
+use super::Shared;
+use crate::nvm::{self, Buffers, IoEnv};
+use crate::spec::{CompletionEntry, SubmissionEntry};
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The most completions posted before an interrupt is raised, so a long batch does
+/// not hold back its first completions.
+const MAX_BATCH: usize = 32;
+
+pub fn spawn(shared: Arc<Shared>, sq: Arc<SubmissionQueue>, cq: Arc<CompletionQueue>) -> JoinHandle<u16> {
+    std::thread::Builder::new()
+        .name(format!("vnvme-sq{}", sq.id))
+        .spawn(move || run(&shared, &sq, &cq))
+        .expect("spawning an I/O queue worker thread")
+}
+
+/// The tail the host has published: the shadow doorbell when configured (ignoring
+/// out-of-range values), else the last doorbell register write.
+pub fn current_tail(shared: &Shared, sq: &SubmissionQueue) -> u16 {
+    match shared.shadow() {
+        Some(sh) => match sh.sq_tail(&*shared.mem, sq.id) {
+            Some(t) if t < sq.size => t,
+            _ => sq.doorbell_tail(),
+        },
+        None => sq.doorbell_tail(),
+    }
+}
+
+fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
+    let mut head = 0u16;
+    let mut bufs = Buffers::default();
+    loop {
+        if sq.stop.load(Ordering::SeqCst) || !shared.running.load(Ordering::SeqCst) {
+            return head;
+        }
+        let tail = current_tail(shared, sq);
+        fence(Ordering::Acquire);
+        if head == tail {
+            if let Some(sh) = shared.shadow() {
+                sh.set_sq_event(&*shared.mem, sq.id, head);
+                fence(Ordering::SeqCst);
+                if current_tail(shared, sq) != head {
+                    continue;
+                }
+            }
+            sq.wait(Duration::from_millis(50));
+            continue;
+        }
+        let mut posted = 0usize;
+        while head != tail {
+            if sq.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let mut raw = [0u8; 64];
+            if shared.mem.read(sq.entry_addr(head), &mut raw).is_err() {
+                shared.fatal.store(true, Ordering::SeqCst);
+                return head;
+            }
+            head = (head + 1) % sq.size;
+            let sqe = SubmissionEntry::from_bytes(&raw);
+            let c = execute(shared, &mut bufs, &sqe);
+            if !c.status.is_success() {
+                shared.errors.lock().unwrap().record(sq.id, &sqe, c.status, c.lba);
+            }
+            let e = CompletionEntry { dw0: c.dw0, dw1: 0, sq_head: head, sq_id: sq.id, cid: sqe.cid(), status: c.status };
+            if !shared.complete(cq, &e) {
+                return head;
+            }
+            posted += 1;
+            if posted % MAX_BATCH == 0 {
+                shared.interrupt(cq);
+            }
+        }
+        if posted % MAX_BATCH != 0 {
+            shared.interrupt(cq);
+        }
+    }
+}
+
+fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry) -> nvm::Completion {
+    let write_cache = shared.features.lock().unwrap().write_cache;
+    let env = IoEnv {
+        mem: &*shared.mem,
+        namespaces: &shared.namespaces,
+        counters: &shared.counters,
+        page_size: shared.page_size(),
+        max_transfer: shared.config.max_transfer(),
+        write_cache,
+    };
+    nvm::execute(&env, bufs, sqe)
+}

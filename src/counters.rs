@@ -1,0 +1,67 @@
+//! Controller counters as named atomics: commands by opcode and status, bytes
+//! moved across the guest DMA boundary per direction, and SMART-relevant totals.
+//! Read by the SMART log and, later, by the control plane.
+
+use crate::spec::Status;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub struct Counters {
+    pub admin_commands: AtomicU64,
+    pub io_commands: AtomicU64,
+    pub errors: AtomicU64,
+    pub host_reads: AtomicU64,
+    pub host_writes: AtomicU64,
+    /// Bytes copied from guest memory into the device (host to controller).
+    pub dma_to_device: AtomicU64,
+    /// Bytes copied from the device into guest memory (controller to host).
+    pub dma_to_host: AtomicU64,
+    /// 512-byte units read and written (SMART Data Units, counted in bytes here).
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub by_opcode: [AtomicU64; 256],
+    pub media_errors: AtomicU64,
+    pub pract_inserts: AtomicU64,
+    pub pract_strips: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            admin_commands: AtomicU64::new(0),
+            io_commands: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            host_reads: AtomicU64::new(0),
+            host_writes: AtomicU64::new(0),
+            dma_to_device: AtomicU64::new(0),
+            dma_to_host: AtomicU64::new(0),
+            bytes_read: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            by_opcode: std::array::from_fn(|_| AtomicU64::new(0)),
+            media_errors: AtomicU64::new(0),
+            pract_inserts: AtomicU64::new(0),
+            pract_strips: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Counters {
+    pub fn admin_command(&self, _opcode: u8, status: Status) {
+        self.admin_commands.fetch_add(1, Relaxed);
+        if !status.is_success() {
+            self.errors.fetch_add(1, Relaxed);
+        }
+    }
+    pub fn io_command(&self, opcode: u8, status: Status) {
+        self.io_commands.fetch_add(1, Relaxed);
+        self.by_opcode[opcode as usize].fetch_add(1, Relaxed);
+        if !status.is_success() {
+            self.errors.fetch_add(1, Relaxed);
+            if status.sct == crate::spec::status::sct::MEDIA {
+                self.media_errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Relaxed)
+    }
+}

@@ -1,0 +1,125 @@
+//! The NVM command set (NVM-CS 3): one file per command family. A command is
+//! parsed and checked against its namespace, its data pointers are walked, then it
+//! executes against the namespace's store. Every outcome is a [`Completion`].
+//!
+//! This layer sees guest memory only through [`DmaMemory`] and knows nothing of
+//! queues or transports.
+
+#![forbid(unsafe_code)]
+
+pub mod dsm;
+pub mod flush;
+pub mod metadata;
+pub mod namespace;
+pub mod protection;
+pub mod rw;
+pub mod transfer;
+pub mod write_zeroes;
+
+use crate::counters::Counters;
+use crate::dma::DmaMemory;
+use crate::spec::opcode::nvm as op;
+use crate::spec::{Status, SubmissionEntry};
+pub use namespace::Namespace;
+use std::sync::Arc;
+
+/// Everything an I/O command needs from its surroundings.
+pub struct IoEnv<'a> {
+    pub mem: &'a dyn DmaMemory,
+    pub namespaces: &'a [Arc<Namespace>],
+    pub counters: &'a Counters,
+    pub page_size: u64,
+    pub max_transfer: u64,
+    /// Volatile write cache enabled (Set Features 06h): when clear, every write is
+    /// durable before it completes.
+    pub write_cache: bool,
+}
+
+impl IoEnv<'_> {
+    pub fn namespace(&self, nsid: u32) -> Result<&Arc<Namespace>, Status> {
+        if nsid == 0 || nsid as usize > self.namespaces.len() {
+            return Err(Status::INVALID_NAMESPACE);
+        }
+        Ok(&self.namespaces[nsid as usize - 1])
+    }
+}
+
+/// The result of one I/O command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    pub dw0: u32,
+    pub status: Status,
+    /// The LBA the error concerns, for the Error Information log.
+    pub lba: Option<u64>,
+}
+
+impl Completion {
+    pub fn ok() -> Self {
+        Completion { dw0: 0, status: Status::SUCCESS, lba: None }
+    }
+    pub fn err(status: Status) -> Self {
+        Completion { dw0: 0, status, lba: None }
+    }
+    pub fn err_at(status: Status, lba: u64) -> Self {
+        Completion { dw0: 0, status, lba: Some(lba) }
+    }
+}
+
+impl From<Result<(), Status>> for Completion {
+    fn from(r: Result<(), Status>) -> Self {
+        match r {
+            Ok(()) => Completion::ok(),
+            Err(s) => Completion::err(s),
+        }
+    }
+}
+
+/// Reusable per-queue buffers, so the data path does not allocate per command.
+#[derive(Default)]
+pub struct Buffers {
+    pub data: Vec<u8>,
+    pub md: Vec<u8>,
+    pub host: Vec<u8>,
+}
+
+pub fn execute(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
+    if sqe.fuse() != 0 {
+        return Completion::err(Status::INVALID_FIELD);
+    }
+    let c = match sqe.opcode() {
+        op::READ => rw::read(env, bufs, sqe),
+        op::WRITE => rw::write(env, bufs, sqe),
+        op::FLUSH => flush::flush(env, sqe),
+        op::WRITE_ZEROES => write_zeroes::write_zeroes(env, bufs, sqe),
+        op::DATASET_MANAGEMENT => dsm::dataset_management(env, sqe),
+        _ => Completion::err(Status::INVALID_OPCODE),
+    };
+    env.counters.io_command(sqe.opcode(), c.status);
+    c
+}
+
+/// Starting LBA (CDW11:CDW10) and number of logical blocks (CDW12 15:0, zero's
+/// based), checked against the namespace size.
+pub fn lba_range(sqe: &SubmissionEntry, nlbas: u64) -> Result<(u64, u64), Status> {
+    let slba = sqe.cdw10() as u64 | (sqe.cdw11() as u64) << 32;
+    let nlb = (sqe.cdw12() & 0xffff) as u64 + 1;
+    check_range(slba, nlb, nlbas)?;
+    Ok((slba, nlb))
+}
+
+pub fn check_range(slba: u64, nlb: u64, nlbas: u64) -> Result<(), Status> {
+    match slba.checked_add(nlb) {
+        Some(end) if end <= nlbas => Ok(()),
+        _ => Err(Status::LBA_OUT_OF_RANGE),
+    }
+}
+
+/// Store errors are reported to the host as media errors on write and read.
+pub fn store_error(write: bool, e: &std::io::Error) -> Status {
+    crate::controller::tracing_log(format_args!("backing store error: {e}"));
+    if write {
+        Status::WRITE_FAULT
+    } else {
+        Status::UNRECOVERED_READ_ERROR
+    }
+}

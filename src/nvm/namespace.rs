@@ -1,0 +1,126 @@
+//! A namespace: a backing store, the LBA formats it advertises, and the format and
+//! end-to-end protection settings in force (changed only by Format NVM).
+
+use crate::storage::{BlockStore, ImageLayout};
+use std::sync::{Arc, RwLock};
+
+/// One advertised LBA format (NVM-CS Figure 98 LBAF plus the ELBAF fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LbaFormat {
+    /// Logical block size in bytes (a power of two, >= 512).
+    pub lbs: u32,
+    /// Metadata bytes per block.
+    pub ms: u16,
+    /// Protection Information Format: 0 16b guard, 1 32b guard, 2 64b guard.
+    pub pif: u8,
+    /// Storage Tag Size in bits.
+    pub sts: u8,
+}
+
+impl LbaFormat {
+    pub fn lbads(&self) -> u8 {
+        self.lbs.trailing_zeros() as u8
+    }
+    /// Bytes of the PI tuple for this format's guard (NVM-CS 5.3.1).
+    pub fn pi_size(&self) -> u16 {
+        if self.pif == 0 {
+            8
+        } else {
+            16
+        }
+    }
+}
+
+/// End-to-end data protection settings (DPS) and metadata placement (FLBAS bit 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Protection {
+    /// 0 = none, 1-3 = PI type.
+    pub pi_type: u8,
+    /// PI in the first bytes of the metadata (DPS bit 3) rather than the last.
+    pub pi_first: bool,
+}
+
+/// The namespace's current format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveFormat {
+    pub index: u8,
+    pub lbaf: LbaFormat,
+    /// Extended LBA: metadata interleaved with data in the host buffer (mset=1).
+    pub extended: bool,
+    pub protection: Protection,
+    pub layout: ImageLayout,
+}
+
+impl ActiveFormat {
+    pub fn lbs(&self) -> u64 {
+        self.lbaf.lbs as u64
+    }
+    pub fn ms(&self) -> u64 {
+        self.lbaf.ms as u64
+    }
+    pub fn nlbas(&self) -> u64 {
+        self.layout.nlbas
+    }
+    pub fn has_pi(&self) -> bool {
+        self.protection.pi_type != 0
+    }
+}
+
+pub struct Namespace {
+    pub nsid: u32,
+    pub store: Arc<dyn BlockStore>,
+    pub formats: Vec<LbaFormat>,
+    /// Read by every I/O command, written by Format NVM (which holds the write lock
+    /// while the medium is re-laid out).
+    pub active: RwLock<ActiveFormat>,
+    /// Stable identifiers derived from the image (EUI-64, NGUID).
+    pub eui64: [u8; 8],
+    pub nguid: [u8; 16],
+}
+
+/// The formats every namespace offers: QEMU's eight (512 and 4096 bytes with 0, 8,
+/// 16 and 64 bytes of metadata), in QEMU's order so format indexes match, with the
+/// 16-byte-or-larger metadata formats carrying `pif`.
+pub fn standard_formats(pif: u8, sts: u8) -> Vec<LbaFormat> {
+    let mut v = Vec::new();
+    for lbs in [512u32, 4096] {
+        for ms in [0u16, 8, 16, 64] {
+            let (p, s) = if ms >= 16 { (pif, sts) } else { (0, if ms >= 8 { sts.min(32) } else { 0 }) };
+            v.push(LbaFormat { lbs, ms, pif: p, sts: s });
+        }
+    }
+    v
+}
+
+impl Namespace {
+    pub fn new(
+        nsid: u32,
+        store: Arc<dyn BlockStore>,
+        formats: Vec<LbaFormat>,
+        index: u8,
+        extended: bool,
+        protection: Protection,
+        ident_seed: u64,
+    ) -> Self {
+        let lbaf = formats[index as usize];
+        let layout = ImageLayout::new(store.size(), lbaf.lbs as u64, lbaf.ms as u64);
+        let h = ident_seed ^ (nsid as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut eui64 = h.to_be_bytes();
+        eui64[0] = 0x52; // a locally administered, non-zero first byte
+        let mut nguid = [0u8; 16];
+        nguid[..8].copy_from_slice(&eui64);
+        nguid[8..].copy_from_slice(&h.rotate_left(29).to_be_bytes());
+        Namespace {
+            nsid,
+            store,
+            formats,
+            active: RwLock::new(ActiveFormat { index, lbaf, extended, protection, layout }),
+            eui64,
+            nguid,
+        }
+    }
+
+    pub fn format(&self) -> ActiveFormat {
+        *self.active.read().unwrap()
+    }
+}

@@ -1,0 +1,165 @@
+//! Read (NVM-CS 3.3.4) and Write (NVM-CS 3.3.6), with metadata in a separate
+//! buffer (MPTR) or interleaved with the data (extended LBA), and end-to-end
+//! protection: PRACT insert / strip, PRCHK guard, application and reference tag
+//! checks, and storage tag checks (NVM-CS 5.3).
+//!
+//! Data moves through per-queue bounce buffers: the guest's bytes are copied
+//! once, checked, then written; a write whose PI fails a check stores nothing.
+
+use super::protection::{self, host_has_metadata};
+use super::transfer::{data_list, metadata_list};
+use super::{lba_range, store_error, Buffers, Completion, IoEnv};
+use crate::dma::Direction;
+use crate::pi::{Layout, LayoutMut, PiChecks};
+use crate::spec::{Status, SubmissionEntry};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// CDW12 bit 30: Force Unit Access.
+fn fua(sqe: &SubmissionEntry) -> bool {
+    sqe.cdw12() & (1 << 30) != 0
+}
+
+/// The host-buffer sizes of a read or write: (data bytes, separate metadata bytes,
+/// whether metadata is interleaved in the data buffer).
+fn host_sizes(f: &super::namespace::ActiveFormat, nlb: u64, pract: bool) -> (u64, u64, bool) {
+    let md = host_has_metadata(f, pract);
+    if md && f.extended {
+        (nlb * (f.lbs() + f.ms()), 0, true)
+    } else if md {
+        (nlb * f.lbs(), nlb * f.ms(), false)
+    } else {
+        (nlb * f.lbs(), 0, false)
+    }
+}
+
+fn resize(v: &mut Vec<u8>, n: usize) {
+    v.clear();
+    v.resize(n, 0);
+}
+
+pub fn read(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
+    match read_inner(env, bufs, sqe) {
+        Ok(()) => Completion::ok(),
+        Err((s, lba)) => Completion { dw0: 0, status: s, lba },
+    }
+}
+
+type Failure = (Status, Option<u64>);
+
+fn fail(s: Status) -> Failure {
+    (s, None)
+}
+
+fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
+    let ns = env.namespace(sqe.nsid()).map_err(fail)?;
+    let f = ns.format();
+    let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    let pract = protection::pract(sqe) && f.has_pi();
+    let (data_len, md_len, interleaved) = host_sizes(&f, nlb, pract);
+    if data_len > env.max_transfer {
+        return Err(fail(Status::INVALID_FIELD));
+    }
+    let ctx = protection::context(&f, sqe, slba, protection::checks(sqe)).map_err(fail)?;
+    let data_sg = data_list(env.mem, sqe, data_len, env.page_size, Direction::ControllerToHost).map_err(fail)?;
+    let md_sg = metadata_list(env.mem, sqe, md_len, Direction::ControllerToHost).map_err(fail)?;
+
+    let lbs = f.lbs() as usize;
+    let ms = f.ms() as usize;
+    let n = nlb as usize;
+    resize(&mut bufs.data, n * lbs);
+    resize(&mut bufs.md, n * ms);
+    let store = &*ns.store;
+    store.read_at(f.layout.data_offset(slba), &mut bufs.data).map_err(|e| fail(store_error(false, &e)))?;
+    if ms > 0 {
+        store.read_at(f.layout.meta_offset(slba), &mut bufs.md).map_err(|e| fail(store_error(false, &e)))?;
+    }
+    if let Some(ctx) = ctx {
+        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })
+            .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+        if pract && !host_has_metadata(&f, true) {
+            env.counters.pract_strips.fetch_add(nlb, Relaxed);
+        }
+    }
+    if interleaved {
+        resize(&mut bufs.host, n * (lbs + ms));
+        for (i, blk) in bufs.host.chunks_exact_mut(lbs + ms).enumerate() {
+            blk[..lbs].copy_from_slice(&bufs.data[i * lbs..(i + 1) * lbs]);
+            blk[lbs..].copy_from_slice(&bufs.md[i * ms..(i + 1) * ms]);
+        }
+        data_sg.scatter(env.mem, 0, &bufs.host).map_err(fail)?;
+    } else {
+        data_sg.scatter(env.mem, 0, &bufs.data).map_err(fail)?;
+        if md_len > 0 {
+            md_sg.scatter(env.mem, 0, &bufs.md).map_err(fail)?;
+        }
+    }
+    env.counters.dma_to_host.fetch_add(data_len + md_len, Relaxed);
+    env.counters.host_reads.fetch_add(1, Relaxed);
+    env.counters.bytes_read.fetch_add(nlb * f.lbs(), Relaxed);
+    Ok(())
+}
+
+pub fn write(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
+    match write_inner(env, bufs, sqe) {
+        Ok(()) => Completion::ok(),
+        Err((s, lba)) => Completion { dw0: 0, status: s, lba },
+    }
+}
+
+fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
+    let ns = env.namespace(sqe.nsid()).map_err(fail)?;
+    let f = ns.format();
+    let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    let pract = protection::pract(sqe) && f.has_pi();
+    let (data_len, md_len, interleaved) = host_sizes(&f, nlb, pract);
+    if data_len > env.max_transfer {
+        return Err(fail(Status::INVALID_FIELD));
+    }
+    let checks = if pract { PiChecks::default() } else { protection::checks(sqe) };
+    let ctx = protection::context(&f, sqe, slba, checks).map_err(fail)?;
+    let data_sg = data_list(env.mem, sqe, data_len, env.page_size, Direction::HostToController).map_err(fail)?;
+    let md_sg = metadata_list(env.mem, sqe, md_len, Direction::HostToController).map_err(fail)?;
+
+    let lbs = f.lbs() as usize;
+    let ms = f.ms() as usize;
+    let n = nlb as usize;
+    resize(&mut bufs.data, n * lbs);
+    // Metadata the host does not send (PRACT with metadata = PI) is generated below.
+    resize(&mut bufs.md, n * ms);
+    if interleaved {
+        resize(&mut bufs.host, n * (lbs + ms));
+        data_sg.gather(env.mem, 0, &mut bufs.host).map_err(fail)?;
+        for (i, blk) in bufs.host.chunks_exact(lbs + ms).enumerate() {
+            bufs.data[i * lbs..(i + 1) * lbs].copy_from_slice(&blk[..lbs]);
+            bufs.md[i * ms..(i + 1) * ms].copy_from_slice(&blk[lbs..]);
+        }
+    } else {
+        data_sg.gather(env.mem, 0, &mut bufs.data).map_err(fail)?;
+        if md_len > 0 {
+            md_sg.gather(env.mem, 0, &mut bufs.md).map_err(fail)?;
+        }
+    }
+    env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
+    if let Some(ctx) = ctx {
+        if pract {
+            // Insert PI (NVM-CS 5.3.2.2): generated from the data as received.
+            ctx.generate(LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })
+                .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+            env.counters.pract_inserts.fetch_add(nlb, Relaxed);
+        } else {
+            ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })
+                .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+        }
+    }
+    let store = &*ns.store;
+    store.write_at(f.layout.data_offset(slba), &bufs.data).map_err(|e| fail(store_error(true, &e)))?;
+    if ms > 0 {
+        store.write_at(f.layout.meta_offset(slba), &bufs.md).map_err(|e| fail(store_error(true, &e)))?;
+    }
+    if fua(sqe) || !env.write_cache {
+        store.flush().map_err(|e| fail(store_error(true, &e)))?;
+    }
+    env.counters.host_writes.fetch_add(1, Relaxed);
+    env.counters.bytes_written.fetch_add(nlb * f.lbs(), Relaxed);
+    Ok(())
+}

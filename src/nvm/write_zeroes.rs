@@ -1,0 +1,76 @@
+//! Write Zeroes (NVM-CS 3.3.7). With DEAC set the blocks are deallocated (they
+//! read as zeroes, DLFEAT bit 3). With PRACT set on a PI namespace, PI is
+//! generated for the zeroed data; otherwise the metadata takes the unwritten
+//! pattern, so reads of the blocks never fail a PI check.
+
+use super::{lba_range, metadata, protection, store_error, Buffers, Completion, IoEnv};
+use crate::pi::{LayoutMut, PiChecks};
+use crate::spec::SubmissionEntry;
+
+/// CDW12 bit 25: Deallocate.
+const DEAC: u32 = 1 << 25;
+
+pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
+    let ns = match env.namespace(sqe.nsid()) {
+        Ok(ns) => ns,
+        Err(s) => return Completion::err(s),
+    };
+    let f = ns.format();
+    let (slba, nlb) = match lba_range(sqe, f.nlbas()) {
+        Ok(r) => r,
+        Err(s) => return Completion::err(s),
+    };
+    let store = &*ns.store;
+    let r = if sqe.cdw12() & DEAC != 0 {
+        store.deallocate(f.layout.data_offset(slba), nlb * f.lbs())
+    } else {
+        store.write_zeroes(f.layout.data_offset(slba), nlb * f.lbs())
+    };
+    if let Err(e) = r {
+        return Completion::err_at(store_error(true, &e), slba);
+    }
+    let ctx = if protection::pract(sqe) {
+        match protection::context(&f, sqe, slba, PiChecks::default()) {
+            Ok(c) => c,
+            Err(s) => return Completion::err(s),
+        }
+    } else {
+        None
+    };
+    let r = match ctx {
+        Some(ctx) => {
+            // Generate PI for zeroed blocks, in bounded chunks.
+            let lbs = f.lbs() as usize;
+            let ms = f.ms() as usize;
+            let per = ((1usize << 20) / lbs).max(1) as u64;
+            let mut done = 0u64;
+            let mut res = Ok(());
+            while done < nlb && res.is_ok() {
+                let n = (nlb - done).min(per) as usize;
+                bufs.data.clear();
+                bufs.data.resize(n * lbs, 0);
+                bufs.md.clear();
+                bufs.md.resize(n * ms, 0);
+                if ctx.generate_from(done, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md }).is_err() {
+                    return Completion::err(crate::spec::Status::INTERNAL_ERROR);
+                }
+                res = store.write_at(f.layout.meta_offset(slba + done), &bufs.md);
+                done += n as u64;
+            }
+            if res.is_ok() {
+                env.counters.pract_inserts.fetch_add(nlb, std::sync::atomic::Ordering::Relaxed);
+            }
+            res
+        }
+        None => metadata::set_metadata(store, &f.layout, slba, nlb, 0xff),
+    };
+    if let Err(e) = r {
+        return Completion::err_at(store_error(true, &e), slba);
+    }
+    if sqe.cdw12() & (1 << 30) != 0 || !env.write_cache {
+        if let Err(e) = store.flush() {
+            return Completion::err(store_error(true, &e));
+        }
+    }
+    Completion::ok()
+}

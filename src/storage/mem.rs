@@ -1,0 +1,72 @@
+//! [`MemStore`]: a store in a vector, for tests. Tracks allocation per byte range
+//! coarsely (4 KiB granules) so deallocation behaves like a punched hole.
+
+#![forbid(unsafe_code)]
+
+use super::BlockStore;
+use std::io;
+use std::sync::Mutex;
+
+const GRANULE: u64 = 4096;
+
+pub struct MemStore {
+    inner: Mutex<(Vec<u8>, Vec<bool>)>,
+}
+
+impl MemStore {
+    pub fn new(size: u64) -> Self {
+        let granules = size.div_ceil(GRANULE) as usize;
+        MemStore { inner: Mutex::new((vec![0u8; size as usize], vec![false; granules])) }
+    }
+    fn range(&self, off: u64, len: u64, size: usize) -> io::Result<std::ops::Range<usize>> {
+        let end = off.checked_add(len).filter(|&e| e <= size as u64);
+        match end {
+            Some(e) => Ok(off as usize..e as usize),
+            None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "beyond the end of the store")),
+        }
+    }
+}
+
+impl BlockStore for MemStore {
+    fn size(&self) -> u64 {
+        self.inner.lock().unwrap().0.len() as u64
+    }
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
+        let g = self.inner.lock().unwrap();
+        let r = self.range(off, buf.len() as u64, g.0.len())?;
+        buf.copy_from_slice(&g.0[r]);
+        Ok(())
+    }
+    fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
+        let mut g = self.inner.lock().unwrap();
+        let r = self.range(off, data.len() as u64, g.0.len())?;
+        g.0[r.clone()].copy_from_slice(data);
+        for i in (r.start as u64 / GRANULE)..(r.end as u64).div_ceil(GRANULE) {
+            g.1[i as usize] = true;
+        }
+        Ok(())
+    }
+    fn deallocate(&self, off: u64, len: u64) -> io::Result<()> {
+        let mut g = self.inner.lock().unwrap();
+        let r = self.range(off, len, g.0.len())?;
+        g.0[r.clone()].fill(0);
+        // Only whole granules become holes, like fallocate(PUNCH_HOLE) on 4 KiB blocks.
+        let first = (r.start as u64).div_ceil(GRANULE);
+        let last = r.end as u64 / GRANULE;
+        for i in first..last {
+            g.1[i as usize] = false;
+        }
+        Ok(())
+    }
+    fn write_zeroes(&self, off: u64, len: u64) -> io::Result<()> {
+        self.write_at(off, &vec![0u8; len as usize])
+    }
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool> {
+        let g = self.inner.lock().unwrap();
+        let r = self.range(off, len, g.0.len())?;
+        Ok(((r.start as u64 / GRANULE)..(r.end as u64).div_ceil(GRANULE)).any(|i| g.1[i as usize]))
+    }
+}

@@ -1,0 +1,34 @@
+//! Backing stores for namespaces: the [`BlockStore`] trait, a host file
+//! ([`FileStore`]) and an in-memory store for tests ([`MemStore`]), plus the
+//! QEMU `nvme-ns` image layout ([`layout::ImageLayout`]).
+//!
+//! A store is a flat byte array; which bytes hold which block's data or metadata
+//! is the layout's business, not the store's.
+
+pub mod file;
+pub mod layout;
+pub mod mem;
+
+pub use file::FileStore;
+pub use layout::ImageLayout;
+pub use mem::MemStore;
+
+use std::io;
+
+/// A flat, byte-addressed backing store. Concurrency: every method takes `&self`
+/// and may be called from any I/O queue thread at once; implementations rely on
+/// positioned I/O (pread/pwrite), so no lock is held across calls.
+pub trait BlockStore: Send + Sync {
+    /// Size in bytes.
+    fn size(&self) -> u64;
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()>;
+    fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()>;
+    /// Deallocate: afterwards the range reads as zeroes, and the host may reclaim it.
+    fn deallocate(&self, off: u64, len: u64) -> io::Result<()>;
+    /// Make the range read as zeroes, keeping it allocated.
+    fn write_zeroes(&self, off: u64, len: u64) -> io::Result<()>;
+    /// Make every completed write durable.
+    fn flush(&self) -> io::Result<()>;
+    /// Whether any byte of the range is allocated (false only for a hole).
+    fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool>;
+}

@@ -1,0 +1,2 @@
+//! Transports that expose the controller to a VMM.
+pub mod vfio_user;

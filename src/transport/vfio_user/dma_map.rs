@@ -1,0 +1,180 @@
+//! The guest's DMA map: regions of guest memory that QEMU shares with DMA_MAP
+//! (memfd-backed RAM), mmapped here and read and written by copy. Implements
+//! [`DmaMemory`] for the controller.
+//!
+//! Concurrency: the region list sits behind an RwLock. Every access holds the
+//! read lock for the length of its memcpy, so DMA_UNMAP (write lock) waits for
+//! in-flight copies before the memory is unmapped; no pointer into a mapping
+//! outlives the lock.
+
+use crate::dma::{DmaError, DmaMemory};
+use std::fs::File;
+use std::io;
+use std::os::unix::io::AsRawFd;
+use std::sync::RwLock;
+
+struct Region {
+    iova: u64,
+    size: u64,
+    /// Host address of the mapping; None when QEMU sent no fd (not shared RAM).
+    host: Option<*mut u8>,
+    writable: bool,
+}
+
+// SAFETY: the raw pointer refers to a MAP_SHARED mapping owned by this Region;
+// it is only dereferenced under the map's lock, from any thread.
+unsafe impl Send for Region {}
+// SAFETY: as above; concurrent copies into shared guest memory are what DMA is.
+unsafe impl Sync for Region {}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        if let Some(p) = self.host {
+            // SAFETY: p/size are exactly what mmap returned for this region, and the
+            // region is being dropped under the write lock, so no copy is using it.
+            unsafe { libc::munmap(p.cast(), self.size as usize) };
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct DmaMap {
+    regions: RwLock<Vec<Region>>,
+}
+
+impl DmaMap {
+    pub fn map(&self, iova: u64, size: u64, offset: u64, writable: bool, fd: Option<&File>) -> io::Result<()> {
+        if size == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty DMA mapping"));
+        }
+        let host = match fd {
+            Some(f) => {
+                let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
+                // SAFETY: a fresh shared mapping of a file QEMU passed us; the kernel
+                // picks the address, and we check for MAP_FAILED.
+                let p = unsafe { libc::mmap(std::ptr::null_mut(), size as usize, prot, libc::MAP_SHARED, f.as_raw_fd(), offset as libc::off_t) };
+                if p == libc::MAP_FAILED {
+                    return Err(io::Error::last_os_error());
+                }
+                Some(p.cast::<u8>())
+            }
+            None => None,
+        };
+        let mut r = self.regions.write().unwrap();
+        if r.iter().any(|x| iova < x.iova + x.size && x.iova < iova + size) {
+            // Dropping the new region unmaps it.
+            drop(Region { iova, size, host, writable });
+            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+        }
+        r.push(Region { iova, size, host, writable });
+        r.sort_by_key(|x| x.iova);
+        Ok(())
+    }
+
+    pub fn unmap(&self, iova: u64, size: u64) -> usize {
+        let mut r = self.regions.write().unwrap();
+        let before = r.len();
+        r.retain(|x| !(x.iova >= iova && x.iova + x.size <= iova + size));
+        before - r.len()
+    }
+
+    pub fn unmap_all(&self) {
+        self.regions.write().unwrap().clear();
+    }
+
+    /// Whether any mapping lacks an fd (guest RAM not shared).
+    pub fn has_unbacked(&self) -> bool {
+        self.regions.read().unwrap().iter().any(|x| x.host.is_none() && x.iova < (1 << 32) && x.size >= (1 << 20))
+    }
+
+    fn access(&self, gpa: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), DmaError> {
+        let err = DmaError { addr: gpa, len: len as u64 };
+        let regions = self.regions.read().unwrap();
+        let mut done = 0usize;
+        while done < len {
+            let a = gpa.checked_add(done as u64).ok_or(err)?;
+            let r = regions.iter().find(|x| a >= x.iova && a < x.iova + x.size).ok_or(err)?;
+            let host = r.host.ok_or(err)?;
+            if write && !r.writable {
+                return Err(err);
+            }
+            let off = (a - r.iova) as usize;
+            let n = (len - done).min(r.size as usize - off);
+            // SAFETY: off + n <= r.size, so the pointer stays inside the mapping,
+            // which cannot be unmapped while we hold the read lock.
+            let p = unsafe { host.add(off) };
+            f(p, done, n);
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+impl DmaMemory for DmaMap {
+    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), DmaError> {
+        let len = buf.len();
+        let dst = buf.as_mut_ptr();
+        self.access(gpa, len, false, |p, at, n| {
+            // SAFETY: p..p+n is inside a live mapping (see access); dst+at..+n is
+            // inside `buf`; guest memory and our buffer never overlap.
+            unsafe { std::ptr::copy_nonoverlapping(p, dst.add(at), n) }
+        })
+    }
+    fn write(&self, gpa: u64, data: &[u8]) -> Result<(), DmaError> {
+        let src = data.as_ptr();
+        self.access(gpa, data.len(), true, |p, at, n| {
+            // SAFETY: as in read, with the direction reversed; the region is writable.
+            unsafe { std::ptr::copy_nonoverlapping(src.add(at), p, n) }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom, Write};
+
+    fn memfd(size: u64) -> File {
+        let mut f = tempfile_in_dev_shm();
+        f.set_len(size).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.write_all(b"hello").unwrap();
+        f
+    }
+    fn tempfile_in_dev_shm() -> File {
+        let p = std::env::temp_dir().join(format!("vnvme-dma-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&p).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        f
+    }
+
+    #[test]
+    fn map_read_write_unmap() {
+        let f = memfd(2 << 20);
+        let m = DmaMap::default();
+        m.map(0x100000, 1 << 20, 0, true, Some(&f)).unwrap();
+        m.map(0x200000, 1 << 20, 1 << 20, true, Some(&f)).unwrap();
+        let mut b = [0u8; 5];
+        m.read(0x100000, &mut b).unwrap();
+        assert_eq!(&b, b"hello");
+        // A copy that spans the two regions.
+        m.write(0x1ffffe, &[1, 2, 3, 4]).unwrap();
+        let mut c = [0u8; 4];
+        m.read(0x1ffffe, &mut c).unwrap();
+        assert_eq!(c, [1, 2, 3, 4]);
+        assert!(m.read(0x300000, &mut c).is_err());
+        assert_eq!(m.map(0x100000, 4096, 0, true, Some(&f)).unwrap_err().raw_os_error(), Some(libc::EEXIST));
+        assert_eq!(m.unmap(0x100000, 1 << 20), 1);
+        assert!(m.read(0x100000, &mut b).is_err());
+    }
+
+    #[test]
+    fn unbacked_and_readonly_regions_refuse_access() {
+        let f = memfd(1 << 20);
+        let m = DmaMap::default();
+        m.map(0, 1 << 20, 0, false, Some(&f)).unwrap();
+        m.map(1 << 20, 1 << 20, 0, true, None).unwrap();
+        assert!(m.write(0, &[1]).is_err());
+        assert!(m.read((1 << 20) + 4, &mut [0u8; 4]).is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! Accepting QEMU's connection and serving its messages, strictly in order, on
+//! one thread. Replies are sent for every message without NO_REPLY; errors carry
+//! a positive errno (QEMU treats errno 0 as success). A message is always read
+//! whole before it is handled, so an unknown command cannot desynchronise the
+//! stream.
+
+use super::dma_map::DmaMap;
+use super::irq::Interrupts;
+use super::pci::{self, ConfigSpace};
+use super::protocol::{cmd, flags, irq, region, Builder, Header, Payload, ShortPayload, DEVICE_FLAGS_PCI, DEVICE_FLAGS_RESET, DMA_UNMAP_FLAG_ALL, SERVER_CAPS};
+use super::socket::{self, Message};
+use crate::controller::{tracing_log, Controller};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The listening socket. Created mode 0600; removed on drop.
+pub struct Listener {
+    pub listener: UnixListener,
+    path: PathBuf,
+}
+
+impl Listener {
+    pub fn bind(path: &Path) -> io::Result<Self> {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists and is not a socket", path.display())));
+            }
+            if UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("{} is in use by a running server", path.display())));
+            }
+            // A stale socket from a server that is gone.
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(Listener { listener, path: path.to_path_buf() })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// One client connection and the device state behind it.
+pub struct Session {
+    pub config: ConfigSpace,
+    pub dma: Arc<DmaMap>,
+    pub irqs: Arc<Interrupts>,
+    pub ctrl: Controller,
+    warned_unshared: bool,
+}
+
+enum Reply {
+    Payload(Vec<u8>),
+    Error(i32),
+    None,
+}
+
+impl From<ShortPayload> for Reply {
+    fn from(_: ShortPayload) -> Self {
+        Reply::Error(libc::EINVAL)
+    }
+}
+
+impl Session {
+    pub fn new(dma: Arc<DmaMap>, irqs: Arc<Interrupts>, ctrl: Controller) -> Self {
+        Session { config: ConfigSpace::new(irqs.vectors_count()), dma, irqs, ctrl, warned_unshared: false }
+    }
+
+    /// Serve messages until the client disconnects.
+    pub fn run(&mut self, stream: &mut UnixStream) -> io::Result<()> {
+        while let Some(msg) = socket::recv(stream)? {
+            if !msg.header.is_command() {
+                tracing_log(format_args!("ignoring a non-command message (id {})", msg.header.id));
+                continue;
+            }
+            let no_reply = msg.header.no_reply();
+            let reply = self.handle(&msg);
+            if no_reply {
+                continue;
+            }
+            let (flags_v, err, payload) = match reply {
+                Reply::Payload(p) => (flags::TYPE_REPLY, 0, p),
+                Reply::Error(e) => (flags::TYPE_REPLY | flags::ERROR, e as u32, Vec::new()),
+                Reply::None => (flags::TYPE_REPLY, 0, Vec::new()),
+            };
+            let h = Header { id: msg.header.id, command: msg.header.command, size: (16 + payload.len()) as u32, flags: flags_v, error: err };
+            socket::send(stream, &h, &payload)?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: &Message) -> Reply {
+        let p = Payload::new(&msg.payload);
+        let r = match msg.header.command {
+            cmd::VERSION => Ok(self.version(&p)),
+            cmd::DMA_MAP => self.dma_map(&p, msg.fds.first()),
+            cmd::DMA_UNMAP => self.dma_unmap(&p),
+            cmd::DEVICE_GET_INFO => Ok(Reply::Payload(
+                Builder::default().u32(16).u32(DEVICE_FLAGS_PCI | DEVICE_FLAGS_RESET).u32(region::COUNT).u32(irq::COUNT).0,
+            )),
+            cmd::DEVICE_GET_REGION_INFO => self.region_info(&p),
+            cmd::DEVICE_GET_IRQ_INFO => self.irq_info(&p),
+            cmd::DEVICE_SET_IRQS => self.set_irqs(&p, &msg.fds),
+            cmd::REGION_READ => self.region_read(&p),
+            cmd::REGION_WRITE => self.region_write(&p),
+            cmd::REGION_WRITE_MULTI => self.write_multi(&p),
+            cmd::DEVICE_RESET => {
+                self.ctrl.hard_reset();
+                Ok(Reply::None)
+            }
+            c => {
+                tracing_log(format_args!("unsupported vfio-user command {c} ({})", cmd::name(c)));
+                Ok(Reply::Error(libc::ENOSYS))
+            }
+        };
+        r.unwrap_or_else(|e| e)
+    }
+
+    fn version(&self, p: &Payload) -> Reply {
+        let major = p.u16(0).unwrap_or(0);
+        let minor = p.u16(2).unwrap_or(0);
+        if major != 0 {
+            tracing_log(format_args!("client speaks vfio-user {major}.{minor}; replying 0.0"));
+        }
+        let mut b = Builder::default().u16(0).u16(0).bytes(SERVER_CAPS.as_bytes()).0;
+        b.push(0);
+        Reply::Payload(b)
+    }
+
+    fn dma_map(&mut self, p: &Payload, fd: Option<&File>) -> Result<Reply, Reply> {
+        let fl = p.u32(4)?;
+        let offset = p.u64(8)?;
+        let iova = p.u64(16)?;
+        let size = p.u64(24)?;
+        let writable = fl & 2 != 0;
+        match self.dma.map(iova, size, offset, writable, fd) {
+            Ok(()) => {
+                if fd.is_none() && !self.warned_unshared && size >= (1 << 20) {
+                    self.warned_unshared = true;
+                    tracing_log(format_args!(
+                        "DMA_MAP of {iova:#x}+{size:#x} came without an fd: guest RAM must be memory-backend-memfd (or -file) with share=on"
+                    ));
+                }
+                Ok(Reply::None)
+            }
+            Err(e) => Err(Reply::Error(e.raw_os_error().unwrap_or(libc::EINVAL))),
+        }
+    }
+
+    fn dma_unmap(&mut self, p: &Payload) -> Result<Reply, Reply> {
+        let fl = p.u32(4)?;
+        let iova = p.u64(8)?;
+        let size = p.u64(16)?;
+        if fl & DMA_UNMAP_FLAG_ALL != 0 {
+            self.dma.unmap_all();
+        } else {
+            self.dma.unmap(iova, size);
+        }
+        Ok(Reply::Payload(p.bytes(0, 24)?.to_vec()))
+    }
+
+    fn region_info(&self, p: &Payload) -> Result<Reply, Reply> {
+        let argsz = p.u32(0)?;
+        let index = p.u32(8)?;
+        let rw = region::FLAG_READ | region::FLAG_WRITE;
+        let (fl, size) = match index {
+            region::BAR0 => (rw, pci::BAR0_SIZE),
+            region::BAR4 => (rw, pci::BAR4_SIZE),
+            region::CONFIG => (rw, pci::CONFIG_SIZE as u64),
+            i if i < region::COUNT => (0, 0),
+            _ => return Err(Reply::Error(libc::EINVAL)),
+        };
+        let mut b = Builder::default().u32(32).u32(fl).u32(index).u32(0).u64(size).u64(0).0;
+        b.truncate(argsz.max(16) as usize);
+        Ok(Reply::Payload(b))
+    }
+
+    fn irq_info(&self, p: &Payload) -> Result<Reply, Reply> {
+        let index = p.u32(8)?;
+        let (fl, count) = match index {
+            irq::INTX => (irq::INFO_EVENTFD | irq::INFO_MASKABLE | irq::INFO_AUTOMASKED, 1),
+            irq::MSIX => (irq::INFO_EVENTFD, self.irqs.vectors_count() as u32),
+            irq::MSI | irq::ERR | irq::REQ => (irq::INFO_EVENTFD, 0),
+            _ => return Err(Reply::Error(libc::EINVAL)),
+        };
+        Ok(Reply::Payload(Builder::default().u32(16).u32(fl).u32(index).u32(count).0))
+    }
+
+    fn set_irqs(&mut self, p: &Payload, fds: &[File]) -> Result<Reply, Reply> {
+        let fl = p.u32(4)?;
+        let index = p.u32(8)?;
+        let start = p.u32(12)?;
+        let count = p.u32(16)?;
+        let trigger = fl & irq::ACTION_TRIGGER != 0;
+        let eventfd = fl & irq::DATA_EVENTFD != 0;
+        let clone = |f: &File| f.try_clone().map_err(|e| Reply::Error(e.raw_os_error().unwrap_or(libc::EBADF)));
+        match index {
+            irq::MSIX if trigger => {
+                if !eventfd || count == 0 {
+                    if count == 0 {
+                        self.irqs.clear_msix();
+                    }
+                } else if fds.is_empty() {
+                    self.irqs.set_msix(start, (0..count).map(|_| None).collect());
+                } else if fds.len() as u32 == count {
+                    let v: Result<Vec<_>, _> = fds.iter().map(|f| clone(f).map(Some)).collect();
+                    self.irqs.set_msix(start, v?);
+                } else {
+                    return Err(Reply::Error(libc::EINVAL));
+                }
+            }
+            irq::INTX if trigger => {
+                if eventfd && !fds.is_empty() {
+                    self.irqs.set_intx(Some(clone(&fds[0])?));
+                } else if count == 0 || !eventfd {
+                    self.irqs.set_intx(None);
+                }
+            }
+            // INTx mask/unmask, the resample fd, ERR and REQ: accepted; vfio's INTx
+            // masking is done by QEMU, and there are no error or request events.
+            i if i < irq::COUNT => {}
+            _ => return Err(Reply::Error(libc::EINVAL)),
+        }
+        Ok(Reply::None)
+    }
+
+    fn region_read(&mut self, p: &Payload) -> Result<Reply, Reply> {
+        let offset = p.u64(0)?;
+        let index = p.u32(8)?;
+        let count = p.u32(12)?;
+        if count as usize > (1 << 20) {
+            return Err(Reply::Error(libc::E2BIG));
+        }
+        let mut data = vec![0u8; count as usize];
+        match index {
+            region::CONFIG => self.config.read(offset as usize, &mut data),
+            region::BAR0 if matches!(count, 1 | 2 | 4 | 8) && offset + count as u64 <= pci::BAR0_SIZE => {
+                let v = self.ctrl.mmio_read(offset, count as usize);
+                data.copy_from_slice(&v.to_le_bytes()[..count as usize]);
+            }
+            // BAR4: the MSI-X table lives in QEMU; the PBA reads as nothing pending,
+            // because the device never holds back a vector QEMU has not masked.
+            region::BAR0 | region::BAR4 => {}
+            i if i < region::COUNT => return Err(Reply::Error(libc::EINVAL)),
+            _ => return Err(Reply::Error(libc::EINVAL)),
+        }
+        Ok(Reply::Payload(Builder::default().u64(offset).u32(index).u32(count).bytes(&data).0))
+    }
+
+    fn region_write(&mut self, p: &Payload) -> Result<Reply, Reply> {
+        let offset = p.u64(0)?;
+        let index = p.u32(8)?;
+        let count = p.u32(12)?;
+        let data = p.bytes(16, count as usize)?;
+        self.apply_write(index, offset, data)?;
+        Ok(Reply::Payload(Builder::default().u64(offset).u32(index).u32(count).0))
+    }
+
+    fn write_multi(&mut self, p: &Payload) -> Result<Reply, Reply> {
+        let n = p.u64(0)?;
+        for i in 0..n.min(200) as usize {
+            let at = 8 + i * 24;
+            let offset = p.u64(at)?;
+            let index = p.u32(at + 8)?;
+            let count = p.u32(at + 12)?.min(8);
+            let data = p.bytes(at + 16, count as usize)?;
+            self.apply_write(index, offset, data)?;
+        }
+        Ok(Reply::None)
+    }
+
+    fn apply_write(&mut self, index: u32, offset: u64, data: &[u8]) -> Result<(), Reply> {
+        match index {
+            region::CONFIG => {
+                self.config.write(offset as usize, data);
+                self.irqs.msix_enabled.store(self.config.msix_enabled(), std::sync::atomic::Ordering::Release);
+                self.irqs.intx_disabled.store(self.config.intx_disabled(), std::sync::atomic::Ordering::Release);
+            }
+            region::BAR0 if matches!(data.len(), 1 | 2 | 4 | 8) && offset + data.len() as u64 <= pci::BAR0_SIZE => {
+                let mut v = [0u8; 8];
+                v[..data.len()].copy_from_slice(data);
+                self.ctrl.mmio_write(offset, data.len(), u64::from_le_bytes(v));
+            }
+            region::BAR0 | region::BAR4 => {}
+            _ => return Err(Reply::Error(libc::EINVAL)),
+        }
+        Ok(())
+    }
+}
