@@ -382,3 +382,6 @@ pub fn tracing_log(args: std::fmt::Arguments<'_>) {
 pub fn status_only(status: Status) -> admin::Outcome {
     admin::Outcome::Done { dw0: 0, status }
 }
+
+#[cfg(test)]
+mod tests;

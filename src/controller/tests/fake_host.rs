@@ -1,0 +1,1 @@
+//! The FakeHost harness (to be written).
