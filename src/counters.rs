@@ -61,6 +61,23 @@ impl Counters {
             }
         }
     }
+    /// One line for logs: what crossed the DMA boundary and what PI work was done.
+    pub fn summary(&self) -> String {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        format!(
+            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}",
+            g(&self.admin_commands),
+            g(&self.io_commands),
+            g(&self.host_reads),
+            g(&self.host_writes),
+            g(&self.errors),
+            g(&self.media_errors),
+            g(&self.dma_to_device),
+            g(&self.dma_to_host),
+            g(&self.pract_inserts),
+            g(&self.pract_strips)
+        )
+    }
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Relaxed)
     }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod controller;
 pub mod counters;
 pub mod dma;
+pub mod driver;
 pub mod nvm;
 pub mod pi;
 pub mod spec;

@@ -61,6 +61,19 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Device-side IOPS without a guest: an in-process host driver against the
+    /// controller (4 KiB random read/write, QD1 and QD32).
+    Io {
+        /// Namespace image to run against (512-byte blocks); created sparse if missing.
+        #[arg(long, default_value = "/var/tmp/vnvme-bench.img")]
+        image: PathBuf,
+        /// Seconds per test.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Worker polling time after a queue runs dry (as `serve --doorbells poll`).
+        #[arg(long, default_value_t = 0)]
+        poll_us: u32,
+    },
 }
 
 /// Parse sizes like 4096, 512K, 64M, 1G, 2T (powers of 1024).
@@ -95,6 +108,7 @@ pub fn main() -> i32 {
         Cmd::Serve(a) => serve::run(a),
         Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => image_create(&path, &size, lbs, ms, force),
         Cmd::Bench { cmd: BenchCmd::Pi { bytes, runs } } => bench_pi(&bytes, runs),
+        Cmd::Bench { cmd: BenchCmd::Io { image, seconds, poll_us } } => bench_io(&image, seconds, poll_us),
     };
     match r {
         Ok(()) => 0,
@@ -123,6 +137,23 @@ fn image_create(path: &std::path::Path, size: &str, lbs: u32, ms: u16, force: bo
     let layout = crate::storage::ImageLayout::new(size, lbs as u64, ms as u64);
     crate::nvm::metadata::fill_unwritten(&store, &layout).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("{}: {} bytes, {} blocks of {}+{}", path.display(), size, layout.nlbas, lbs, ms);
+    Ok(())
+}
+
+fn bench_io(image: &std::path::Path, seconds: f64, poll_us: u32) -> Result<(), String> {
+    if !(0.1..=600.0).contains(&seconds) {
+        return Err(format!("--seconds {seconds}: must be between 0.1 and 600"));
+    }
+    if !image.exists() {
+        let f = std::fs::File::create(image).map_err(|e| format!("{}: {e}", image.display()))?;
+        f.set_len(1 << 30).map_err(|e| format!("{}: {e}", image.display()))?;
+    }
+    crate::set_log(false);
+    println!("device-side IOPS, in-process driver, image {} ({seconds} s per test, poll {poll_us} us)", image.display());
+    println!("{:<22} {:>12} {:>12}", "test", "IOPS", "irq/IO");
+    for r in crate::driver::bench::run(image, seconds, poll_us)? {
+        println!("{:<22} {:>12.0} {:>12.3}", r.test, r.iops, r.interrupts_per_io);
+    }
     Ok(())
 }
 

@@ -66,7 +66,7 @@ impl std::str::FromStr for NsSpec {
         if spec.lbs != 512 && spec.lbs != 4096 {
             return Err(format!("--ns: logical_block_size={} is not supported (512 or 4096)", spec.lbs));
         }
-        if spec.ms % 8 != 0 || spec.ms > 256 {
+        if !spec.ms.is_multiple_of(8) || spec.ms > 256 {
             return Err(format!("--ns: ms={} must be a multiple of 8, at most 256", spec.ms));
         }
         if spec.pi > 3 {

@@ -37,6 +37,14 @@ pub struct ServeArgs {
     /// Exit after the first client disconnects.
     #[arg(long)]
     pub once: bool,
+    /// Doorbell handling: `shadow` (posted doorbell messages plus shadow doorbells with
+    /// EventIdx), `message` (posted doorbell messages only), or `poll` (shadow doorbells,
+    /// and a worker keeps polling its queue for --poll-us after it runs dry).
+    #[arg(long, default_value = "shadow", value_parser = ["shadow", "message", "poll"])]
+    pub doorbells: String,
+    /// Polling time for --doorbells poll, in microseconds.
+    #[arg(long, default_value_t = 50)]
+    pub poll_us: u32,
     /// Only print errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -95,6 +103,8 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         max_queues: a.max_queues,
         msix_vectors: a.max_queues + 1,
         write_cache: !a.no_write_cache,
+        shadow_doorbells: a.doorbells != "message",
+        poll_us: if a.doorbells == "poll" { a.poll_us } else { 0 },
         ..ControllerConfig::default()
     };
     let stopping = Arc::new(AtomicBool::new(false));
@@ -152,6 +162,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         conn_fd.store(-1, Ordering::SeqCst);
         session.ctrl.close();
         dma.unmap_all();
+        crate::controller::tracing_log(format_args!("counters: {}", session.ctrl.shared.counters.summary()));
         match r {
             Ok(()) => crate::controller::tracing_log(format_args!("client disconnected")),
             Err(e) if stopping.load(Ordering::SeqCst) => {

@@ -21,6 +21,11 @@ pub struct ControllerConfig {
     pub subnqn: String,
     /// MSI-X vectors the PCI function offers.
     pub msix_vectors: u16,
+    /// Offer Doorbell Buffer Config (shadow doorbells with EventIdx, OACS bit 8).
+    pub shadow_doorbells: bool,
+    /// After a queue runs dry, keep looking at its shadow tail this long before
+    /// publishing EventIdx and sleeping (0: sleep at once).
+    pub poll_us: u32,
 }
 
 impl Default for ControllerConfig {
@@ -38,6 +43,8 @@ impl Default for ControllerConfig {
             write_cache: true,
             subnqn: "nqn.2026-11.io.vnvme:ctrl:VNVME0001".into(),
             msix_vectors: 17,
+            shadow_doorbells: true,
+            poll_us: 0,
         }
     }
 }

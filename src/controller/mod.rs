@@ -74,6 +74,8 @@ pub struct Shared {
     pub fatal: AtomicBool,
     /// Set while the controller is enabled and ready; workers stop when it clears.
     pub running: AtomicBool,
+    /// The admin SQ head, for completions posted outside the admin path (AER).
+    pub admin_sq_head: std::sync::atomic::AtomicU16,
 }
 
 impl Shared {
@@ -92,14 +94,20 @@ impl Shared {
 
     /// Post a completion and count it; a failed write of the entry is fatal.
     pub fn complete(&self, cq: &CompletionQueue, entry: &CompletionEntry) -> bool {
+        self.complete_or_abandon(cq, entry, &|| false)
+    }
+
+    /// [`complete`](Self::complete), giving up while the CQ is full once `give_up`
+    /// says so (see [`CompletionQueue::post_or_abandon`]).
+    pub fn complete_or_abandon(&self, cq: &CompletionQueue, entry: &CompletionEntry, give_up: &dyn Fn() -> bool) -> bool {
         let sh = if cq.id == 0 { None } else { self.shadow() };
-        match cq.post(&*self.mem, entry, sh.as_ref()) {
+        match cq.post_or_abandon(&*self.mem, entry, sh.as_ref(), give_up) {
             Ok(()) => true,
             Err(PostError::Memory) => {
                 self.fatal.store(true, Ordering::SeqCst);
                 false
             }
-            Err(PostError::Closing) => false,
+            Err(PostError::Closing | PostError::Abandoned) => false,
         }
     }
 
@@ -121,8 +129,10 @@ impl Shared {
         }
         let cq = self.queues.read().unwrap().cqs.first().cloned().flatten();
         if let Some(cq) = cq {
+            // Completion entries always carry the SQ's current head (NVMe-Base 4.2.1).
+            let head = self.admin_sq_head.load(Ordering::SeqCst);
             for e in &done {
-                self.complete(&cq, e);
+                self.complete(&cq, &CompletionEntry { sq_head: head, ..*e });
             }
             self.interrupt(&cq);
         }
@@ -159,6 +169,7 @@ impl Controller {
                 counters: Counters::default(),
                 fatal: AtomicBool::new(false),
                 running: AtomicBool::new(false),
+                admin_sq_head: std::sync::atomic::AtomicU16::new(0),
             }),
             regs,
             admin: None,
@@ -244,7 +255,7 @@ impl Controller {
         let page_ok = cc.mps() <= self.shared.config.mpsmax && cc.mps() == 0;
         let sizes_ok = cc.iosqes() == 6 && cc.iocqes() == 4;
         let css_ok = matches!(cc.css(), 0 | 6);
-        let aligned = self.regs.asq % 4096 == 0 && self.regs.acq % 4096 == 0;
+        let aligned = self.regs.asq.is_multiple_of(4096) && self.regs.acq.is_multiple_of(4096);
         if !page_ok || !sizes_ok || !css_ok || !aligned || sq_size < 2 || cq_size < 2 {
             // NVMe-Base 3.5.1: an invalid configuration at enable is reported by CFS.
             tracing_log(format_args!(
@@ -265,14 +276,19 @@ impl Controller {
         self.admin = Some(AdminQueue { sq_base: self.regs.asq, sq_size, sq_head: 0, sq_tail: 0, cq });
         self.shared.running.store(true, Ordering::SeqCst);
         self.regs.csts |= csts::RDY;
+        tracing_log(format_args!("controller enabled (admin SQ {} entries, CQ {} entries)", sq_size, cq_size));
     }
 
     /// Controller reset (CC.EN 1 -> 0, or transport reset): stop every queue, drop
     /// outstanding AERs, and return registers to their idle state. In-flight I/O
     /// commands finish first (workers are joined), so nothing acknowledged is lost.
     pub fn reset(&mut self) {
+        if self.admin.is_some() {
+            tracing_log(format_args!("controller reset"));
+        }
         self.stop_queues();
         self.admin = None;
+        self.shared.admin_sq_head.store(0, Ordering::SeqCst);
         *self.shared.shadow.write().unwrap() = None;
         *self.shared.aer.lock().unwrap() = AerState::default();
         self.shared.features.lock().unwrap().reset(&self.shared.config);
@@ -316,6 +332,7 @@ impl Controller {
             }
         }
         self.regs.csts = (self.regs.csts & !csts::SHST_MASK) | csts::SHST_COMPLETE;
+        tracing_log(format_args!("shutdown complete: namespaces flushed"));
     }
 
     /// Fetch and run admin commands up to the tail.
@@ -328,6 +345,7 @@ impl Controller {
             let addr = a.sq_base + a.sq_head as u64 * 64;
             a.sq_head = (a.sq_head + 1) % a.sq_size;
             let head = a.sq_head;
+            self.shared.admin_sq_head.store(head, Ordering::SeqCst);
             let cq = a.cq.clone();
             let mut raw = [0u8; 64];
             if self.shared.mem.read(addr, &mut raw).is_err() {

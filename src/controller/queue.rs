@@ -21,6 +21,8 @@ pub enum PostError {
     Memory,
     /// The queue is being deleted or the controller reset.
     Closing,
+    /// The queue was full and the caller's `give_up` said to stop waiting.
+    Abandoned,
 }
 
 pub struct CompletionQueue {
@@ -76,6 +78,12 @@ impl CompletionQueue {
         self.space.notify_all();
     }
 
+    /// No room for another entry until the host moves the head.
+    pub fn is_full(&self) -> bool {
+        let r = self.ring.lock().unwrap();
+        (r.tail + 1) % self.size == r.head
+    }
+
     /// Number of entries posted and not yet consumed by the host.
     pub fn pending(&self) -> u16 {
         let r = self.ring.lock().unwrap();
@@ -86,6 +94,20 @@ impl CompletionQueue {
     /// bytes are written before DW3 (which carries the phase tag), with a release
     /// fence between, so the host never sees the new phase with old contents.
     pub fn post(&self, mem: &dyn DmaMemory, entry: &CompletionEntry, shadow: Option<&ShadowDoorbells>) -> Result<(), PostError> {
+        self.post_or_abandon(mem, entry, shadow, &|| false)
+    }
+
+    /// [`post`](Self::post), but while the queue is full, stop waiting once
+    /// `give_up` returns true. A waiter that cannot be woken by the host (the host's
+    /// head doorbell is served by the thread that is waiting, or the submission
+    /// queue is being deleted) must not wait forever.
+    pub fn post_or_abandon(
+        &self,
+        mem: &dyn DmaMemory,
+        entry: &CompletionEntry,
+        shadow: Option<&ShadowDoorbells>,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<(), PostError> {
         let mut r = self.ring.lock().unwrap();
         loop {
             if self.closing.load(Ordering::SeqCst) {
@@ -111,6 +133,9 @@ impl CompletionQueue {
                         continue;
                     }
                 }
+            }
+            if give_up() {
+                return Err(PostError::Abandoned);
             }
             r = self.space.wait_timeout(r, Duration::from_millis(5)).unwrap().0;
         }

@@ -49,6 +49,9 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
         fence(Ordering::Acquire);
         if head == tail {
             if let Some(sh) = shared.shadow() {
+                if shared.config.poll_us > 0 && poll_for_tail(shared, sq, head) {
+                    continue;
+                }
                 sh.set_sq_event(&*shared.mem, sq.id, head);
                 fence(Ordering::SeqCst);
                 if current_tail(shared, sq) != head {
@@ -75,18 +78,39 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                 shared.errors.lock().unwrap().record(sq.id, &sqe, c.status, c.lba);
             }
             let e = CompletionEntry { dw0: c.dw0, dw1: 0, sq_head: head, sq_id: sq.id, cid: sqe.cid(), status: c.status };
-            if !shared.complete(cq, &e) {
+            if !posted.is_multiple_of(MAX_BATCH) && cq.is_full() {
+                // About to wait for the host to consume entries: signal the ones
+                // already posted first, or an interrupt-driven host never looks.
+                shared.interrupt(cq);
+                posted = 0;
+            }
+            // Delete I/O SQ waits for this thread on the transport thread, which also
+            // takes the host's CQ head doorbell: while deleting, a full CQ ends the wait.
+            if !shared.complete_or_abandon(cq, &e, &|| sq.stop.load(Ordering::SeqCst)) {
                 return head;
             }
             posted += 1;
-            if posted % MAX_BATCH == 0 {
+            if posted.is_multiple_of(MAX_BATCH) {
                 shared.interrupt(cq);
             }
         }
-        if posted % MAX_BATCH != 0 {
+        if !posted.is_multiple_of(MAX_BATCH) {
             shared.interrupt(cq);
         }
     }
+}
+
+/// Adaptive polling: look at the shadow tail for up to `poll_us` after the queue
+/// ran dry. True when new work arrived.
+fn poll_for_tail(shared: &Shared, sq: &SubmissionQueue, head: u16) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_micros(shared.config.poll_us as u64);
+    while std::time::Instant::now() < deadline {
+        if current_tail(shared, sq) != head || sq.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    false
 }
 
 fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry) -> nvm::Completion {

@@ -77,6 +77,9 @@ impl Segment {
             Segment::Mem { len, .. } | Segment::BitBucket { len } => len,
         }
     }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The guest-memory side of one transfer, in transfer order.

@@ -24,7 +24,7 @@ pub fn walk(mem: &dyn DmaMemory, prp1: u64, prp2: u64, len: u64, page_size: u64)
         return Ok(list);
     }
     if remaining <= page_size {
-        if prp2 % page_size != 0 {
+        if !prp2.is_multiple_of(page_size) {
             return Err(Status::PRP_OFFSET_INVALID);
         }
         push(&mut list, prp2, remaining);
@@ -40,12 +40,12 @@ pub fn walk(mem: &dyn DmaMemory, prp1: u64, prp2: u64, len: u64, page_size: u64)
         let in_page = ((page_size - (list_addr % page_size)) / 8) as usize;
         let bytes = &mut page[..in_page * 8];
         mem.read(list_addr, bytes).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
-        let pages_left = remaining.div_ceil(page_size);
         let mut next = None;
         for i in 0..in_page {
             let entry = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
-            if i == in_page - 1 && pages_left > 1 {
-                // Last slot with more than one page still to describe: a chain pointer.
+            if i == in_page - 1 && remaining > page_size {
+                // Last slot with more than one page still to describe (counted at
+                // this slot, not when the list page was read): a chain pointer.
                 if entry & 7 != 0 {
                     return Err(Status::PRP_OFFSET_INVALID);
                 }

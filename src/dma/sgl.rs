@@ -98,7 +98,7 @@ pub fn walk(mem: &dyn DmaMemory, first: Descriptor, len: u64, dir: Direction, bu
                 }
             }
             desc_type::SEGMENT | desc_type::LAST_SEGMENT => {
-                if d.len == 0 || d.len as usize % DESC_SIZE != 0 || d.addr & 0x3 != 0 {
+                if d.len == 0 || !(d.len as usize).is_multiple_of(DESC_SIZE) || d.addr & 0x3 != 0 {
                     return Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR);
                 }
                 let n = d.len as usize / DESC_SIZE;

@@ -23,6 +23,8 @@ pub fn metadata_list(mem: &dyn DmaMemory, sqe: &SubmissionEntry, len: u64, dir: 
         return Ok(SgList::default());
     }
     match sqe.psdt() {
+        // With PRPs the metadata buffer must be dword aligned (NVMe-Base Figure 92, MPTR).
+        Psdt::Prp if sqe.mptr() & 3 != 0 => Err(Status::INVALID_FIELD),
         Psdt::Prp | Psdt::SglMptrContiguous => Ok(SgList::contiguous(sqe.mptr(), len)),
         Psdt::SglMptrSgl => {
             // MPTR is the address of one SGL descriptor (NVMe-Base 4.1.2, Figure 92).

@@ -109,12 +109,12 @@ pub enum Doorbell {
 }
 
 pub fn doorbell_at(offset: u64) -> Option<Doorbell> {
-    if offset < DOORBELL_BASE || offset % 4 != 0 {
+    if offset < DOORBELL_BASE || !offset.is_multiple_of(4) {
         return None;
     }
     let idx = (offset - DOORBELL_BASE) / 4;
     let qid = u16::try_from(idx / 2).ok()?;
-    Some(if idx % 2 == 0 { Doorbell::SqTail(qid) } else { Doorbell::CqHead(qid) })
+    Some(if idx.is_multiple_of(2) { Doorbell::SqTail(qid) } else { Doorbell::CqHead(qid) })
 }
 
 #[cfg(test)]

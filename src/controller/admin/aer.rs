@@ -103,13 +103,7 @@ pub fn request(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         a.outstanding.push(sqe.cid());
         a.drain()
     };
-    // The AER's own completion (if an event was waiting) must carry the admin SQ head.
-    let head = ctrl.admin_state().map(|a| a.sq_head).unwrap_or(0);
-    let done = done.into_iter().map(|mut e| {
-        e.sq_head = head;
-        e
-    });
-    sh.complete_aers(done.collect());
+    sh.complete_aers(done);
     Outcome::Deferred
 }
 

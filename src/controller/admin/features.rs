@@ -230,7 +230,11 @@ pub fn set_features(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             if nsqr == 0xffff || ncqr == 0xffff {
                 return fail(Status::INVALID_FIELD);
             }
-            let any_io = sh.queues.read().unwrap().sqs.iter().skip(1).any(|q| q.is_some());
+            // NVMe-Base 5.1.25, Number of Queues: only before any I/O SQ *or CQ* exists.
+            let any_io = {
+                let qs = sh.queues.read().unwrap();
+                qs.sqs.iter().skip(1).any(|q| q.is_some()) || qs.cqs.iter().skip(1).any(|q| q.is_some())
+            };
             if any_io {
                 return fail(Status::COMMAND_SEQUENCE_ERROR);
             }

@@ -20,14 +20,14 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
     let nn = sh.namespaces.len() as u32;
     let page = match cns_v {
         cns::CONTROLLER => Ok(controller_data(ctrl)),
-        cns::NAMESPACE => namespace_page(ctrl, nsid, |ns| namespace_data(ns)),
+        cns::NAMESPACE => namespace_page(ctrl, nsid, namespace_data),
         cns::ACTIVE_NS_LIST => active_list(nsid, nn),
         cns::CSI_ACTIVE_NS_LIST if csi == CSI_NVM => active_list(nsid, nn),
         cns::NS_ID_DESCRIPTORS => match sh.namespace(nsid) {
             Some(ns) => Ok(descriptors(ns)),
             None => Err(Status::INVALID_NAMESPACE),
         },
-        cns::CSI_NAMESPACE if csi == CSI_NVM => namespace_page(ctrl, nsid, |ns| nvm_namespace_data(ns)),
+        cns::CSI_NAMESPACE if csi == CSI_NVM => namespace_page(ctrl, nsid, nvm_namespace_data),
         cns::CSI_CONTROLLER if csi == CSI_NVM => Ok(nvm_controller_data()),
         cns::CS_INDEPENDENT_NAMESPACE => namespace_page(ctrl, nsid, |_| {
             let mut p = Page4k::default();
@@ -86,7 +86,7 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         .u32(c::OAES, 1 << 8)
         .u32(c::CTRATT, c::CTRATT_ELBAS)
         .u8(c::CNTRLTYPE, 1)
-        .u16(c::OACS, c::OACS_FORMAT_NVM | c::OACS_DOORBELL_BUFFER_CONFIG)
+        .u16(c::OACS, c::OACS_FORMAT_NVM | if cfg.shadow_doorbells { c::OACS_DOORBELL_BUFFER_CONFIG } else { 0 })
         .u8(c::ACL, 3)
         .u8(c::AERL, super::aer::AERL)
         // One firmware slot, read only.
@@ -146,7 +146,10 @@ pub fn namespace_data(ns: &Namespace) -> Page4k {
 
 fn nvm_namespace_data(ns: &Namespace) -> Page4k {
     let mut p = Page4k::default();
-    p.u64(nvm_ns::LBSTM, 0).u8(nvm_ns::PIC, 0);
+    // LBSTM: every storage tag bit of the format in use is compared (when STC is set).
+    let sts = ns.format().lbaf.sts as u32;
+    let lbstm = if sts >= 64 { u64::MAX } else { (1u64 << sts) - 1 };
+    p.u64(nvm_ns::LBSTM, lbstm).u8(nvm_ns::PIC, 0);
     for (i, l) in ns.formats.iter().enumerate() {
         p.u32(nvm_ns::ELBAF0 + i * 4, (l.sts as u32 & 0x7f) | (l.pif as u32 & 3) << 7);
     }

@@ -47,7 +47,7 @@ pub fn execute(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         op::DELETE_IO_CQ => queues::delete_cq(ctrl, sqe),
         op::ABORT => abort(sqe),
         op::ASYNC_EVENT_REQUEST => aer::request(ctrl, sqe),
-        op::DOORBELL_BUFFER_CONFIG => dbbuf::config(ctrl, sqe),
+        op::DOORBELL_BUFFER_CONFIG if ctrl.shared.config.shadow_doorbells => dbbuf::config(ctrl, sqe),
         op::FORMAT_NVM => format::format_nvm(ctrl, sqe),
         _ => fail(Status::INVALID_OPCODE),
     }

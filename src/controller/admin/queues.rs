@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// Shared checks of CDW10 (QID 15:0, QSIZE 31:16) and PRP1 for both create commands.
 fn check_create(ctrl: &Controller, sqe: &SubmissionEntry, is_sq: bool) -> Result<(u16, u16, u64), Status> {
     let qid = sqe.cdw10() as u16;
-    let qsize = (sqe.cdw10() >> 16) as u32 + 1;
+    let qsize = (sqe.cdw10() >> 16) + 1;
     let sh = &ctrl.shared;
     let allocated = {
         let f = sh.features.lock().unwrap();
@@ -41,7 +41,7 @@ fn check_create(ctrl: &Controller, sqe: &SubmissionEntry, is_sq: bool) -> Result
         return Err(Status::INVALID_FIELD);
     }
     let base = sqe.prp1();
-    if base % sh.page_size() != 0 || base == 0 {
+    if !base.is_multiple_of(sh.page_size()) || base == 0 {
         return Err(Status::PRP_OFFSET_INVALID);
     }
     Ok((qid, qsize as u16, base))
@@ -123,7 +123,9 @@ pub fn delete_sq(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
                 cid: cmd.cid(),
                 status: Status::ABORTED_SQ_DELETION,
             };
-            any |= ctrl.shared.complete(&cq, &e);
+            // Posted only if the CQ has room: this runs on the thread that takes
+            // the CQ head doorbell, so waiting for the host here would never end.
+            any |= ctrl.shared.complete_or_abandon(&cq, &e, &|| true);
         }
         if any {
             ctrl.shared.interrupt(&cq);

@@ -1,4 +1,36 @@
 //! Controller-level tests: a fake host drives the controller through registers,
-//! doorbells and queues in vector-backed guest memory (no QEMU).
+//! doorbells and queues in vector-backed guest memory (no QEMU). Data-path bodies
+//! run twice, over the in-memory and the file store (`on_both_stores!`).
+//!
+//! | file | what |
+//! |------|------|
+//! | `fake_host.rs` | the [`fake_host::FakeHost`] harness: memory, queues, submit / complete |
+//! | `fixtures.rs` | backing stores, namespace configs, patterns, watchdog, `on_both_stores!` |
+//! | `cmd.rs` | submission entry builders |
+//! | `admin_status.rs` | admin commands with bad input: exact statuses |
+//! | `admin_queues.rs` | Create / Delete I/O queue checks |
+//! | `identify.rs` | Identify data: controller, namespaces, lists, descriptors |
+//! | `io_status.rs` | NVM commands with bad input; PRP entries and lists |
+//! | `sgl.rs` | SGL data pointers: chains, bit bucket, malformed lists |
+//! | `io_commands.rs` | Write / Read / Flush / Write Zeroes / DSM; metadata without PI |
+//! | `pi_io.rs` | end-to-end protection: checks, escapes, PRACT, error log |
+//! | `pi_extended.rs` | PI in extended LBAs across pages, PI from Write Zeroes |
+//! | `queues.rs` | full CQ, SQ deletion, reset and shutdown with busy queues |
+//! | `events.rs` | bad doorbell writes and Asynchronous Event Requests |
+//! | `shadow.rs` | shadow doorbells with EventIdx |
 
+mod cmd;
 mod fake_host;
+mod fixtures;
+
+mod admin_queues;
+mod admin_status;
+mod events;
+mod identify;
+mod io_commands;
+mod io_status;
+mod pi_extended;
+mod pi_io;
+mod queues;
+mod sgl;
+mod shadow;

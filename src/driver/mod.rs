@@ -1,0 +1,194 @@
+//! A minimal NVMe host driver that runs in-process against the [`Controller`],
+//! without QEMU or a guest: it enables the controller through its registers,
+//! creates I/O queue pairs, configures shadow doorbells as Linux does, and keeps a
+//! queue depth of commands in flight by polling completion queues. Used by
+//! `vnvme bench io` to measure what the device side can do on its own.
+//!
+//! Guest memory is a shared-memory file mapped through the same DMA map the
+//! vfio-user transport uses, so the device's copies cost what they cost under QEMU.
+
+#![forbid(unsafe_code)]
+
+pub mod bench;
+
+use crate::controller::{Controller, InterruptSink};
+use crate::dma::DmaMemory;
+use crate::spec::opcode::admin;
+use crate::spec::registers::{self as reg, csts};
+use crate::spec::{CompletionEntry, Status, SubmissionEntry};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const PAGE: u64 = 4096;
+
+/// Interrupts are not used (the driver polls); they are only counted.
+#[derive(Default)]
+pub struct CountingSink(pub AtomicU64);
+
+impl InterruptSink for CountingSink {
+    fn signal(&self, _vector: u16) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    fn vectors(&self) -> u16 {
+        65
+    }
+}
+
+/// One host-side queue pair.
+pub struct HostQueue {
+    pub qid: u16,
+    pub sq: u64,
+    pub cq: u64,
+    pub size: u16,
+    pub tail: u16,
+    pub head: u16,
+    pub phase: bool,
+    /// Last tail value the device was told about (doorbell or shadow).
+    pub rung: u16,
+    /// Last CQ head value the device was told about.
+    pub head_told: u16,
+}
+
+pub struct Driver {
+    pub ctrl: Mutex<Controller>,
+    pub mem: Arc<dyn DmaMemory>,
+    /// Shadow doorbell buffer and EventIdx buffer addresses.
+    pub shadow: (u64, u64),
+    next_free: Mutex<u64>,
+    admin: Mutex<HostQueue>,
+}
+
+fn err(s: &str) -> String {
+    format!("driver: {s}")
+}
+
+impl Driver {
+    /// Enable `ctrl`; guest memory from `base` upwards is free for queues and buffers.
+    pub fn start(mut ctrl: Controller, mem: Arc<dyn DmaMemory>, base: u64) -> Result<Self, String> {
+        let asq = base;
+        let acq = base + PAGE;
+        ctrl.mmio_write(reg::AQA, 4, (31 << 16 | 31) as u64);
+        ctrl.mmio_write(reg::ASQ, 8, asq);
+        ctrl.mmio_write(reg::ACQ, 8, acq);
+        ctrl.mmio_write(reg::CC, 4, 0x0046_0001);
+        if ctrl.mmio_read(reg::CSTS, 4) as u32 & csts::RDY == 0 {
+            return Err(err("controller did not become ready"));
+        }
+        let d = Driver {
+            ctrl: Mutex::new(ctrl),
+            mem,
+            shadow: (base + 2 * PAGE, base + 3 * PAGE),
+            next_free: Mutex::new(base + 4 * PAGE),
+            admin: Mutex::new(HostQueue { qid: 0, sq: asq, cq: acq, size: 32, tail: 0, head: 0, phase: true, rung: 0, head_told: 0 }),
+        };
+        let dbbuf = SubmissionEntry::new(admin::DOORBELL_BUFFER_CONFIG, 0, 0).with_prps(d.shadow.0, d.shadow.1);
+        d.admin(dbbuf)?;
+        Ok(d)
+    }
+
+    pub fn alloc(&self, bytes: u64) -> u64 {
+        let mut n = self.next_free.lock().unwrap();
+        let a = *n;
+        *n += bytes.div_ceil(PAGE) * PAGE;
+        a
+    }
+
+    /// Run one admin command to completion.
+    pub fn admin(&self, mut sqe: SubmissionEntry) -> Result<CompletionEntry, String> {
+        let mut q = self.admin.lock().unwrap();
+        sqe.dw[0] = (sqe.dw[0] & 0xffff) | (q.tail as u32) << 16;
+        self.mem.write(q.sq + q.tail as u64 * 64, &sqe.to_bytes()).map_err(|e| err(&e.to_string()))?;
+        q.tail = (q.tail + 1) % q.size;
+        self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE, 4, q.tail as u64);
+        let c = self.poll_one(&mut q, Duration::from_secs(10))?.ok_or_else(|| err("admin command timed out"))?;
+        self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE + 4, 4, q.head as u64);
+        if !c.status.is_success() {
+            return Err(err(&format!("admin opcode {:#x} failed: {}", sqe.opcode(), c.status)));
+        }
+        Ok(c)
+    }
+
+    /// Create I/O queue pair `qid` with `size` entries.
+    pub fn create_queue(&self, qid: u16, size: u16) -> Result<HostQueue, String> {
+        let cq = self.alloc(size as u64 * 16);
+        let sq = self.alloc(size as u64 * 64);
+        let qsize = (size as u32 - 1) << 16;
+        self.admin(SubmissionEntry::new(admin::CREATE_IO_CQ, 0, 0).with_prps(cq, 0).with_cdw(10, qsize | qid as u32).with_cdw(11, 0b11))?;
+        self.admin(
+            SubmissionEntry::new(admin::CREATE_IO_SQ, 0, 0)
+                .with_prps(sq, 0)
+                .with_cdw(10, qsize | qid as u32)
+                .with_cdw(11, (qid as u32) << 16 | 1),
+        )?;
+        Ok(HostQueue { qid, sq, cq, size, tail: 0, head: 0, phase: true, rung: 0, head_told: 0 })
+    }
+
+    /// Place a command in the SQ (not yet visible to the device).
+    pub fn push(&self, q: &mut HostQueue, sqe: &SubmissionEntry) -> Result<(), String> {
+        self.mem.write(q.sq + q.tail as u64 * 64, &sqe.to_bytes()).map_err(|e| err(&e.to_string()))?;
+        q.tail = (q.tail + 1) % q.size;
+        Ok(())
+    }
+
+    /// Publish the SQ tail as Linux does with shadow doorbells: write the shadow
+    /// value, and ring the real doorbell only if the device's EventIdx asks for it.
+    pub fn publish(&self, q: &mut HostQueue) {
+        self.tell(q.qid as u64 * 8, q.tail, q.rung);
+        q.rung = q.tail;
+    }
+
+    /// The shadow-doorbell write behind both doorbells of a queue: `off` selects
+    /// the SQ tail (8 * qid) or the CQ head (8 * qid + 4) slot.
+    fn tell(&self, off: u64, new: u16, old: u16) {
+        let _ = self.mem.write_u32(self.shadow.0 + off, new as u32);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let ev = self.mem.read_u32(self.shadow.1 + off).unwrap_or(0) as u16;
+        if need_event(ev, new, old) {
+            self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE + off, 4, new as u64);
+        }
+    }
+
+    /// Take one completion if there is one, waiting up to `wait`.
+    pub fn poll_one(&self, q: &mut HostQueue, wait: Duration) -> Result<Option<CompletionEntry>, String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let mut b = [0u8; 16];
+            self.mem.read(q.cq + q.head as u64 * 16, &mut b).map_err(|e| err(&e.to_string()))?;
+            let (c, phase) = CompletionEntry::parse(&b);
+            if phase == q.phase {
+                q.head += 1;
+                if q.head == q.size {
+                    q.head = 0;
+                    q.phase = !q.phase;
+                }
+                return Ok(Some(c));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Tell the device how far the host consumed a CQ (shadow head; the real
+    /// doorbell only when EventIdx asks, as for SQ tails).
+    pub fn consumed(&self, q: &mut HostQueue) {
+        self.tell(q.qid as u64 * 8 + 4, q.head, q.head_told);
+        q.head_told = q.head;
+    }
+}
+
+/// The shadow doorbell rule Linux uses: ring when EventIdx lies in [old, new).
+pub fn need_event(event_idx: u16, new: u16, old: u16) -> bool {
+    new.wrapping_sub(event_idx).wrapping_sub(1) < new.wrapping_sub(old)
+}
+
+/// Fail on a non-success status.
+pub fn check(c: &CompletionEntry) -> Result<(), String> {
+    if c.status == Status::SUCCESS {
+        Ok(())
+    } else {
+        Err(err(&format!("command {} failed: {}", c.cid, c.status)))
+    }
+}
