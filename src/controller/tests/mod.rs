@@ -34,3 +34,4 @@ mod pi_io;
 mod queues;
 mod sgl;
 mod shadow;
+mod format;
