@@ -35,3 +35,4 @@ mod queues;
 mod sgl;
 mod shadow;
 mod format;
+mod prinfo_matrix;
