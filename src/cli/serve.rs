@@ -82,7 +82,8 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     };
     let store: Arc<dyn BlockStore> = Arc::new(store);
     let prot = Protection { pi_type: spec.pi, pi_first: spec.pil };
-    Ok(Arc::new(Namespace::new(nsid, store, formats, index as u8, spec.mset, prot, seed)))
+    let marks = crate::nvm::uncorrectable::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
+    Ok(Arc::new(Namespace::new(nsid, store, formats, index as u8, spec.mset, prot, seed).with_uncorrectable(marks)))
 }
 
 pub fn run(a: ServeArgs) -> Result<(), String> {

@@ -7,13 +7,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod compare;
 pub mod dsm;
 pub mod flush;
+pub mod medium;
 pub mod metadata;
 pub mod namespace;
 pub mod protection;
 pub mod rw;
 pub mod transfer;
+pub mod uncorrectable;
+pub mod verify;
+pub mod write_uncorrectable;
 pub mod write_zeroes;
 
 use crate::counters::Counters;
@@ -92,6 +97,9 @@ pub fn execute(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Comple
         op::FLUSH => flush::flush(env, sqe),
         op::WRITE_ZEROES => write_zeroes::write_zeroes(env, bufs, sqe),
         op::DATASET_MANAGEMENT => dsm::dataset_management(env, sqe),
+        op::VERIFY => verify::verify(env, bufs, sqe),
+        op::COMPARE => compare::compare(env, bufs, sqe),
+        op::WRITE_UNCORRECTABLE => write_uncorrectable::write_uncorrectable(env, sqe),
         _ => Completion::err(Status::INVALID_OPCODE),
     };
     env.counters.io_command(sqe.opcode(), c.status);

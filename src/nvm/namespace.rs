@@ -76,6 +76,8 @@ pub struct Namespace {
     /// Stable identifiers derived from the image (EUI-64, NGUID).
     pub eui64: [u8; 8],
     pub nguid: [u8; 16],
+    /// Blocks marked by Write Uncorrectable.
+    pub uncorrectable: super::uncorrectable::UncorrectableMap,
 }
 
 /// The formats every namespace offers: QEMU's eight (512 and 4096 bytes with 0, 8,
@@ -117,7 +119,14 @@ impl Namespace {
             active: RwLock::new(ActiveFormat { index, lbaf, extended, protection, layout }),
             eui64,
             nguid,
+            uncorrectable: Default::default(),
         }
+    }
+
+    /// Keep Write Uncorrectable marks in `map` (loaded from beside the image).
+    pub fn with_uncorrectable(mut self, map: super::uncorrectable::UncorrectableMap) -> Self {
+        self.uncorrectable = map;
+        self
     }
 
     pub fn format(&self) -> ActiveFormat {

@@ -8,7 +8,8 @@
 
 use super::protection::{self, host_has_metadata};
 use super::transfer::{data_list, metadata_list};
-use super::{lba_range, store_error, Buffers, Completion, IoEnv};
+use super::medium::{self, fail, Failure};
+use super::{lba_range, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
 use crate::pi::{Layout, LayoutMut, PiChecks};
 use crate::spec::{Status, SubmissionEntry};
@@ -37,17 +38,16 @@ fn resize(v: &mut Vec<u8>, n: usize) {
     v.resize(n, 0);
 }
 
+/// CDW12 bit 30 set, or no volatile write cache: the write must be durable.
+pub fn durable(env: &IoEnv, sqe: &SubmissionEntry) -> bool {
+    fua(sqe) || !env.write_cache
+}
+
 pub fn read(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
     match read_inner(env, bufs, sqe) {
         Ok(()) => Completion::ok(),
         Err((s, lba)) => Completion { dw0: 0, status: s, lba },
     }
-}
-
-type Failure = (Status, Option<u64>);
-
-fn fail(s: Status) -> Failure {
-    (s, None)
 }
 
 fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
@@ -66,13 +66,7 @@ fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<
     let lbs = f.lbs() as usize;
     let ms = f.ms() as usize;
     let n = nlb as usize;
-    resize(&mut bufs.data, n * lbs);
-    resize(&mut bufs.md, n * ms);
-    let store = &*ns.store;
-    store.read_at(f.layout.data_offset(slba), &mut bufs.data).map_err(|e| fail(store_error(false, &e)))?;
-    if ms > 0 {
-        store.read_at(f.layout.meta_offset(slba), &mut bufs.md).map_err(|e| fail(store_error(false, &e)))?;
-    }
+    medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
     if let Some(ctx) = ctx {
         ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })
             .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
@@ -151,14 +145,7 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
                 .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
         }
     }
-    let store = &*ns.store;
-    store.write_at(f.layout.data_offset(slba), &bufs.data).map_err(|e| fail(store_error(true, &e)))?;
-    if ms > 0 {
-        store.write_at(f.layout.meta_offset(slba), &bufs.md).map_err(|e| fail(store_error(true, &e)))?;
-    }
-    if fua(sqe) || !env.write_cache {
-        store.flush().map_err(|e| fail(store_error(true, &e)))?;
-    }
+    medium::store(ns, &f, slba, &bufs.data, &bufs.md, durable(env, sqe))?;
     env.counters.host_writes.fetch_add(1, Relaxed);
     env.counters.bytes_written.fetch_add(nlb * f.lbs(), Relaxed);
     Ok(())

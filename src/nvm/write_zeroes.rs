@@ -64,7 +64,7 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> C
         }
         None => metadata::set_metadata(store, &f.layout, slba, nlb, 0xff),
     };
-    if let Err(e) = r {
+    if let Err(e) = r.and_then(|_| ns.uncorrectable.clear(slba, nlb)) {
         return Completion::err_at(store_error(true, &e), slba);
     }
     if sqe.cdw12() & (1 << 30) != 0 || !env.write_cache {

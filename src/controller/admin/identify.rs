@@ -117,7 +117,13 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
 
 /// Optional NVM commands implemented (Identify Controller ONCS).
 pub fn oncs() -> u16 {
-    c::ONCS_DSM | c::ONCS_WRITE_ZEROES | c::ONCS_SAVE_SELECT | c::ONCS_TIMESTAMP
+    c::ONCS_COMPARE
+        | c::ONCS_WRITE_UNCORRECTABLE
+        | c::ONCS_DSM
+        | c::ONCS_WRITE_ZEROES
+        | c::ONCS_SAVE_SELECT
+        | c::ONCS_TIMESTAMP
+        | c::ONCS_VERIFY
 }
 
 pub fn namespace_data(ns: &Namespace) -> Page4k {

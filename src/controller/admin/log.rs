@@ -158,8 +158,10 @@ fn command_effects() -> Vec<u8> {
     // Format NVM changes contents and namespace capabilities and inventory;
     // CSE 001b: no other command to the namespace may be outstanding.
     put(0, aop::FORMAT_NVM, CSUPP | LBCC | NCC | NIC | 1 << 16);
-    put(1024, iop::READ, CSUPP);
-    for op in [iop::WRITE, iop::FLUSH, iop::DATASET_MANAGEMENT, iop::WRITE_ZEROES] {
+    for op in [iop::READ, iop::COMPARE, iop::VERIFY] {
+        put(1024, op, CSUPP);
+    }
+    for op in [iop::WRITE, iop::FLUSH, iop::DATASET_MANAGEMENT, iop::WRITE_ZEROES, iop::WRITE_UNCORRECTABLE] {
         put(1024, op, CSUPP | LBCC);
     }
     d

@@ -36,3 +36,4 @@ mod sgl;
 mod shadow;
 mod format;
 mod prinfo_matrix;
+mod verify_compare;

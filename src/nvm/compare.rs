@@ -1,0 +1,66 @@
+//! Compare (NVM-CS 3.3.1): read the blocks, check their PI per PRCHK like a Read,
+//! and compare them with the host's buffer: the data, and the metadata when the
+//! host transfers it (not when PRACT strips a tuple-sized metadata). A mismatch
+//! is Compare Failure naming the first differing block.
+
+use super::medium::{self, fail, Failure};
+use super::protection::{self, host_has_metadata};
+use super::transfer::{data_list, metadata_list};
+use super::{lba_range, Buffers, Completion, IoEnv};
+use crate::dma::Direction;
+use crate::pi::Layout;
+use crate::spec::{Status, SubmissionEntry};
+use std::sync::atomic::Ordering::Relaxed;
+
+pub fn compare(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
+    match run(env, bufs, sqe) {
+        Ok(()) => Completion::ok(),
+        Err((status, lba)) => Completion { dw0: 0, status, lba },
+    }
+}
+
+fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
+    let ns = env.namespace(sqe.nsid()).map_err(fail)?;
+    let f = ns.format();
+    let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    let pract = protection::pract(sqe) && f.has_pi();
+    let with_md = host_has_metadata(&f, pract);
+    let (lbs, ms) = (f.lbs() as usize, f.ms() as usize);
+    let interleaved = with_md && f.extended;
+    let data_len = nlb * if interleaved { f.lbs() + f.ms() } else { f.lbs() };
+    let md_len = if with_md && !interleaved { nlb * f.ms() } else { 0 };
+    if data_len > env.max_transfer {
+        return Err(fail(Status::INVALID_FIELD));
+    }
+    let ctx = protection::context(&f, sqe, slba, protection::checks(sqe)).map_err(fail)?;
+    let data_sg = data_list(env.mem, sqe, data_len, env.page_size, Direction::HostToController).map_err(fail)?;
+    let md_sg = metadata_list(env.mem, sqe, md_len, Direction::HostToController).map_err(fail)?;
+    bufs.host.clear();
+    bufs.host.resize((data_len + md_len) as usize, 0);
+    let (host_data, host_md) = bufs.host.split_at_mut(data_len as usize);
+    data_sg.gather(env.mem, 0, host_data).map_err(fail)?;
+    md_sg.gather(env.mem, 0, host_md).map_err(fail)?;
+    env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
+
+    medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
+    if let Some(ctx) = ctx {
+        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })
+            .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+    }
+    for i in 0..nlb as usize {
+        let medium_data = &bufs.data[i * lbs..(i + 1) * lbs];
+        let medium_md = &bufs.md[i * ms..(i + 1) * ms];
+        let same = if interleaved {
+            let rec = &bufs.host[i * (lbs + ms)..(i + 1) * (lbs + ms)];
+            rec[..lbs] == *medium_data && rec[lbs..] == *medium_md
+        } else {
+            let hd = &bufs.host[i * lbs..(i + 1) * lbs];
+            let hm = if with_md { &bufs.host[data_len as usize + i * ms..data_len as usize + (i + 1) * ms] } else { &[][..] };
+            hd == medium_data && (!with_md || hm == medium_md)
+        };
+        if !same {
+            return Err((Status::COMPARE_FAILURE, Some(slba + i as u64)));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Moving blocks between a namespace's store and the per-queue buffers: data and
+//! metadata from the QEMU image layout, Write Uncorrectable marks honoured on the
+//! way in and cleared on the way out, durability on request. Shared by Read,
+//! Write, Verify, Compare and Copy.
+
+use super::namespace::{ActiveFormat, Namespace};
+use super::store_error;
+use crate::spec::Status;
+
+/// A failed command: its status and the LBA it concerns, for the error log.
+pub type Failure = (Status, Option<u64>);
+
+pub fn fail(s: Status) -> Failure {
+    (s, None)
+}
+
+fn resize(v: &mut Vec<u8>, n: usize) {
+    v.clear();
+    v.resize(n, 0);
+}
+
+/// Read `nlb` blocks at `slba` into `data` and `md` (resized to fit). Blocks marked
+/// by Write Uncorrectable fail with Unrecovered Read Error naming the first one.
+pub fn load(ns: &Namespace, f: &ActiveFormat, slba: u64, nlb: u64, data: &mut Vec<u8>, md: &mut Vec<u8>) -> Result<(), Failure> {
+    if let Some(lba) = ns.uncorrectable.first_marked(slba, nlb) {
+        return Err((Status::UNRECOVERED_READ_ERROR, Some(lba)));
+    }
+    resize(data, (nlb * f.lbs()) as usize);
+    resize(md, (nlb * f.ms()) as usize);
+    let store = &*ns.store;
+    store.read_at(f.layout.data_offset(slba), data).map_err(|e| (store_error(false, &e), Some(slba)))?;
+    if f.ms() > 0 {
+        store.read_at(f.layout.meta_offset(slba), md).map_err(|e| (store_error(false, &e), Some(slba)))?;
+    }
+    Ok(())
+}
+
+/// Write blocks at `slba` and clear any Write Uncorrectable marks on them; with
+/// `durable`, fdatasync before returning.
+pub fn store(ns: &Namespace, f: &ActiveFormat, slba: u64, data: &[u8], md: &[u8], durable: bool) -> Result<(), Failure> {
+    let store = &*ns.store;
+    let werr = |e: std::io::Error| (store_error(true, &e), Some(slba));
+    store.write_at(f.layout.data_offset(slba), data).map_err(werr)?;
+    if f.ms() > 0 && !md.is_empty() {
+        store.write_at(f.layout.meta_offset(slba), md).map_err(werr)?;
+    }
+    ns.uncorrectable.clear(slba, data.len() as u64 / f.lbs()).map_err(werr)?;
+    if durable {
+        store.flush().map_err(werr)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! Write Uncorrectable (NVM-CS 3.3.8): mark blocks so that reads, Verify, Compare
+//! and Copy of them fail with Unrecovered Read Error until they are written again
+//! (Write, Write Zeroes, Dataset Management deallocate, Format NVM). The marks
+//! persist beside the image (see `uncorrectable`).
+
+use super::{lba_range, store_error, Completion, IoEnv};
+use crate::spec::SubmissionEntry;
+
+pub fn write_uncorrectable(env: &IoEnv, sqe: &SubmissionEntry) -> Completion {
+    let ns = match env.namespace(sqe.nsid()) {
+        Ok(ns) => ns,
+        Err(s) => return Completion::err(s),
+    };
+    let f = ns.format();
+    let (slba, nlb) = match lba_range(sqe, f.nlbas()) {
+        Ok(r) => r,
+        Err(s) => return Completion::err(s),
+    };
+    match ns.uncorrectable.mark(slba, nlb) {
+        Ok(()) => Completion::ok(),
+        Err(e) => Completion::err_at(store_error(true, &e), slba),
+    }
+}
