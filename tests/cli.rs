@@ -1,0 +1,128 @@
+//! The command line: bad input gets one clear error line and a non-zero exit,
+//! never a panic; the socket is created mode 0600; SIGTERM finishes and flushes
+//! with exit status 0.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn vnvme() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vnvme"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vnvme-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Run and return (exit code, stderr); asserts no panic message.
+fn run(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().expect("run vnvme");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!err.contains("panicked"), "vnvme panicked: {err}");
+    (out.status.code().unwrap_or(-1), err)
+}
+
+fn expect_error(args: &[&str], needle: &str) {
+    let (code, err) = run(vnvme().args(args));
+    assert_ne!(code, 0, "{args:?} should fail");
+    assert!(err.contains(needle), "{args:?}: stderr {err:?} lacks {needle:?}");
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("vnvme: error")).collect();
+    assert!(lines.len() <= 1, "one error line, got {lines:?}");
+}
+
+fn image(dir: &Path, size: &str) -> PathBuf {
+    let p = dir.join("ns.img");
+    let (code, err) = run(vnvme().args(["image", "create", p.to_str().unwrap(), "--size", size, "--ms", "8"]));
+    assert_eq!(code, 0, "{err}");
+    p
+}
+
+#[test]
+fn serve_rejects_a_missing_image() {
+    let d = scratch("missing");
+    let sock = d.join("s");
+    expect_error(&["serve", "--socket", sock.to_str().unwrap(), "--ns", "path=/nonexistent/x.img"], "does not exist");
+}
+
+#[test]
+fn serve_rejects_unknown_and_bad_properties() {
+    let d = scratch("props");
+    let img = image(&d, "8M");
+    let sock = d.join("s");
+    let s = sock.to_str().unwrap();
+    expect_error(&["serve", "--socket", s, "--ns", &format!("path={},colour=red", img.display())], "unknown property 'colour'");
+    expect_error(&["serve", "--socket", s, "--ns", &format!("path={},lbs=1000", img.display())], "not supported");
+    expect_error(&["serve", "--socket", s, "--ns", &format!("path={},ms=8,pi=1,pif=2", img.display())], "ms of at least 16");
+    expect_error(&["serve", "--socket", s, "--ns", &format!("path={},ms=16,pi=1,pif=2", img.display())], "4096");
+    assert!(!sock.exists(), "no socket left behind after a refused start");
+}
+
+#[test]
+fn image_create_rejects_bad_sizes_and_existing_files() {
+    let d = scratch("image");
+    let p = d.join("x.img");
+    let ps = p.to_str().unwrap();
+    expect_error(&["image", "create", ps, "--size", "12Q"], "unknown unit");
+    expect_error(&["image", "create", ps, "--size=-5"], "bad size");
+    expect_error(&["image", "create", ps, "--size", "0"], "bad size");
+    expect_error(&["image", "create", ps, "--size", "100", "--lbs", "512", "--ms", "8"], "holds no block");
+    let _ = image(&d, "4M");
+    expect_error(&["image", "create", d.join("ns.img").to_str().unwrap(), "--size", "4M"], "exists");
+}
+
+#[test]
+fn image_create_marks_metadata_unwritten() {
+    let d = scratch("unwritten");
+    let p = image(&d, "1M");
+    let bytes = std::fs::read(&p).unwrap();
+    let nlbas = (1 << 20) / 520;
+    assert!(bytes[..nlbas * 512].iter().all(|&b| b == 0), "data area reads as zeroes");
+    assert!(bytes[nlbas * 512..nlbas * 520].iter().all(|&b| b == 0xff), "metadata area is all ones");
+}
+
+fn wait_for(path: &Path) {
+    let t = Instant::now();
+    while !path.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn socket_is_private_busy_path_is_refused_and_sigterm_exits_cleanly() {
+    let d = scratch("serve");
+    let img = image(&d, "8M");
+    let sock = d.join("vnvme.sock");
+    let mut child = vnvme()
+        .args(["serve", "--socket", sock.to_str().unwrap(), "--ns", &format!("path={},ms=8,pi=1", img.display())])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&sock);
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "socket mode");
+    expect_error(
+        &["serve", "--socket", sock.to_str().unwrap(), "--ns", &format!("path={}", img.display())],
+        "in use",
+    );
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
+    assert!(!sock.exists(), "socket removed on exit");
+    let mut log = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("stopped"), "log: {log}");
+}
