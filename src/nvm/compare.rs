@@ -1,7 +1,8 @@
-//! Compare (NVM-CS 3.3.1): read the blocks, check their PI per PRCHK like a Read,
-//! and compare them with the host's buffer: the data, and the metadata when the
-//! host transfers it (not when PRACT strips a tuple-sized metadata). A mismatch
-//! is Compare Failure naming the first differing block.
+//! Compare (NVM-CS 3.3.1): read the blocks, check the PI of both the medium and
+//! the host's buffer per PRCHK, and compare the data and, when the host transfers
+//! metadata (not when PRACT strips a tuple-sized one), the metadata bytes other
+//! than the PI tuple. A mismatch is Compare Failure naming the first differing
+//! block.
 
 use super::medium::{self, fail, Failure};
 use super::protection::{self, host_has_metadata};
@@ -43,20 +44,34 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
     env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
 
     medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
-    if let Some(ctx) = ctx {
-        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })
-            .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+    let pi_err = |e: crate::pi::PiError| (protection::status_of(&e), Some(e.lba));
+    if let Some(ctx) = &ctx {
+        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md }).map_err(pi_err)?;
+        if with_md {
+            let host = if interleaved {
+                Layout::Interleaved(&bufs.host[..data_len as usize])
+            } else {
+                Layout::Separate { data: &bufs.host[..data_len as usize], md: &bufs.host[data_len as usize..] }
+            };
+            ctx.verify(host).map_err(pi_err)?;
+        }
     }
+    // The PI tuple's bytes within each block's metadata are not compared.
+    let tuple = protection::pi_format(&f).map(|p| (p.tuple_offset(), p.tuple_bytes()));
+    let md_equal = |a: &[u8], b: &[u8]| match tuple {
+        Some((off, len)) => a[..off] == b[..off] && a[off + len..] == b[off + len..],
+        None => a == b,
+    };
     for i in 0..nlb as usize {
         let medium_data = &bufs.data[i * lbs..(i + 1) * lbs];
         let medium_md = &bufs.md[i * ms..(i + 1) * ms];
         let same = if interleaved {
             let rec = &bufs.host[i * (lbs + ms)..(i + 1) * (lbs + ms)];
-            rec[..lbs] == *medium_data && rec[lbs..] == *medium_md
+            rec[..lbs] == *medium_data && md_equal(&rec[lbs..], medium_md)
         } else {
             let hd = &bufs.host[i * lbs..(i + 1) * lbs];
             let hm = if with_md { &bufs.host[data_len as usize + i * ms..data_len as usize + (i + 1) * ms] } else { &[][..] };
-            hd == medium_data && (!with_md || hm == medium_md)
+            hd == medium_data && (!with_md || md_equal(hm, medium_md))
         };
         if !same {
             return Err((Status::COMPARE_FAILURE, Some(slba + i as u64)));

@@ -1,5 +1,6 @@
 //! Verify (NVM-CS 3.3.5): read the blocks and check their protection information
-//! per PRCHK/STC without transferring anything to the host. Blocks marked by
+//! per PRCHK/STC without transferring anything to the host (PRACT set is Invalid
+//! Field). Blocks marked by
 //! Write Uncorrectable fail with Unrecovered Read Error. The medium is read in
 //! bounded chunks, so a long Verify needs no large buffer.
 
@@ -22,6 +23,11 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
     let ns = env.namespace(sqe.nsid()).map_err(fail)?;
     let f = ns.format();
     let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    // Nothing is transferred, so there is nothing to insert or strip: PRACT must
+    // be clear (NVM-CS 3.3.5, Verify CDW12).
+    if protection::pract(sqe) {
+        return Err(fail(crate::spec::Status::INVALID_FIELD));
+    }
     let ctx = protection::context(&f, sqe, slba, protection::checks(sqe)).map_err(fail)?;
     let mut done = 0;
     while done < nlb {

@@ -164,9 +164,10 @@ fn nvm_namespace_data(ns: &Namespace) -> Page4k {
 
 fn nvm_controller_data() -> Page4k {
     let mut p = Page4k::default();
-    // Zero means "no limit beyond MDTS" for VSL/WZSL/WUSL, and DMRL 0 / DMRSL 0 /
-    // DMSL 0 mean the Dataset Management defaults (256 ranges, no size limit).
-    p.u8(nvm_ctrl::VSL, 0).u8(nvm_ctrl::WZSL, 0).u8(nvm_ctrl::WUSL, 0).u8(nvm_ctrl::DMRL, 0);
+    // VSL and WUSL: recommended sizes (ONCS bits 7 and 1 are set, so they are not
+    // limits), 2^7 pages = 512 KiB like MDTS. WZSL 0: no Write Zeroes limit.
+    // DMRL 0 / DMRSL 0 / DMSL 0: the Dataset Management defaults.
+    p.u8(nvm_ctrl::VSL, 7).u8(nvm_ctrl::WZSL, 0).u8(nvm_ctrl::WUSL, 7).u8(nvm_ctrl::DMRL, 0);
     p.u32(nvm_ctrl::DMRSL, 0).u64(nvm_ctrl::DMSL, 0);
     p
 }

@@ -116,3 +116,45 @@ on_both_stores!(
     compare_equal_and_different,
     compare_includes_separate_metadata,
 );
+
+#[test]
+fn verify_with_pract_is_invalid_field() {
+    let mut h = FakeHost::with_io(Store::Mem, type1_512());
+    let c = h.io(1, Prinfo::check(super::pi_io::PRACT, 0).apply(verify_cmd(0, 1)));
+    assert_eq!(c.status, Status::INVALID_FIELD);
+}
+
+#[test]
+fn compare_skips_the_pi_tuple_but_checks_the_host_pi() {
+    // 512 + 16 metadata, Type 1, PI in the last 8 bytes: bytes 0..8 are host metadata.
+    let ns = NsConfig::new(512).metadata(16).pi(1, 0);
+    let mut h = FakeHost::with_io(Store::Mem, ns);
+    let data = pattern(512, 4);
+    let mut md = vec![0x5a; 16];
+    md[8..].copy_from_slice(&tuples(NsConfig::new(512).metadata(8).pi(1, 0), &data, APP_TAG, 3));
+    // With the PI last, the guard also covers the metadata bytes before it (NVM-CS 5.3.1).
+    let guard = crate::pi::GuardFormat::Crc16T10Dif.compute(&data, &md[..8]) as u16;
+    md[8..10].copy_from_slice(&guard.to_be_bytes());
+    let d = h.alloc_with(&data);
+    let m = h.alloc_with(&md);
+    let w = cmd::write(1, 3, 1).with_prps(d, 0).with_mptr(m);
+    assert_eq!(h.io(1, Prinfo::check(ALL, 3).apply(w)).status, Status::SUCCESS);
+    // Same data and non-PI metadata, a different (but valid) app tag in the tuple.
+    let mut other = md.clone();
+    other[8 + 2..8 + 4].copy_from_slice(&0x4321u16.to_be_bytes());
+    let m2 = h.alloc_with(&other);
+    let cmp = cmd::rw(iop::COMPARE, 1, 3, 1).with_prps(d, 0).with_mptr(m2);
+    assert_eq!(h.io(1, Prinfo::check(0, 3).apply(cmp)).status, Status::SUCCESS, "PI bytes are not compared");
+    // A different non-PI metadata byte is a miscompare.
+    let mut third = md.clone();
+    third[0] ^= 1;
+    let m3 = h.alloc_with(&third);
+    let cmp = cmd::rw(iop::COMPARE, 1, 3, 1).with_prps(d, 0).with_mptr(m3);
+    assert_eq!(h.io(1, Prinfo::check(0, 3).apply(cmp)).status, Status::COMPARE_FAILURE);
+    // A bad guard in the host's buffer fails the guard check when PRCHK asks for it.
+    let mut bad = md.clone();
+    bad[8] ^= 1;
+    let m4 = h.alloc_with(&bad);
+    let cmp = cmd::rw(iop::COMPARE, 1, 3, 1).with_prps(d, 0).with_mptr(m4);
+    assert_eq!(h.io(1, Prinfo::check(GUARD, 3).apply(cmp)).status, Status::GUARD_CHECK_ERROR);
+}
