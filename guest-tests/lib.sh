@@ -1,0 +1,230 @@
+# Shared helpers for the vnvme guest tests; each test sources this file from its own directory.
+# shellcheck shell=bash
+#
+# The harness (qemu-scripts/guest-test) exports VNVME_DEVICE, VNVME_KERNEL, VNVME_NS_COUNT,
+# VNVME_NS<i> (the --ns spec as given), VNVME_NS<i>_BYTES (image file size) and VNVME_DEV<i>
+# (the block device of nsid i). Assertions print "ASSERTION FAILED: ..." and exit 1; nothing here
+# skips a test.
+
+fail() {
+    echo "ASSERTION FAILED: $*" >&2
+    exit 1
+}
+
+step() {
+    echo "== $*"
+}
+
+assert_eq() { # ACTUAL EXPECTED WHAT
+    [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"
+}
+
+# ns_get NSID KEY: a namespace property from the --ns spec, with QEMU's defaults for keys not given.
+# Accepts the long QEMU names as aliases (logical_block_size -> lbs, physical_block_size -> pbs).
+ns_get() {
+    local var=VNVME_NS$1 key=$2 item k items
+    [[ -v $var ]] || fail "namespace $1 is not configured (VNVME_NS$1 unset; run with --ns)"
+    IFS=, read -r -a items <<<"${!var}"
+    for item in "${items[@]}"; do
+        k=${item%%=*}
+        case $k in
+        logical_block_size) k=lbs ;;
+        physical_block_size) k=pbs ;;
+        esac
+        if [[ $k == "$key" ]]; then
+            echo "${item#*=}"
+            return
+        fi
+    done
+    case $key in
+    lbs) echo 512 ;;
+    ms | mset | pi | pil | pif) echo 0 ;;
+    *) echo "" ;;
+    esac
+}
+
+ns_dev() {
+    local var=VNVME_DEV$1
+    [[ -n ${!var:-} && -b ${!var} ]] || fail "no block device for nsid $1 (VNVME_DEV$1='${!var:-}')"
+    echo "${!var}"
+}
+
+ns_sysfs() {
+    local dev
+    dev=$(ns_dev "$1")
+    echo "/sys/block/${dev#/dev/}"
+}
+
+# kernel_before MAJOR MINOR: true if the running kernel is older than MAJOR.MINOR.
+kernel_before() {
+    local maj min
+    IFS=.- read -r maj min _ <<<"$(uname -r)"
+    ((maj < $1 || (maj == $1 && min < $2)))
+}
+
+# The integrity profile Linux registers for namespace NSID, from its spec: PI with a separate
+# metadata buffer gets a T10/EXT-DIF profile; an extended-LBA namespace gets none (the driver has
+# the controller insert and strip PI with PRACT); no metadata, no profile. Kernels before 6.12
+# (seen on 6.1) use PI only when it starts the metadata or fills it: PI last in a larger metadata
+# area (pil=0, ms > tuple size) gets "nop" (a metadata buffer, no PI generated or checked); 6.12
+# and 7.3 register the PI profile for it.
+expected_integrity_format() {
+    local ms mset pi pif pil type
+    ms=$(ns_get "$1" ms) mset=$(ns_get "$1" mset) pi=$(ns_get "$1" pi) pif=$(ns_get "$1" pif) pil=$(ns_get "$1" pil)
+    if ((pi == 0 && ms == 0)); then
+        echo none
+    elif ((pi == 0)); then
+        local spec=VNVME_NS$1
+        fail "no expected integrity profile defined for metadata without PI (ns $1: ${!spec})"
+    elif ((mset == 1)); then
+        echo none
+    elif ((pil == 0 && ms > (pif == 2 ? 16 : 8))) && kernel_before 6 12; then
+        echo nop
+    else
+        ((pi == 3)) && type=3 || type=1
+        case $pif in
+        0) echo "T10-DIF-TYPE$type-CRC" ;;
+        2) echo "EXT-DIF-TYPE$type-CRC64" ;;
+        *) fail "no expected integrity profile for pif=$pif" ;;
+        esac
+    fi
+}
+
+drop_caches() {
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+}
+
+# dmesg_mark, then dmesg_assert_clean WHAT: fail if the kernel logged I/O, PI or checksum errors since.
+dmesg_mark() {
+    DMESG_MARK=$(dmesg | wc -l)
+}
+dmesg_assert_clean() {
+    local bad
+    bad=$(dmesg | tail -n +$((${DMESG_MARK:-0} + 1)) |
+        grep -E -i 'I/O error|protection error|guard tag error|ref tag error|app tag error|csum failed|checksum error|corrupt|metadata I/O' || true)
+    [[ -z $bad ]] || fail "$1: kernel logged errors:
+$bad"
+}
+
+sha() {
+    sha256sum "$1" | cut -d' ' -f1
+}
+
+# pi_py ARGS...: small PI helper in python3 (the guest has python3-minimal: builtins only).
+#   pi_py selftest                          check CRC-16/T10-DIF("123456789") == 0xd0db
+#   pi_py crc16 FILE                        print the CRC-16/T10-DIF of FILE as 0xXXXX
+#   pi_py meta DATA LBS MS PIL APP REF [GUARD_XOR]
+#                                           write to stdout the separate metadata for DATA: one MS-byte
+#                                           record per LBS-byte block, holding a type 1 tuple (guard,
+#                                           app tag, ref tag + block index, big endian) in its last 8
+#                                           bytes (PIL=0; the guard then also covers the zero metadata
+#                                           bytes before it) or first 8 bytes (PIL=1); GUARD_XOR spoils
+#                                           the guard
+#   pi_py check-ext BUF LBS MS APP REF      check the tuples inside an extended-LBA buffer (data+PI per
+#                                           block, PI in the last 8 bytes of the metadata)
+pi_py() {
+    python3 - "$@" <<'PY'
+import sys
+
+def crc16_t10dif(data, crc=0):
+    # CRC-16/T10-DIF: polynomial 0x8BB7, initial value 0, not reflected, no final xor.
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8BB7) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+def tuple8(guard, app, ref):
+    return guard.to_bytes(2, "big") + app.to_bytes(2, "big") + (ref & 0xFFFFFFFF).to_bytes(4, "big")
+
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "selftest":
+    got = crc16_t10dif(b"123456789")
+    if got != 0xD0DB:
+        sys.exit("crc16 selftest failed: 0x%04x" % got)
+    print("crc16 selftest ok: 0x%04x" % got)
+elif cmd == "crc16":
+    print("0x%04x" % crc16_t10dif(open(args[0], "rb").read()))
+elif cmd == "meta":
+    data = open(args[0], "rb").read()
+    lbs, ms, pil, app, ref = (int(a, 0) for a in args[1:6])
+    xor = int(args[6], 0) if len(args) > 6 else 0
+    if ms < 8 or len(data) % lbs:
+        sys.exit("meta: need ms >= 8 and whole blocks")
+    out = bytearray()
+    pad = bytes(ms - 8)
+    for i in range(len(data) // lbs):
+        block = data[i * lbs:(i + 1) * lbs]
+        if pil:
+            out += tuple8(crc16_t10dif(block) ^ xor, app, ref + i) + pad
+        else:
+            # PI last: the guard also covers the metadata bytes in front of the tuple.
+            out += pad + tuple8(crc16_t10dif(block + pad) ^ xor, app, ref + i)
+    sys.stdout.buffer.write(bytes(out))
+elif cmd == "check-ext":
+    buf = open(args[0], "rb").read()
+    lbs, ms, app, ref = (int(a, 0) for a in args[1:5])
+    rec = lbs + ms
+    if len(buf) % rec:
+        sys.exit("check-ext: buffer of %d bytes is not whole %d-byte records" % (len(buf), rec))
+    for i in range(len(buf) // rec):
+        block, meta = buf[i * rec:i * rec + lbs], buf[i * rec + lbs:(i + 1) * rec]
+        want = tuple8(crc16_t10dif(block + meta[:-8]), app, ref + i)
+        if meta[-8:] != want:
+            sys.exit("check-ext: block %d: PI %s, expected %s" % (i, meta[-8:].hex(), want.hex()))
+    print("check-ext: %d block(s) carry correct type 1 PI" % (len(buf) // rec))
+else:
+    sys.exit("pi_py: unknown command " + cmd)
+PY
+}
+
+# fs_roundtrip FSTYPE: mkfs on namespace 1, mount, write files, drop caches, read back and compare
+# sha256; then unmount, check the filesystem, remount and compare again.
+fs_roundtrip() {
+    local fs=$1 dev mnt=/mnt/vnvme-$1 i
+    dev=$(ns_dev 1)
+    dmesg_mark
+    head -c 24M /dev/urandom >big.bin
+    for i in $(seq 1 50); do head -c $((i * 1371)) /dev/urandom >"small.$i"; done
+    # Give every block valid PI first (Write Zeroes, which the driver sends with PRACT), and keep mkfs
+    # from discarding: on QEMU's device a never-written block next to written ones can read back with
+    # a zero ref tag and fail with sc 0x84 (docs/guest-lab.md, "never-written blocks"), which would
+    # fail fsck for reasons unrelated to the filesystem. -f: blkdiscard's signature probe would read
+    # such a block.
+    step "blkdiscard -z $dev (valid PI everywhere)"
+    blkdiscard -f -z "$dev" >blkdiscard.out 2>&1 || { cat blkdiscard.out; fail "blkdiscard -f -z $dev failed"; }
+    step "mkfs.$fs $dev"
+    case $fs in
+    ext4) mkfs.ext4 -q -F -E nodiscard "$dev" ;;
+    xfs) mkfs.xfs -q -f -K "$dev" ;;
+    btrfs) mkfs.btrfs -q -f -K "$dev" ;;
+    *) fail "fs_roundtrip: unknown filesystem $fs" ;;
+    esac
+    mkdir -p "$mnt"
+    mount -t "$fs" "$dev" "$mnt" || fail "mount -t $fs $dev failed"
+    step "write 24 MiB + 50 small files"
+    cp big.bin small.* "$mnt/"
+    dd if=big.bin of="$mnt/direct.bin" bs=1M oflag=direct status=none || fail "O_DIRECT write on $fs failed"
+    sha256sum big.bin small.* >sums
+    sed 's/big.bin$/direct.bin/;t;d' sums >sums.direct
+    step "drop caches, read back"
+    drop_caches
+    (cd "$mnt" && sha256sum --quiet -c "$OLDPWD/sums" && sha256sum --quiet -c "$OLDPWD/sums.direct") ||
+        fail "$fs: data read back after drop_caches differs from what was written"
+    umount "$mnt"
+    step "fsck"
+    case $fs in
+    ext4) e2fsck -f -n "$dev" >fsck.log 2>&1 || { cat fsck.log; fail "e2fsck reports problems"; } ;;
+    xfs) xfs_repair -n "$dev" >fsck.log 2>&1 || { cat fsck.log; fail "xfs_repair -n reports problems"; } ;;
+    btrfs) btrfs check --readonly "$dev" >fsck.log 2>&1 || { cat fsck.log; fail "btrfs check reports problems"; } ;;
+    esac
+    step "remount, read back again"
+    drop_caches
+    mount -t "$fs" "$dev" "$mnt" || fail "second mount -t $fs $dev failed"
+    (cd "$mnt" && sha256sum --quiet -c "$OLDPWD/sums" && sha256sum --quiet -c "$OLDPWD/sums.direct") ||
+        fail "$fs: data read back after remount differs from what was written"
+    umount "$mnt"
+    dmesg_assert_clean "$fs round trip"
+    echo "$fs round trip ok on $dev ($(ns_get 1 lbs)+$(ns_get 1 ms), integrity: $(cat "$(ns_sysfs 1)/integrity/format"))"
+}
