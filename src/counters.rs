@@ -22,6 +22,34 @@ pub struct Counters {
     pub media_errors: AtomicU64,
     pub pract_inserts: AtomicU64,
     pub pract_strips: AtomicU64,
+    /// Copy commands completed, and bytes (data and metadata) they moved inside
+    /// the device without crossing the DMA boundary.
+    pub copies: AtomicU64,
+    pub copy_bytes: AtomicU64,
+}
+
+/// Per-namespace traffic: what crossed the guest DMA boundary per direction, and
+/// what Copy moved inside the device (read from this namespace as a source,
+/// written to it as a destination).
+#[derive(Default)]
+pub struct NsCounters {
+    pub dma_to_device: AtomicU64,
+    pub dma_to_host: AtomicU64,
+    pub copy_read_bytes: AtomicU64,
+    pub copy_written_bytes: AtomicU64,
+}
+
+impl NsCounters {
+    pub fn summary(&self) -> String {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        format!(
+            "DMA to device {} B, to host {} B; Copy read {} B, written {} B inside the device",
+            g(&self.dma_to_device),
+            g(&self.dma_to_host),
+            g(&self.copy_read_bytes),
+            g(&self.copy_written_bytes)
+        )
+    }
 }
 
 impl Default for Counters {
@@ -40,6 +68,8 @@ impl Default for Counters {
             media_errors: AtomicU64::new(0),
             pract_inserts: AtomicU64::new(0),
             pract_strips: AtomicU64::new(0),
+            copies: AtomicU64::new(0),
+            copy_bytes: AtomicU64::new(0),
         }
     }
 }

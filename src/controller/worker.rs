@@ -114,7 +114,10 @@ fn poll_for_tail(shared: &Shared, sq: &SubmissionQueue, head: u16) -> bool {
 }
 
 fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry) -> nvm::Completion {
-    let write_cache = shared.features.lock().unwrap().write_cache;
+    let (write_cache, copy_formats_enabled) = {
+        let f = shared.features.lock().unwrap();
+        (f.write_cache, u16::from_le_bytes([f.host_behavior[4], f.host_behavior[5]]))
+    };
     let env = IoEnv {
         mem: &*shared.mem,
         namespaces: &shared.namespaces,
@@ -122,6 +125,7 @@ fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry) -> nvm::C
         page_size: shared.page_size(),
         max_transfer: shared.config.max_transfer(),
         write_cache,
+        copy_formats_enabled,
     };
     nvm::execute(&env, bufs, sqe)
 }

@@ -25,6 +25,11 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
     let f = ns.format();
     let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
     let pract = protection::pract(sqe) && f.has_pi();
+    // PRACT shall be cleared for Compare (NVM-CS 5.3.2.4); refused as Invalid
+    // Protection Information, as QEMU's device does.
+    if pract {
+        return Err(fail(Status::INVALID_PROTECTION_INFORMATION));
+    }
     let with_md = host_has_metadata(&f, pract);
     let (lbs, ms) = (f.lbs() as usize, f.ms() as usize);
     let interleaved = with_md && f.extended;
@@ -42,6 +47,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
     data_sg.gather(env.mem, 0, host_data).map_err(fail)?;
     md_sg.gather(env.mem, 0, host_md).map_err(fail)?;
     env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
+    ns.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
 
     medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
     let pi_err = |e: crate::pi::PiError| (protection::status_of(&e), Some(e.lba));

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod compare;
+pub mod copy;
 pub mod dsm;
 pub mod flush;
 pub mod medium;
@@ -38,6 +39,9 @@ pub struct IoEnv<'a> {
     /// Volatile write cache enabled (Set Features 06h): when clear, every write is
     /// durable before it completes.
     pub write_cache: bool,
+    /// Copy descriptor formats the host enabled (Host Behavior Support CDFE; bits
+    /// 2 and 3 for formats 2h and 3h).
+    pub copy_formats_enabled: u16,
 }
 
 impl IoEnv<'_> {
@@ -100,6 +104,7 @@ pub fn execute(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Comple
         op::VERIFY => verify::verify(env, bufs, sqe),
         op::COMPARE => compare::compare(env, bufs, sqe),
         op::WRITE_UNCORRECTABLE => write_uncorrectable::write_uncorrectable(env, sqe),
+        op::COPY => copy::copy(env, bufs, sqe),
         _ => Completion::err(Status::INVALID_OPCODE),
     };
     env.counters.io_command(sqe.opcode(), c.status);

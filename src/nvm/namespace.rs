@@ -78,6 +78,7 @@ pub struct Namespace {
     pub nguid: [u8; 16],
     /// Blocks marked by Write Uncorrectable.
     pub uncorrectable: super::uncorrectable::UncorrectableMap,
+    pub counters: crate::counters::NsCounters,
 }
 
 /// The formats every namespace offers: QEMU's eight (512 and 4096 bytes with 0, 8,
@@ -120,6 +121,7 @@ impl Namespace {
             eui64,
             nguid,
             uncorrectable: Default::default(),
+            counters: Default::default(),
         }
     }
 

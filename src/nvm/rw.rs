@@ -88,6 +88,7 @@ fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<
         }
     }
     env.counters.dma_to_host.fetch_add(data_len + md_len, Relaxed);
+    ns.counters.dma_to_host.fetch_add(data_len + md_len, Relaxed);
     env.counters.host_reads.fetch_add(1, Relaxed);
     env.counters.bytes_read.fetch_add(nlb * f.lbs(), Relaxed);
     Ok(())
@@ -134,6 +135,7 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
         }
     }
     env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
+    ns.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
     if let Some(ctx) = ctx {
         if pract {
             // Insert PI (NVM-CS 5.3.2.2): generated from the data as received.

@@ -95,6 +95,8 @@ impl Status {
     pub const INVALID_PROTECTION_INFORMATION: Status =
         Status::new(sct::COMMAND_SPECIFIC, 0x81).dnr();
     pub const COMMAND_SIZE_LIMIT_EXCEEDED: Status = Status::new(sct::COMMAND_SPECIFIC, 0x83).dnr();
+    pub const INCOMPATIBLE_NS_OR_FORMAT: Status = Status::new(sct::COMMAND_SPECIFIC, 0x85).dnr();
+    pub const OVERLAPPING_IO_RANGE: Status = Status::new(sct::COMMAND_SPECIFIC, 0x87).dnr();
     // Media and Data Integrity Errors (NVMe-Base Figure 104, NVM-CS Figure 22).
     pub const WRITE_FAULT: Status = Status::new(sct::MEDIA, 0x80);
     pub const UNRECOVERED_READ_ERROR: Status = Status::new(sct::MEDIA, 0x81);
@@ -137,6 +139,8 @@ impl Status {
             (1, 0x0e) => "feature not changeable",
             (1, 0x81) => "invalid protection information",
             (1, 0x83) => "command size limit exceeded",
+            (1, 0x85) => "incompatible namespace or format",
+            (1, 0x87) => "overlapping I/O range",
             (2, 0x80) => "write fault",
             (2, 0x81) => "unrecovered read error",
             (2, 0x82) => "end-to-end guard check error",

@@ -106,6 +106,7 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         // SGLS: supported without alignment (01b), Bit Bucket (16), MPTR holding
         // an SGL descriptor (19).
         .u32(c::SGLS, 0x1 | 1 << 16 | 1 << 19)
+        .u16(c::OCFS, crate::nvm::copy::OCFS)
         .ascii(c::SUBNQN, 256, &cfg.subnqn);
     // Trim the NQN's space padding: SUBNQN is NUL terminated, not padded.
     let nqn = cfg.subnqn.as_bytes();
@@ -124,6 +125,7 @@ pub fn oncs() -> u16 {
         | c::ONCS_SAVE_SELECT
         | c::ONCS_TIMESTAMP
         | c::ONCS_VERIFY
+        | c::ONCS_COPY
 }
 
 pub fn namespace_data(ns: &Namespace) -> Page4k {
@@ -142,6 +144,9 @@ pub fn namespace_data(ns: &Namespace) -> Page4k {
         .u8(n::DPC, if any_md { n::DPC_TYPE1 | n::DPC_TYPE2 | n::DPC_TYPE3 | n::DPC_FIRST | n::DPC_LAST } else { 0 })
         .u8(n::DPS, f.protection.pi_type | (f.protection.pi_first as u8) << 3)
         .u8(n::DLFEAT, n::DLFEAT_READ_ZEROES | n::DLFEAT_WZ_DEALLOCATE)
+        .u16(n::MSSRL, crate::nvm::copy::MSSRL)
+        .u32(n::MCL, crate::nvm::copy::MCL)
+        .u8(n::MSRC, crate::nvm::copy::MSRC)
         .bytes(n::NGUID, &ns.nguid)
         .bytes(n::EUI64, &ns.eui64);
     for (i, l) in ns.formats.iter().enumerate() {

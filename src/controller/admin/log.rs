@@ -161,7 +161,7 @@ fn command_effects() -> Vec<u8> {
     for op in [iop::READ, iop::COMPARE, iop::VERIFY] {
         put(1024, op, CSUPP);
     }
-    for op in [iop::WRITE, iop::FLUSH, iop::DATASET_MANAGEMENT, iop::WRITE_ZEROES, iop::WRITE_UNCORRECTABLE] {
+    for op in [iop::WRITE, iop::FLUSH, iop::DATASET_MANAGEMENT, iop::WRITE_ZEROES, iop::WRITE_UNCORRECTABLE, iop::COPY] {
         put(1024, op, CSUPP | LBCC);
     }
     d

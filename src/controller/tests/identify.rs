@@ -46,8 +46,9 @@ fn identify_controller_reports_identity_and_limits() {
     assert_eq!(u32_at(&d, c::VER), 0x0002_0100, "NVMe 2.1");
     assert_eq!(u32_at(&d, c::NN), 3);
     // Compare, Write Uncorrectable, Dataset Management, Write Zeroes,
-    // Save/Select in Features, Timestamp, Verify.
-    assert_eq!(u16_at(&d, c::ONCS), 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 6 | 1 << 7);
+    // Save/Select in Features, Timestamp, Verify, Copy; Copy formats 0h-3h.
+    assert_eq!(u16_at(&d, c::ONCS), 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 8);
+    assert_eq!(u16_at(&d, c::OCFS), 0xf);
     assert_eq!(d[c::SQES], 0x66);
     assert_eq!(d[c::CQES], 0x44);
     let nqn = cfg.subnqn.as_bytes();
