@@ -95,7 +95,7 @@ impl Counters {
     pub fn summary(&self) -> String {
         let g = |c: &AtomicU64| c.load(Relaxed);
         format!(
-            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}",
+            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}; Copy {} commands, {} B moved inside the device",
             g(&self.admin_commands),
             g(&self.io_commands),
             g(&self.host_reads),
@@ -105,7 +105,9 @@ impl Counters {
             g(&self.dma_to_device),
             g(&self.dma_to_host),
             g(&self.pract_inserts),
-            g(&self.pract_strips)
+            g(&self.pract_strips),
+            g(&self.copies),
+            g(&self.copy_bytes)
         )
     }
     pub fn get(c: &AtomicU64) -> u64 {

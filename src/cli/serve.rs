@@ -164,6 +164,9 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         session.ctrl.close();
         dma.unmap_all();
         crate::controller::tracing_log(format_args!("counters: {}", session.ctrl.shared.counters.summary()));
+        for ns in &namespaces {
+            crate::controller::tracing_log(format_args!("namespace {} traffic: {}", ns.nsid, ns.counters.summary()));
+        }
         match r {
             Ok(()) => crate::controller::tracing_log(format_args!("client disconnected")),
             Err(e) if stopping.load(Ordering::SeqCst) => {

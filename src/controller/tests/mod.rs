@@ -37,3 +37,4 @@ mod shadow;
 mod format;
 mod prinfo_matrix;
 mod verify_compare;
+mod copy;
