@@ -4,10 +4,10 @@
 //! namespace, enabled by Host Behavior Support CDFE).
 //!
 //! PI (NVM-CS 5.3.2.5): the source is checked per PRINFOR against each range's
-//! expected tags; the destination gets pass-through PI (both PRACT 0, checked per
-//! PRINFOW), replaced PI (both PRACT 1), inserted PI (non-PI source, PRINFOW.PRACT
-//! 1) or none (PI stripped, PRINFOR.PRACT 1). On failure, CQE DW0 is the number of
-//! the first range not copied; earlier ranges are written.
+//! expected tags; the destination gets pass-through PI (both PRACT clear, checked
+//! per PRINFOW), replaced PI (both PRACT set), inserted PI (non-PI source with
+//! PRINFOW.PRACT set) or none (PI stripped, PRINFOR.PRACT set). On failure, CQE
+//! DW0 is the number of the first range not copied; earlier ranges are written.
 //!
 //! Range entries: SLBA (bytes 15:8) and NLB (17:16, zero's based) little endian,
 //! SNSID (3:0) for formats 2h/3h, ELBAT/ELBATM (29:28, 31:30 or 37:36, 39:38)
@@ -52,7 +52,7 @@ impl SourceRange {
         let nsid = if format >= 2 { u32::from_le_bytes(b[0..4].try_into().unwrap()) } else { dst_nsid };
         let slba = u64::from_le_bytes(b[8..16].try_into().unwrap());
         let nlb = le16(16) as u64 + 1;
-        if format % 2 == 0 {
+        if format.is_multiple_of(2) {
             let elbt = u32::from_le_bytes(b[24..28].try_into().unwrap()) as u128;
             SourceRange { nsid, slba, nlb, elbt, elbat: le16(28), elbatm: le16(30) }
         } else {
@@ -61,7 +61,7 @@ impl SourceRange {
         }
     }
     pub fn entry_size(format: u8) -> usize {
-        if format % 2 == 0 {
+        if format.is_multiple_of(2) {
             32
         } else {
             40
@@ -152,7 +152,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     if format > 3 || OCFS & (1 << format) == 0 || (format >= 2 && env.copy_formats_enabled & (1 << format) == 0) {
         return Err(fail(Status::INVALID_FIELD));
     }
-    if df.has_pi() && (df.lbaf.pif == 0) != (format % 2 == 0) {
+    if df.has_pi() && (df.lbaf.pif == 0) != format.is_multiple_of(2) {
         return Err(fail(Status::INVALID_NAMESPACE));
     }
     if nr > MSRC as usize + 1 {
@@ -223,7 +223,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
             medium::store(dst, &df, dlba, &bufs.data, &bufs.md, false)?;
             let moved = (bufs.data.len() + bufs.md.len()) as u64;
             env.counters.copy_bytes.fetch_add(moved, Relaxed);
-            src.counters.copy_read_bytes.fetch_add((n * (sf.lbs() + sf.ms())) as u64, Relaxed);
+            src.counters.copy_read_bytes.fetch_add(n * (sf.lbs() + sf.ms()), Relaxed);
             dst.counters.copy_written_bytes.fetch_add(moved, Relaxed);
             off += n;
             dlba += n;

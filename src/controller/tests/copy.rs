@@ -13,14 +13,14 @@ use std::sync::atomic::Ordering::Relaxed;
 
 /// One source range entry (32 bytes for formats 0h/2h, 40 for 1h/3h).
 fn entry(format: u8, snsid: u32, slba: u64, nlb: u64, elbt: u64, elbat: u16, elbatm: u16) -> Vec<u8> {
-    let size = if format % 2 == 0 { 32 } else { 40 };
+    let size = if format.is_multiple_of(2) { 32 } else { 40 };
     let mut e = vec![0u8; size];
     if format >= 2 {
         e[0..4].copy_from_slice(&snsid.to_le_bytes());
     }
     e[8..16].copy_from_slice(&slba.to_le_bytes());
     e[16..18].copy_from_slice(&((nlb - 1) as u16).to_le_bytes());
-    if format % 2 == 0 {
+    if format.is_multiple_of(2) {
         e[24..28].copy_from_slice(&(elbt as u32).to_le_bytes());
         e[28..30].copy_from_slice(&elbat.to_le_bytes());
         e[30..32].copy_from_slice(&elbatm.to_le_bytes());
