@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// Polling time for --doorbells poll, in microseconds.
     #[arg(long, default_value_t = 50)]
     pub poll_us: u32,
+    /// Accept Copy descriptor formats 2h and 3h (cross-namespace) without the host
+    /// enabling them in Host Behavior Support, which Linux does not let userspace
+    /// set. Off by default, as the NVMe spec requires.
+    #[arg(long)]
+    pub cross_namespace_copy: bool,
     /// Only print errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -106,6 +111,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         write_cache: !a.no_write_cache,
         shadow_doorbells: a.doorbells != "message",
         poll_us: if a.doorbells == "poll" { a.poll_us } else { 0 },
+        copy_formats_always: if a.cross_namespace_copy { 0b1100 } else { 0 },
         ..ControllerConfig::default()
     };
     let stopping = Arc::new(AtomicBool::new(false));

@@ -26,6 +26,11 @@ pub struct ControllerConfig {
     /// After a queue runs dry, keep looking at its shadow tail this long before
     /// publishing EventIdx and sleeping (0: sleep at once).
     pub poll_us: u32,
+    /// Copy descriptor formats treated as enabled whatever Host Behavior Support
+    /// CDFE says (bits 2 and 3: formats 2h and 3h). Linux keeps Host Behavior
+    /// Support to itself (userspace Set Features of FID 16h is refused), so a
+    /// Linux guest can only use cross-namespace Copy with this opt-in.
+    pub copy_formats_always: u16,
 }
 
 impl Default for ControllerConfig {
@@ -45,6 +50,7 @@ impl Default for ControllerConfig {
             msix_vectors: 17,
             shadow_doorbells: true,
             poll_us: 0,
+            copy_formats_always: 0,
         }
     }
 }

@@ -116,7 +116,8 @@ fn poll_for_tail(shared: &Shared, sq: &SubmissionQueue, head: u16) -> bool {
 fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry) -> nvm::Completion {
     let (write_cache, copy_formats_enabled) = {
         let f = shared.features.lock().unwrap();
-        (f.write_cache, u16::from_le_bytes([f.host_behavior[4], f.host_behavior[5]]))
+        let cdfe = u16::from_le_bytes([f.host_behavior[4], f.host_behavior[5]]);
+        (f.write_cache, cdfe | shared.config.copy_formats_always)
     };
     let env = IoEnv {
         mem: &*shared.mem,
