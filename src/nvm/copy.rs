@@ -14,7 +14,7 @@
 //! little endian; the expected storage/reference tag (ELBT, bytes 27:24 for 32-byte
 //! entries, the 80-bit field in bytes 35:26 for 40-byte entries) is read as QEMU
 //! and nvme-cli 2.x write it: little endian in 32-byte entries, big endian in
-//! 40-byte ones. The spec text does not settle that byte order (docs/copy.md).
+//! 40-byte ones. The spec text does not settle that byte order (docs/nvm-commands.md).
 
 use super::medium::{self, fail, Failure};
 use super::namespace::{ActiveFormat, Namespace};

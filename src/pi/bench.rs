@@ -30,6 +30,9 @@ pub struct BenchRow {
     pub bytes: usize,
     /// Generate + verify throughput, data bytes per second / 10^9.
     pub pi_gbps: f64,
+    /// Generate alone and verify alone (one guard pass each), same unit.
+    pub generate_gbps: f64,
+    pub verify_gbps: f64,
     /// memcpy throughput of the same bytes, bytes per second / 10^9.
     pub memcpy_gbps: f64,
     /// `pi_gbps / memcpy_gbps`: the fraction of copy speed PI runs at.
@@ -76,6 +79,12 @@ pub fn bench(total_bytes: usize, runs: u32) -> Vec<BenchRow> {
                 );
                 black_box(generated.is_ok() && verified.is_ok());
             });
+            let gen_time = best_of(runs, || {
+                black_box(ctx.generate(LayoutMut::Separate { data: &data, md: &mut md }).is_ok());
+            });
+            let ver_time = best_of(runs, || {
+                black_box(ctx.verify(Layout::Separate { data: &data, md: &md }).is_ok());
+            });
             let copy_time = best_of(runs, || {
                 copy.copy_from_slice(black_box(&data));
                 black_box(&mut copy);
@@ -87,6 +96,8 @@ pub fn bench(total_bytes: usize, runs: u32) -> Vec<BenchRow> {
                 block_size,
                 bytes,
                 pi_gbps,
+                generate_gbps: gbps(bytes, gen_time),
+                verify_gbps: gbps(bytes, ver_time),
                 memcpy_gbps,
                 ratio: pi_gbps / memcpy_gbps,
                 spec_valid,
