@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod config;
 pub mod errors;
+pub mod hooks;
 pub mod interrupt;
 pub mod queue;
 pub mod registers;
@@ -76,6 +77,8 @@ pub struct Shared {
     pub running: AtomicBool,
     /// The admin SQ head, for completions posted outside the admin path (AER).
     pub admin_sq_head: std::sync::atomic::AtomicU16,
+    /// Fault injection, trace and statistics (the control plane); set once.
+    pub hook: std::sync::OnceLock<Arc<dyn hooks::CommandHook>>,
 }
 
 impl Shared {
@@ -170,6 +173,7 @@ impl Controller {
                 fatal: AtomicBool::new(false),
                 running: AtomicBool::new(false),
                 admin_sq_head: std::sync::atomic::AtomicU16::new(0),
+                hook: std::sync::OnceLock::new(),
             }),
             regs,
             admin: None,

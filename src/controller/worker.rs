@@ -8,7 +8,10 @@
 
 use super::queue::{CompletionQueue, SubmissionQueue};
 use super::Shared;
+use super::hooks::{CommandView, Completed, MutationReport, Tag};
+use crate::nvm::inject::{IoOptions, StoredTag};
 use crate::nvm::{self, Buffers, IoEnv};
+use std::time::Instant;
 use crate::spec::{CompletionEntry, SubmissionEntry};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
@@ -73,9 +76,35 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
             }
             head = (head + 1) % sq.size;
             let sqe = SubmissionEntry::from_bytes(&raw);
-            let c = execute(shared, &mut bufs, &sqe);
+            let fetched = Instant::now();
+            let hook = shared.hook.get().filter(|h| h.active());
+            let (c, injection, view) = match hook {
+                Some(h) => {
+                    let view = view_of(sq.id, &sqe);
+                    let inj = h.before(&view);
+                    let c = match inj.status {
+                        Some(status) => nvm::Completion::err(status),
+                        None => {
+                            apply_corruption(shared, &view, &inj);
+                            let opts = IoOptions {
+                                widen: inj.widen,
+                                detect_mutation: h.detect_mutation(),
+                                transient_guard: inj.transient_guard,
+                            };
+                            execute(shared, &mut bufs, &sqe, opts)
+                        }
+                    };
+                    (c, Some(inj), Some(view))
+                }
+                None => (execute(shared, &mut bufs, &sqe, IoOptions::default()), None, None),
+            };
             if !c.status.is_success() {
                 shared.errors.lock().unwrap().record(sq.id, &sqe, c.status, c.lba);
+            }
+            if let Some(inj) = &injection {
+                if !inj.delay.is_zero() {
+                    std::thread::sleep(inj.delay);
+                }
             }
             let e = CompletionEntry { dw0: c.dw0, dw1: 0, sq_head: head, sq_id: sq.id, cid: sqe.cid(), status: c.status };
             if !posted.is_multiple_of(MAX_BATCH) && cq.is_full() {
@@ -88,6 +117,16 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
             // takes the host's CQ head doorbell: while deleting, a full CQ ends the wait.
             if !shared.complete_or_abandon(cq, &e, &|| sq.stop.load(Ordering::SeqCst)) {
                 return head;
+            }
+            if let (Some(h), Some(view), Some(inj)) = (hook, view, injection) {
+                let mutation = bufs.mutation.take().map(|m| MutationReport {
+                    sqid: sq.id,
+                    cid: sqe.cid(),
+                    nsid: sqe.nsid(),
+                    blocks: m.blocks,
+                    window: m.window,
+                });
+                h.completed(&Completed { view, status: c.status, latency: fetched.elapsed(), fired: inj.fired, mutation });
             }
             posted += 1;
             if posted.is_multiple_of(MAX_BATCH) {
@@ -113,7 +152,38 @@ fn poll_for_tail(shared: &Shared, sq: &SubmissionQueue, head: u16) -> bool {
     false
 }
 
-fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry) -> nvm::Completion {
+/// What the hook sees of a command: the LBA range for the commands that have one.
+fn view_of(sqid: u16, sqe: &SubmissionEntry) -> CommandView {
+    use crate::spec::opcode::nvm as op;
+    let slba = sqe.cdw10() as u64 | (sqe.cdw11() as u64) << 32;
+    let (slba, nlb) = match sqe.opcode() {
+        op::READ | op::WRITE | op::COMPARE | op::VERIFY | op::WRITE_ZEROES | op::WRITE_UNCORRECTABLE => {
+            (slba, (sqe.cdw12() & 0xffff) as u64 + 1)
+        }
+        // Copy: the destination; its sources are in the range list.
+        op::COPY => (slba, 0),
+        _ => (0, 0),
+    };
+    CommandView { sqid, cid: sqe.cid(), opcode: sqe.opcode(), nsid: sqe.nsid(), slba, nlb, prinfo: ((sqe.cdw12() >> 26) & 0xf) as u8 }
+}
+
+/// Sticky corruption asked for by the hook: spoil the stored tags on the medium
+/// before the command runs (a later write of those blocks heals them).
+fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller::hooks::Injection) {
+    let Some(ns) = shared.namespace(view.nsid) else { return };
+    for &(tag, first, last) in &inj.corrupt {
+        let t = match tag {
+            Tag::Guard => StoredTag::Guard,
+            Tag::AppTag => StoredTag::AppTag,
+            Tag::RefTag => StoredTag::RefTag,
+        };
+        if let Err(e) = nvm::inject::corrupt(ns, t, first, last) {
+            super::tracing_log(format_args!("fault injection: corrupting stored PI failed: {e}"));
+        }
+    }
+}
+
+fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry, opts: IoOptions) -> nvm::Completion {
     let (write_cache, copy_formats_enabled) = {
         let f = shared.features.lock().unwrap();
         let cdfe = u16::from_le_bytes([f.host_behavior[4], f.host_behavior[5]]);
@@ -127,6 +197,7 @@ fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry) -> nvm::C
         max_transfer: shared.config.max_transfer(),
         write_cache,
         copy_formats_enabled,
+        opts,
     };
     nvm::execute(&env, bufs, sqe)
 }

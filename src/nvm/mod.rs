@@ -10,9 +10,11 @@
 pub mod compare;
 pub mod copy;
 pub mod dsm;
+pub mod inject;
 pub mod flush;
 pub mod medium;
 pub mod metadata;
+pub mod mutation;
 pub mod namespace;
 pub mod protection;
 pub mod rw;
@@ -42,6 +44,8 @@ pub struct IoEnv<'a> {
     /// Copy descriptor formats the host enabled (Host Behavior Support CDFE; bits
     /// 2 and 3 for formats 2h and 3h).
     pub copy_formats_enabled: u16,
+    /// Fault-injection and detection options for this command.
+    pub opts: inject::IoOptions,
 }
 
 impl IoEnv<'_> {
@@ -89,6 +93,9 @@ pub struct Buffers {
     pub data: Vec<u8>,
     pub md: Vec<u8>,
     pub host: Vec<u8>,
+    /// Set by a write whose data changed in guest memory between fetch and
+    /// transfer (with `IoOptions::detect_mutation`); block indexes are LBAs.
+    pub mutation: Option<mutation::Mutation>,
 }
 
 pub fn execute(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {

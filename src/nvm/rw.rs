@@ -74,6 +74,9 @@ fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<
             env.counters.pract_strips.fetch_add(nlb, Relaxed);
         }
     }
+    if env.opts.transient_guard && (md_len > 0 || interleaved) {
+        super::inject::spoil_returned_guards(&f, &mut bufs.md);
+    }
     if interleaved {
         resize(&mut bufs.host, n * (lbs + ms));
         for (i, blk) in bufs.host.chunks_exact_mut(lbs + ms).enumerate() {
@@ -121,6 +124,19 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
     resize(&mut bufs.data, n * lbs);
     // Metadata the host does not send (PRACT with metadata = PI) is generated below.
     resize(&mut bufs.md, n * ms);
+    // The device's first look at the data, at fetch time (mutation detector), and
+    // the race-window widening before the transfer.
+    let unit = if interleaved { lbs + ms } else { lbs };
+    let first = if env.opts.detect_mutation {
+        let mut look = vec![0u8; data_len as usize];
+        data_sg.gather(env.mem, 0, &mut look).map_err(fail)?;
+        Some(super::mutation::first_look_owned(look, unit))
+    } else {
+        None
+    };
+    if !env.opts.widen.is_zero() {
+        std::thread::sleep(env.opts.widen);
+    }
     if interleaved {
         resize(&mut bufs.host, n * (lbs + ms));
         data_sg.gather(env.mem, 0, &mut bufs.host).map_err(fail)?;
@@ -136,6 +152,13 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
     }
     env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
     ns.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
+    if let Some(first) = first {
+        let transferred: &[u8] = if interleaved { &bufs.host } else { &bufs.data };
+        bufs.mutation = super::mutation::second_look(&first, transferred, unit).map(|mut m| {
+            m.blocks.iter_mut().for_each(|b| b.0 += slba);
+            m
+        });
+    }
     if let Some(ctx) = ctx {
         if pract {
             // Insert PI (NVM-CS 5.3.2.2): generated from the data as received.

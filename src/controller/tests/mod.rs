@@ -38,3 +38,4 @@ mod format;
 mod prinfo_matrix;
 mod verify_compare;
 mod copy;
+mod hooks;
