@@ -5,6 +5,7 @@
 //! `controller`, `nvm`, `pi`, `dma`, `storage`, `spec`.
 
 pub mod cli;
+pub mod control;
 pub mod controller;
 pub mod counters;
 pub mod dma;

@@ -1,6 +1,7 @@
 //! Command-line interface: `vnvme serve`, `vnvme image create`, `vnvme bench pi`.
 //! Argument parsing and human output only; no NVMe logic.
 
+pub mod ctl;
 pub mod ns_spec;
 pub mod serve;
 pub mod signals;
@@ -19,6 +20,8 @@ struct Cli {
 enum Cmd {
     /// Serve an NVMe controller on a vfio-user socket.
     Serve(serve::ServeArgs),
+    /// Talk to a running server's control socket: stats, trace, fault rules, mutation detector.
+    Ctl(ctl::CtlArgs),
     /// Namespace images.
     Image {
         #[command(subcommand)]
@@ -106,6 +109,7 @@ pub fn main() -> i32 {
     };
     let r = match cli.cmd {
         Cmd::Serve(a) => serve::run(a),
+        Cmd::Ctl(a) => ctl::run(a),
         Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => image_create(&path, &size, lbs, ms, force),
         Cmd::Bench { cmd: BenchCmd::Pi { bytes, runs } } => bench_pi(&bytes, runs),
         Cmd::Bench { cmd: BenchCmd::Io { image, seconds, poll_us } } => bench_io(&image, seconds, poll_us),

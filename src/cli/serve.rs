@@ -50,6 +50,18 @@ pub struct ServeArgs {
     /// set. Off by default, as the NVMe spec requires.
     #[arg(long)]
     pub cross_namespace_copy: bool,
+    /// Open a control socket (JSON lines, mode 0600) for `vnvme ctl`.
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+    /// A fault rule active from the start (same syntax as `vnvme ctl fault add`); repeatable.
+    #[arg(long = "fault")]
+    pub faults: Vec<String>,
+    /// Fingerprint write data at fetch and at transfer and report buffers changed in flight.
+    #[arg(long)]
+    pub detect_mutation: bool,
+    /// Print every completed command as a JSON trace event on stderr.
+    #[arg(long)]
+    pub trace_stderr: bool,
     /// Only print errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -99,8 +111,25 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     let specs: Vec<NsSpec> = a.ns.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
     let namespaces: Vec<Arc<Namespace>> =
         specs.iter().enumerate().map(|(i, s)| open_namespace(i as u32 + 1, s)).collect::<Result<_, _>>()?;
+    let plane = if a.control.is_some() || !a.faults.is_empty() || a.detect_mutation || a.trace_stderr {
+        let plane =
+            Arc::new(crate::control::ControlPlane::new(namespaces.clone(), a.detect_mutation).with_trace_stderr(a.trace_stderr));
+        for rule in &a.faults {
+            let id = plane.add_rule(rule).map_err(|e| format!("--fault {rule}: {e}"))?;
+            crate::controller::tracing_log(format_args!("fault rule {id}: {rule}"));
+        }
+        Some(plane)
+    } else {
+        None
+    };
     signals::block();
     let listener = Listener::bind(&a.socket).map_err(|e| format!("socket {}: {e}", a.socket.display()))?;
+    let _control = match (&a.control, &plane) {
+        (Some(path), Some(plane)) => Some(
+            crate::control::server::start(path, plane.clone()).map_err(|e| format!("control socket {}: {e}", path.display()))?,
+        ),
+        _ => None,
+    };
     let config = ControllerConfig {
         serial: a.serial.clone(),
         subnqn: format!("nqn.2026-11.io.vnvme:ctrl:{}", a.serial),
@@ -164,6 +193,10 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         let dma = Arc::new(DmaMap::default());
         let irqs = Arc::new(Interrupts::new(config.msix_vectors));
         let ctrl = Controller::new(config.clone(), dma.clone(), irqs.clone(), namespaces.clone());
+        if let Some(plane) = &plane {
+            let _ = ctrl.shared.hook.set(plane.clone());
+            plane.attach(ctrl.shared.clone());
+        }
         let mut session = Session::new(dma.clone(), irqs, ctrl);
         let r = session.run(&mut stream);
         conn_fd.store(-1, Ordering::SeqCst);

@@ -1,0 +1,246 @@
+//! The control plane: live statistics, the command trace, fault injection and
+//! the buffer-mutation detector, behind one [`ControlPlane`] that the controller
+//! sees only as its [`CommandHook`], and served on a JSON-lines UNIX socket
+//! (`server`, docs/control.md).
+//!
+//! Nothing is injected unless a fault rule says so; with no rules and no
+//! detector, the per-command cost is one view, one statistics update under a
+//! mutex, and a trace event only while someone is tracing.
+
+pub mod fault;
+pub mod protocol;
+pub mod server;
+pub mod stats;
+pub mod trace;
+
+use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection, Tag};
+use crate::controller::Shared;
+use crate::nvm::Namespace;
+use crate::spec::Status;
+use fault::{Action, FaultPlan, FaultRule};
+use protocol::Request;
+use serde_json::{json, Value};
+use stats::Stats;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use trace::TraceEvent;
+use tokio::sync::broadcast;
+
+/// Mutation reports kept for `ctl mutations`.
+const RECENT_MUTATIONS: usize = 64;
+
+/// Byte counters at the last `stats --reset`, so stats report deltas.
+#[derive(Default, Clone)]
+struct Baseline {
+    ns: Vec<[u64; 4]>,
+}
+
+pub struct ControlPlane {
+    pub faults: FaultPlan,
+    stats: Mutex<Stats>,
+    trace_tx: broadcast::Sender<Arc<TraceEvent>>,
+    trace_stderr: bool,
+    detect: AtomicBool,
+    mutations: Mutex<VecDeque<TraceEvent>>,
+    namespaces: Vec<Arc<Namespace>>,
+    shared: Mutex<Option<Arc<Shared>>>,
+    baseline: Mutex<Baseline>,
+}
+
+impl ControlPlane {
+    /// Print every trace event to stderr as JSON (also with VNVME_TRACE=1).
+    pub fn with_trace_stderr(mut self, on: bool) -> Self {
+        self.trace_stderr |= on;
+        self
+    }
+
+    pub fn new(namespaces: Vec<Arc<Namespace>>, detect: bool) -> Self {
+        let (trace_tx, _) = broadcast::channel(4096);
+        ControlPlane {
+            faults: FaultPlan::new(),
+            stats: Mutex::new(Stats::default()),
+            trace_tx,
+            trace_stderr: std::env::var_os("VNVME_TRACE").is_some_and(|v| v == "1"),
+            detect: AtomicBool::new(detect),
+            mutations: Mutex::new(VecDeque::new()),
+            namespaces,
+            shared: Mutex::new(None),
+            baseline: Mutex::new(Baseline::default()),
+        }
+    }
+
+    /// The controller of the current connection (for its counters).
+    pub fn attach(&self, shared: Arc<Shared>) {
+        *self.shared.lock().unwrap() = Some(shared);
+    }
+
+    pub fn add_rule(&self, text: &str) -> Result<u32, String> {
+        let rule: FaultRule = text.parse()?;
+        if let Some(ns) = rule.ns {
+            if ns == 0 || ns as usize > self.namespaces.len() {
+                return Err(format!("rule names namespace {ns}, but only 1..={} exist", self.namespaces.len()));
+            }
+        }
+        Ok(self.faults.add(rule))
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<TraceEvent>> {
+        self.trace_tx.subscribe()
+    }
+
+    fn ns_bytes(&self) -> Vec<[u64; 4]> {
+        self.namespaces
+            .iter()
+            .map(|ns| {
+                let c = &ns.counters;
+                let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                [g(&c.dma_to_device), g(&c.dma_to_host), g(&c.copy_read_bytes), g(&c.copy_written_bytes)]
+            })
+            .collect()
+    }
+
+    /// One request from the control socket (all but `trace`).
+    pub fn handle(&self, req: Request) -> String {
+        match req {
+            Request::Stats { reset } => {
+                let mut v = self.stats.lock().unwrap().to_json();
+                let base = self.baseline.lock().unwrap().clone();
+                let now = self.ns_bytes();
+                if let Value::Object(m) = &mut v {
+                    let bytes: Vec<Value> = now
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| {
+                            let z = [0u64; 4];
+                            let o = base.ns.get(i).unwrap_or(&z);
+                            json!({
+                                "nsid": i + 1,
+                                "dma_to_device_bytes": b[0] - o[0],
+                                "dma_to_host_bytes": b[1] - o[1],
+                                "copy_read_bytes": b[2] - o[2],
+                                "copy_written_bytes": b[3] - o[3],
+                            })
+                        })
+                        .collect();
+                    m.insert("bytes".into(), Value::Array(bytes));
+                    if let Some(sh) = &*self.shared.lock().unwrap() {
+                        let c = &sh.counters;
+                        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                        m.insert(
+                            "pract".into(),
+                            json!({"inserted_blocks": g(&c.pract_inserts), "stripped_blocks": g(&c.pract_strips)}),
+                        );
+                    }
+                }
+                if reset {
+                    *self.stats.lock().unwrap() = Stats::default();
+                    *self.baseline.lock().unwrap() = Baseline { ns: now };
+                }
+                protocol::ok(v)
+            }
+            Request::FaultAdd { rule } => match self.add_rule(&rule) {
+                Ok(id) => protocol::ok(json!({"id": id})),
+                Err(e) => protocol::error(&e),
+            },
+            Request::FaultList => {
+                let rules: Vec<Value> = self
+                    .faults
+                    .list()
+                    .into_iter()
+                    .map(|r| json!({"id": r.id, "rule": r.text, "matches": r.matches, "fires": r.fires}))
+                    .collect();
+                protocol::ok(json!({"rules": rules}))
+            }
+            Request::FaultDel { id } => {
+                if self.faults.remove(id) {
+                    protocol::ok(json!({}))
+                } else {
+                    protocol::error(&format!("no fault rule {id}"))
+                }
+            }
+            Request::FaultClear => {
+                self.faults.clear();
+                protocol::ok(json!({}))
+            }
+            Request::Detect { on } => {
+                self.detect.store(on, Ordering::SeqCst);
+                protocol::ok(json!({"detect": on}))
+            }
+            Request::Mutations => {
+                let m: Vec<TraceEvent> = self.mutations.lock().unwrap().iter().cloned().collect();
+                protocol::ok(json!({"mutations": m}))
+            }
+            Request::Trace { .. } => protocol::error("trace is a stream: handled by the server"),
+        }
+    }
+}
+
+impl CommandHook for ControlPlane {
+    fn active(&self) -> bool {
+        true
+    }
+
+    fn detect_mutation(&self) -> bool {
+        self.detect.load(Ordering::Relaxed)
+    }
+
+    fn before(&self, cmd: &CommandView) -> Injection {
+        let mut inj = Injection::default();
+        if self.faults.is_empty() {
+            return inj;
+        }
+        for f in self.faults.fire(cmd.nsid, cmd.opcode, cmd.slba, cmd.nlb) {
+            match f.action {
+                Action::Corrupt(tag) => inj.corrupt.push((tag_of(tag), f.lba_overlap.0, f.lba_overlap.1)),
+                Action::TransientGuard => inj.transient_guard = true,
+                Action::Status { sct, sc, dnr } => {
+                    let s = Status::new(sct, sc);
+                    inj.status.get_or_insert(if dnr { s.dnr() } else { s });
+                }
+                Action::Delay(d) => inj.delay += d,
+                Action::Widen(d) => inj.widen += d,
+            }
+            inj.fired.push(f.label);
+        }
+        inj
+    }
+
+    fn completed(&self, done: &Completed) {
+        let has_pi = self
+            .namespaces
+            .get((done.view.nsid as usize).wrapping_sub(1))
+            .is_some_and(|ns| ns.format().has_pi());
+        self.stats.lock().unwrap().record(done, has_pi);
+        let want_event = self.trace_stderr || self.trace_tx.receiver_count() > 0 || done.mutation.is_some();
+        if !want_event {
+            return;
+        }
+        let ev = TraceEvent::from_completed(done);
+        if let Some(m) = &ev.mutation {
+            crate::controller::tracing_log(format_args!(
+                "buffer mutation: ns {} queue {} cid {}: bytes changed in flight {:?} (lba, first, last) over {} us",
+                ev.nsid, ev.queue, ev.cid, m.blocks, m.window_us
+            ));
+            let mut q = self.mutations.lock().unwrap();
+            q.push_back(ev.clone());
+            while q.len() > RECENT_MUTATIONS {
+                q.pop_front();
+            }
+        }
+        if self.trace_stderr {
+            if let Ok(text) = serde_json::to_string(&ev) {
+                eprintln!("vnvme-trace: {text}");
+            }
+        }
+        let _ = self.trace_tx.send(Arc::new(ev));
+    }
+}
+
+fn tag_of(t: fault::Tag) -> Tag {
+    match t {
+        fault::Tag::Guard => Tag::Guard,
+        fault::Tag::AppTag => Tag::AppTag,
+        fault::Tag::RefTag => Tag::RefTag,
+    }
+}

@@ -1,0 +1,183 @@
+//! Live statistics kept by the control plane from completed commands: per
+//! namespace commands by opcode and status, PI checks run and failed by kind,
+//! per queue commands by opcode, latency histograms per opcode (log2 buckets in
+//! microseconds, so p50/p99 are bucket upper bounds), fault rules fired, and
+//! buffer mutations seen. Byte counters live in the controller (`counters`) and
+//! are reported next to these, as deltas since the last reset.
+
+use crate::controller::hooks::Completed;
+use crate::spec::opcode::nvm as op;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const BUCKETS: usize = 40;
+
+#[derive(Clone)]
+pub struct Histogram {
+    buckets: [u64; BUCKETS],
+    count: u64,
+    max_us: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram { buckets: [0; BUCKETS], count: 0, max_us: 0 }
+    }
+}
+
+impl Histogram {
+    pub fn record(&mut self, d: Duration) {
+        let us = d.as_micros().min(u64::MAX as u128) as u64;
+        let b = (64 - us.leading_zeros() as usize).min(BUCKETS - 1);
+        self.buckets[b] += 1;
+        self.count += 1;
+        self.max_us = self.max_us.max(us);
+    }
+    /// Upper bound (us) of the bucket holding the `q` quantile.
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let rank = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                // Bucket i holds values of bit length i: [2^(i-1), 2^i - 1].
+                return if i == 0 { 0 } else { ((1u64 << i) - 1).min(self.max_us) };
+            }
+        }
+        self.max_us
+    }
+}
+
+#[derive(Default, Clone)]
+struct NsStats {
+    by_op_status: BTreeMap<(u8, u16), u64>,
+    /// Blocks checked by kind: guard, application tag, reference tag.
+    pi_checked: [u64; 3],
+    /// Commands failed by kind: guard, application tag, reference tag, storage tag.
+    pi_failed: [u64; 4],
+}
+
+#[derive(Clone)]
+pub struct Stats {
+    since: Instant,
+    by_ns: BTreeMap<u32, NsStats>,
+    by_queue: BTreeMap<u16, BTreeMap<u8, u64>>,
+    latency: BTreeMap<u8, Histogram>,
+    fired: BTreeMap<String, u64>,
+    mutations: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            since: Instant::now(),
+            by_ns: BTreeMap::new(),
+            by_queue: BTreeMap::new(),
+            latency: BTreeMap::new(),
+            fired: BTreeMap::new(),
+            mutations: 0,
+        }
+    }
+}
+
+/// Whether `opcode` carries PRINFO with PRCHK in CDW12 29:26.
+fn has_prinfo(opcode: u8) -> bool {
+    matches!(opcode, op::READ | op::WRITE | op::COMPARE | op::VERIFY | op::COPY)
+}
+
+impl Stats {
+    pub fn record(&mut self, done: &Completed, ns_has_pi: bool) {
+        let v = &done.view;
+        let code = done.status.code();
+        let ns = self.by_ns.entry(v.nsid).or_default();
+        *ns.by_op_status.entry((v.opcode, code)).or_default() += 1;
+        if ns_has_pi && has_prinfo(v.opcode) {
+            for (i, bit) in [0b100u8, 0b010, 0b001].into_iter().enumerate() {
+                if v.prinfo & bit != 0 {
+                    ns.pi_checked[i] += v.nlb;
+                }
+            }
+        }
+        if done.status.sct == 2 {
+            match done.status.sc {
+                0x82 => ns.pi_failed[0] += 1,
+                0x83 => ns.pi_failed[1] += 1,
+                0x84 => ns.pi_failed[2] += 1,
+                0x88 => ns.pi_failed[3] += 1,
+                _ => {}
+            }
+        }
+        *self.by_queue.entry(v.sqid).or_default().entry(v.opcode).or_default() += 1;
+        self.latency.entry(v.opcode).or_default().record(done.latency);
+        for f in &done.fired {
+            *self.fired.entry(f.clone()).or_default() += 1;
+        }
+        if done.mutation.is_some() {
+            self.mutations += 1;
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let opname = op::name;
+        let ns: serde_json::Map<String, Value> = self
+            .by_ns
+            .iter()
+            .map(|(nsid, s)| {
+                let cmds: Vec<Value> = s
+                    .by_op_status
+                    .iter()
+                    .map(|(&(o, code), &n)| {
+                        let st = crate::spec::Status::new((code >> 8) as u8, code as u8);
+                        json!({"opcode": opname(o), "status": format!("{code:#05x}"), "status_name": st.name(), "count": n})
+                    })
+                    .collect();
+                let v = json!({
+                    "commands": cmds,
+                    "pi_checked_blocks": {"guard": s.pi_checked[0], "app_tag": s.pi_checked[1], "ref_tag": s.pi_checked[2]},
+                    "pi_failed_commands": {"guard": s.pi_failed[0], "app_tag": s.pi_failed[1], "ref_tag": s.pi_failed[2], "storage_tag": s.pi_failed[3]},
+                });
+                (nsid.to_string(), v)
+            })
+            .collect();
+        let queues: serde_json::Map<String, Value> = self
+            .by_queue
+            .iter()
+            .map(|(q, m)| (q.to_string(), Value::Object(m.iter().map(|(&o, &n)| (opname(o).to_string(), json!(n))).collect())))
+            .collect();
+        let latency: serde_json::Map<String, Value> = self
+            .latency
+            .iter()
+            .map(|(&o, h)| {
+                (opname(o).to_string(), json!({"count": h.count, "p50_us": h.quantile_us(0.5), "p99_us": h.quantile_us(0.99), "max_us": h.max_us}))
+            })
+            .collect();
+        json!({
+            "seconds": self.since.elapsed().as_secs_f64(),
+            "namespaces": ns,
+            "queues": queues,
+            "latency": latency,
+            "faults_fired": self.fired,
+            "mutations_detected": self.mutations,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_bucket_bounds() {
+        let mut h = Histogram::default();
+        for us in [3u64, 5, 9, 100, 1000] {
+            h.record(Duration::from_micros(us));
+        }
+        assert_eq!(h.quantile_us(0.5), 15, "the median (9 us) is in the 8-15 us bucket");
+        assert_eq!(h.quantile_us(0.99), 1000, "capped at the maximum seen");
+        assert_eq!(h.max_us, 1000);
+    }
+}
