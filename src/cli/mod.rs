@@ -8,6 +8,7 @@ pub mod signals;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "vnvme", version, about = "Out-of-process NVMe controller with end-to-end Protection Information, for QEMU's vfio-user-pci")]
@@ -76,6 +77,10 @@ enum BenchCmd {
         /// Worker polling time after a queue runs dry (as `serve --doorbells poll`).
         #[arg(long, default_value_t = 0)]
         poll_us: u32,
+        /// Measure the control plane's cost instead: plain, control plane with no rules,
+        /// with 100 rules that never match, and with the mutation detector on.
+        #[arg(long)]
+        control_overhead: bool,
     },
 }
 
@@ -112,7 +117,13 @@ pub fn main() -> i32 {
         Cmd::Ctl(a) => ctl::run(a),
         Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => image_create(&path, &size, lbs, ms, force),
         Cmd::Bench { cmd: BenchCmd::Pi { bytes, runs } } => bench_pi(&bytes, runs),
-        Cmd::Bench { cmd: BenchCmd::Io { image, seconds, poll_us } } => bench_io(&image, seconds, poll_us),
+        Cmd::Bench { cmd: BenchCmd::Io { image, seconds, poll_us, control_overhead } } => {
+            if control_overhead {
+                bench_control(&image, seconds)
+            } else {
+                bench_io(&image, seconds, poll_us)
+            }
+        }
     };
     match r {
         Ok(()) => 0,
@@ -157,6 +168,50 @@ fn bench_io(image: &std::path::Path, seconds: f64, poll_us: u32) -> Result<(), S
     println!("{:<22} {:>12} {:>12}", "test", "IOPS", "irq/IO");
     for r in crate::driver::bench::run(image, seconds, poll_us)? {
         println!("{:<22} {:>12.0} {:>12.3}", r.test, r.iops, r.interrupts_per_io);
+    }
+    Ok(())
+}
+
+fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
+    use crate::spec::opcode::nvm;
+    if !image.exists() {
+        let f = std::fs::File::create(image).map_err(|e| format!("{}: {e}", image.display()))?;
+        f.set_len(1 << 30).map_err(|e| format!("{}: {e}", image.display()))?;
+    }
+    crate::set_log(false);
+    let tests = [(32u16, 1usize, nvm::READ), (32, 1, nvm::WRITE), (1, 1, nvm::READ), (1, 1, nvm::WRITE)];
+    let ns = crate::driver::bench::namespace_on(image)?;
+    let make = |rules: usize, detect: bool| -> Result<Arc<dyn crate::controller::hooks::CommandHook>, String> {
+        let plane = crate::control::ControlPlane::new(vec![ns.clone()], detect);
+        for i in 0..rules {
+            // Never matches: a namespace-1 rule on an LBA range past the image.
+            plane.add_rule(&format!("ns=1,op=any,lba={}-{},action=guard", u64::MAX - 2 * i as u64 - 1, u64::MAX - 2 * i as u64))?;
+        }
+        Ok(Arc::new(plane))
+    };
+    let configs: Vec<(&str, Option<Arc<dyn crate::controller::hooks::CommandHook>>)> = vec![
+        ("plain vnvme", None),
+        ("control plane, no rules", Some(make(0, false)?)),
+        ("100 rules that never match", Some(make(100, false)?)),
+        ("mutation detector on", Some(make(0, true)?)),
+    ];
+    println!("control plane cost: in-process driver, {seconds} s per test, IOPS (ratio to plain vnvme), one run");
+    let mut plain = Vec::new();
+    print!("{:<30}", "configuration");
+    for (qd, _, op) in tests {
+        print!(" {:>22}", format!("4k-{}-qd{qd}", if op == nvm::READ { "randread" } else { "randwrite" }));
+    }
+    println!();
+    for (name, hook) in configs {
+        let rows = crate::driver::bench::run_with(image, seconds, 0, hook, &tests)?;
+        print!("{name:<30}");
+        for (i, r) in rows.iter().enumerate() {
+            if plain.len() < rows.len() {
+                plain.push(r.iops);
+            }
+            print!(" {:>22}", format!("{:.0} ({:.2})", r.iops, r.iops / plain[i]));
+        }
+        println!();
     }
     Ok(())
 }

@@ -244,3 +244,69 @@ fn tag_of(t: fault::Tag) -> Tag {
         fault::Tag::RefTag => Tag::RefTag,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::hooks::MutationReport;
+    use std::time::Duration;
+
+    fn plane() -> ControlPlane {
+        let store: Arc<dyn crate::storage::BlockStore> = Arc::new(crate::storage::MemStore::new(1 << 20));
+        let f = crate::nvm::namespace::standard_formats(0, 0);
+        let ns = Namespace::new(1, store, f, 1, false, crate::nvm::namespace::Protection { pi_type: 1, pi_first: false }, 7);
+        ControlPlane::new(vec![Arc::new(ns)], false)
+    }
+
+    fn done(opcode: u8, slba: u64, status: Status, fired: Vec<String>) -> Completed {
+        Completed {
+            view: CommandView { sqid: 1, cid: 9, opcode, nsid: 1, slba, nlb: 8, prinfo: 0b0111 },
+            status,
+            latency: Duration::from_micros(40),
+            fired,
+            mutation: None,
+        }
+    }
+
+    #[test]
+    fn rules_become_injections() {
+        let p = plane();
+        p.add_rule("ns=1,op=read,lba=100-107,action=guard,name=rot").unwrap();
+        p.add_rule("ns=1,op=read,action=delay:500").unwrap();
+        p.add_rule("ns=1,op=write,when=once,action=status:2:0x80:dnr").unwrap();
+        let view = |opcode, slba| CommandView { sqid: 1, cid: 1, opcode, nsid: 1, slba, nlb: 8, prinfo: 0 };
+        let inj = p.before(&view(0x02, 104));
+        assert_eq!(inj.corrupt, vec![(Tag::Guard, 104, 107)]);
+        assert_eq!(inj.delay, Duration::from_micros(500));
+        assert!(inj.fired.contains(&"rot".to_string()));
+        let w = p.before(&view(0x01, 0));
+        assert_eq!(w.status, Some(Status::new(2, 0x80).dnr()));
+        assert_eq!(p.before(&view(0x01, 0)).status, None, "once");
+        assert!(p.add_rule("ns=2,action=guard").unwrap_err().contains("namespace 2"));
+    }
+
+    #[test]
+    fn completed_commands_feed_stats_and_the_trace() {
+        let p = plane();
+        let mut rx = p.subscribe();
+        p.completed(&done(0x02, 100, Status::GUARD_CHECK_ERROR, vec!["rot".into()]));
+        let mut d = done(0x01, 200, Status::SUCCESS, vec![]);
+        d.mutation = Some(MutationReport { sqid: 1, cid: 9, nsid: 1, blocks: vec![(201, 3, 9)], window: Duration::from_millis(2) });
+        p.completed(&d);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!((ev.opcode.as_str(), ev.slba, ev.status, ev.fault.clone()), ("read", 100, 0x282, vec!["rot".to_string()]));
+        let ev2 = rx.try_recv().unwrap();
+        assert_eq!(ev2.mutation.as_ref().unwrap().blocks, vec![(201, 3, 9)]);
+        let v: Value = serde_json::from_str(&p.handle(Request::Stats { reset: true })).unwrap();
+        let ns1 = &v["namespaces"]["1"];
+        assert_eq!(ns1["pi_failed_commands"]["guard"], 1);
+        assert_eq!(ns1["pi_checked_blocks"]["guard"], 16, "two commands of 8 blocks with PRCHK guard");
+        assert_eq!(v["faults_fired"]["rot"], 1);
+        assert_eq!(v["mutations_detected"], 1);
+        assert_eq!(v["latency"]["read"]["count"], 1);
+        let m: Value = serde_json::from_str(&p.handle(Request::Mutations)).unwrap();
+        assert_eq!(m["mutations"][0]["slba"], 200);
+        let after: Value = serde_json::from_str(&p.handle(Request::Stats { reset: false })).unwrap();
+        assert_eq!(after["mutations_detected"], 0, "reset");
+    }
+}

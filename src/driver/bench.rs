@@ -30,10 +30,24 @@ fn shared_memory() -> Result<std::fs::File, String> {
     Ok(f)
 }
 
-/// Run the four tests for `seconds` each on `image` (512-byte blocks, no metadata).
+/// The standard tests: (queue depth, queues, opcode).
+pub const STANDARD: [(u16, usize, u8); 6] =
+    [(1, 1, nvm::READ), (1, 1, nvm::WRITE), (32, 1, nvm::READ), (32, 1, nvm::WRITE), (32, 2, nvm::READ), (32, 2, nvm::WRITE)];
+
+/// Run the standard tests for `seconds` each on `image` (512-byte blocks, no metadata).
 pub fn run(image: &Path, seconds: f64, poll_us: u32) -> Result<Vec<Row>, String> {
-    let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(image).map_err(|e| format!("{}: {e}", image.display()))?);
-    let ns = Arc::new(Namespace::new(1, store, standard_formats(0, 0), 0, false, Protection { pi_type: 0, pi_first: false }, 1));
+    run_with(image, seconds, poll_us, None, &STANDARD)
+}
+
+/// Run `tests` with an optional command hook (the control plane) installed.
+pub fn run_with(
+    image: &Path,
+    seconds: f64,
+    poll_us: u32,
+    hook: Option<Arc<dyn crate::controller::hooks::CommandHook>>,
+    tests: &[(u16, usize, u8)],
+) -> Result<Vec<Row>, String> {
+    let ns = namespace_on(image)?;
     let nlbas = ns.format().nlbas();
     if nlbas < 1024 {
         return Err("image too small for the benchmark (needs at least 512 KiB)".into());
@@ -44,11 +58,14 @@ pub fn run(image: &Path, seconds: f64, poll_us: u32) -> Result<Vec<Row>, String>
     let sink = Arc::new(super::CountingSink::default());
     let cfg = ControllerConfig { poll_us, ..ControllerConfig::default() };
     let ctrl = Controller::new(cfg, dma.clone(), sink.clone(), vec![ns]);
+    if let Some(h) = hook {
+        let _ = ctrl.shared.hook.set(h);
+    }
     let drv = Driver::start(ctrl, dma.clone(), 0x10000)?;
     let mut rows = Vec::new();
     let mut qid = 1u16;
-    for (qd, jobs) in [(1u16, 1usize), (32, 1), (32, 2)] {
-        for op in [nvm::READ, nvm::WRITE] {
+    for &(qd, jobs, op) in tests {
+        {
             let before = sink.0.load(std::sync::atomic::Ordering::Relaxed);
             let mut queues = Vec::new();
             for _ in 0..jobs {
@@ -76,6 +93,12 @@ pub fn run(image: &Path, seconds: f64, poll_us: u32) -> Result<Vec<Row>, String>
         }
     }
     Ok(rows)
+}
+
+/// The benchmark's namespace: 512-byte blocks, no metadata, on `image`.
+pub fn namespace_on(image: &Path) -> Result<Arc<Namespace>, String> {
+    let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(image).map_err(|e| format!("{}: {e}", image.display()))?);
+    Ok(Arc::new(Namespace::new(1, store, standard_formats(0, 0), 0, false, Protection { pi_type: 0, pi_first: false }, 1)))
 }
 
 fn job(drv: &Driver, mut q: super::HostQueue, op: u8, qd: u16, nlbas: u64, seconds: f64, seed: u64) -> Result<u64, String> {
