@@ -6,40 +6,25 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod common;
+use common::Server;
 
 fn start() -> (Server, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("vnvme-ctl-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let img = dir.join("ns.img");
-    std::fs::File::create(&img).unwrap().set_len(8 << 20).unwrap();
+    let dir = std::env::temp_dir().join(format!("vnvme-it-{}-ctl", std::process::id()));
     let control = dir.join("control");
-    let child = Command::new(env!("CARGO_BIN_EXE_vnvme"))
-        .args(["serve", "--quiet", "--socket", dir.join("s").to_str().unwrap(), "--ns", &format!("path={}", img.display())])
-        .args(["--control", control.to_str().unwrap(), "--fault", "ns=1,op=read,lba=5,action=xguard,name=start"])
-        .spawn()
-        .unwrap();
+    let srv = common::serve(
+        "ctl",
+        &["--control", control.to_str().unwrap(), "--fault", "ns=1,op=read,lba=5,action=xguard,name=start"],
+    );
     let t = Instant::now();
     while !control.exists() {
         assert!(t.elapsed() < Duration::from_secs(10), "control socket never appeared");
         std::thread::sleep(Duration::from_millis(20));
     }
-    (Server { child, dir }, control)
+    (srv, control)
 }
 
 fn ctl(control: &Path, args: &[&str]) -> Output {

@@ -10,8 +10,6 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const VERSION: u16 = 1;
@@ -26,31 +24,12 @@ const ERROR: u32 = 0x20;
 const CONFIG: u32 = 7;
 const BAR0: u32 = 0;
 
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod common;
+use common::Server;
 
 fn start(name: &str) -> (Server, UnixStream) {
-    let dir = std::env::temp_dir().join(format!("vnvme-vu-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let img = dir.join("ns.img");
-    File::create(&img).unwrap().set_len(8 << 20).unwrap();
-    let sock = dir.join("s");
-    let child = Command::new(env!("CARGO_BIN_EXE_vnvme"))
-        .args(["serve", "--quiet", "--socket", sock.to_str().unwrap(), "--ns", &format!("path={}", img.display())])
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let srv = common::serve(name, &[]);
+    let sock = srv.dir.join("s");
     let t = Instant::now();
     let stream = loop {
         if let Ok(s) = UnixStream::connect(&sock) {
@@ -60,7 +39,7 @@ fn start(name: &str) -> (Server, UnixStream) {
         std::thread::sleep(Duration::from_millis(20));
     };
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    (Server { child, dir }, stream)
+    (srv, stream)
 }
 
 struct Reply {
