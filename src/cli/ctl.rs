@@ -215,7 +215,12 @@ fn print_stats(v: &Value) {
         for (nsid, s) in ns {
             println!("ns{nsid} commands:");
             for c in s["commands"].as_array().into_iter().flatten() {
-                println!("  {:<12} {:<40} {}", c["opcode"].as_str().unwrap_or(""), c["status_name"].as_str().unwrap_or(""), c["count"]);
+                println!(
+                    "  {:<12} {:<40} {:>10}",
+                    c["opcode"].as_str().unwrap_or(""),
+                    c["status_name"].as_str().unwrap_or(""),
+                    c["count"].as_u64().unwrap_or(0)
+                );
             }
             println!("  PI checked blocks {}  failed commands {}", s["pi_checked_blocks"], s["pi_failed_commands"]);
         }
@@ -228,7 +233,8 @@ fn print_stats(v: &Value) {
     if let Some(l) = v["latency"].as_object() {
         println!("{:<12} {:>8} {:>8} {:>8} {:>8}", "latency", "count", "p50 us", "p99 us", "max us");
         for (op, h) in l {
-            println!("{:<12} {:>8} {:>8} {:>8} {:>8}", op, h["count"], h["p50_us"], h["p99_us"], h["max_us"]);
+            let n = |k: &str| h[k].as_u64().unwrap_or(0);
+            println!("{:<12} {:>8} {:>8} {:>8} {:>8}", op, n("count"), n("p50_us"), n("p99_us"), n("max_us"));
         }
     }
     println!("faults fired: {}  buffer mutations detected: {}", v["faults_fired"], v["mutations_detected"]);
