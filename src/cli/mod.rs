@@ -148,9 +148,9 @@ fn image_create(path: &std::path::Path, size: &str, lbs: u32, ms: u16, force: bo
     let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     f.set_len(size).map_err(|e| format!("{}: {e}", path.display()))?;
     drop(f);
-    let store = crate::storage::FileStore::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Sparse: data and metadata read as zeroes; `vnvme serve` gives the PI
+    // tuples of a PI namespace their never-written pattern when it opens it.
     let layout = crate::storage::ImageLayout::new(size, lbs as u64, ms as u64);
-    crate::nvm::metadata::fill_unwritten(&store, &layout).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("{}: {} bytes, {} blocks of {}+{}", path.display(), size, layout.nlbas, lbs, ms);
     Ok(())
 }

@@ -6,7 +6,7 @@ use super::signals;
 use crate::controller::{Controller, ControllerConfig};
 use crate::nvm::metadata;
 use crate::nvm::namespace::{standard_formats, LbaFormat, Namespace, Protection};
-use crate::storage::{BlockStore, FileStore, ImageLayout};
+use crate::storage::{BlockStore, FileStore};
 use crate::transport::vfio_user::dma_map::DmaMap;
 use crate::transport::vfio_user::irq::Interrupts;
 use crate::transport::vfio_user::{Listener, Session};
@@ -86,11 +86,6 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
             formats.len() - 1
         }
     };
-    let layout = ImageLayout::new(store.size(), spec.lbs as u64, spec.ms as u64);
-    let filled = metadata::fill_unwritten(&store, &layout).map_err(|e| format!("namespace {nsid}: initialising metadata: {e}"))?;
-    if filled > 0 {
-        crate::controller::tracing_log(format_args!("namespace {nsid}: marked {filled} bytes of never-written metadata as unwritten (all ones)"));
-    }
     let seed = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -99,8 +94,16 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     };
     let store: Arc<dyn BlockStore> = Arc::new(store);
     let prot = Protection { pi_type: spec.pi, pi_first: spec.pil };
+    let ns = Namespace::new(nsid, store, formats, index as u8, spec.mset, prot, seed);
+    let filled = metadata::fill_unwritten(&*ns.store, &ns.format())
+        .map_err(|e| format!("namespace {nsid}: initialising metadata: {e}"))?;
+    if filled > 0 {
+        crate::controller::tracing_log(format_args!(
+            "namespace {nsid}: gave {filled} bytes of never-written metadata the unwritten pattern (PI tuple all ones)"
+        ));
+    }
     let marks = crate::nvm::uncorrectable::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
-    Ok(Arc::new(Namespace::new(nsid, store, formats, index as u8, spec.mset, prot, seed).with_uncorrectable(marks)))
+    Ok(Arc::new(ns.with_uncorrectable(marks)))
 }
 
 pub fn run(a: ServeArgs) -> Result<(), String> {

@@ -62,7 +62,7 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> C
             }
             res
         }
-        None => metadata::set_metadata(store, &f.layout, slba, nlb, 0xff),
+        None => metadata::set_unwritten(store, &f, slba, nlb),
     };
     if let Err(e) = r.and_then(|_| ns.uncorrectable.clear(slba, nlb)) {
         return Completion::err_at(store_error(true, &e), slba);

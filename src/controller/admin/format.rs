@@ -46,17 +46,18 @@ pub fn apply(ns: &Namespace, req: FormatRequest) -> Result<(), Status> {
     }
     let mut active = ns.active.write().unwrap();
     let layout = ImageLayout::new(ns.store.size(), lbaf.lbs as u64, lbaf.ms as u64);
-    ns.store.deallocate(0, ns.store.size()).map_err(|_| Status::INTERNAL_ERROR)?;
-    ns.uncorrectable.clear_all().map_err(|_| Status::INTERNAL_ERROR)?;
-    // Every block is now never-written: its metadata reads as all ones.
-    crate::nvm::metadata::fill_unwritten(&*ns.store, &layout).map_err(|_| Status::INTERNAL_ERROR)?;
-    *active = ActiveFormat {
+    let new = ActiveFormat {
         index: req.lbaf,
         lbaf,
         extended: req.extended && lbaf.ms > 0,
         protection: Protection { pi_type: req.pi, pi_first: req.pi_first },
         layout,
     };
+    ns.store.deallocate(0, ns.store.size()).map_err(|_| Status::INTERNAL_ERROR)?;
+    ns.uncorrectable.clear_all().map_err(|_| Status::INTERNAL_ERROR)?;
+    // Every block is now never-written: its PI tuple reads as all ones.
+    crate::nvm::metadata::fill_unwritten(&*ns.store, &new).map_err(|_| Status::INTERNAL_ERROR)?;
+    *active = new;
     Ok(())
 }
 

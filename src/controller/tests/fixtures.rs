@@ -5,7 +5,7 @@
 
 use crate::nvm::metadata;
 use crate::nvm::namespace::{standard_formats, LbaFormat, Namespace, Protection};
-use crate::storage::{BlockStore, ImageLayout};
+use crate::storage::BlockStore;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -64,10 +64,10 @@ impl NsConfig {
             formats.push(want);
             formats.len() - 1
         });
-        let layout = ImageLayout::new(store.size(), self.lbs as u64, self.ms as u64);
-        metadata::fill_unwritten(&*store, &layout).expect("marking unwritten metadata");
         let prot = Protection { pi_type: self.pi, pi_first: self.pi_first };
-        Arc::new(Namespace::new(nsid, store, formats, index as u8, self.extended, prot, 0x5eed))
+        let ns = Namespace::new(nsid, store, formats, index as u8, self.extended, prot, 0x5eed);
+        metadata::fill_unwritten(&*ns.store, &ns.format()).expect("marking unwritten metadata");
+        Arc::new(ns)
     }
 }
 
