@@ -82,6 +82,14 @@ pub fn set_unwritten(store: &dyn BlockStore, f: &ActiveFormat, slba: u64, nlb: u
     Ok(())
 }
 
+/// All-zero metadata for blocks [slba, slba+nlb) (Write Zeroes without PRACT).
+pub fn set_zeroes(store: &dyn BlockStore, f: &ActiveFormat, slba: u64, nlb: u64) -> io::Result<()> {
+    if f.ms() == 0 {
+        return Ok(());
+    }
+    store.write_zeroes(f.layout.meta_offset(slba), nlb * f.ms())
+}
+
 /// Deallocate blocks: punch the data, and give them the never-written metadata.
 pub fn deallocate(store: &dyn BlockStore, f: &ActiveFormat, slba: u64, nlb: u64) -> io::Result<()> {
     store.deallocate(f.layout.data_offset(slba), nlb * f.lbs())?;

@@ -1,7 +1,8 @@
 //! Write Zeroes (NVM-CS 3.3.7). With DEAC set the blocks are deallocated (they
 //! read as zeroes, DLFEAT bit 3). With PRACT set on a PI namespace, PI is
-//! generated for the zeroed data; otherwise the metadata takes the unwritten
-//! pattern, so reads of the blocks never fail a PI check.
+//! generated for the zeroed data. Otherwise the metadata is all zeroes, PI
+//! included (NVM-CS 1.0 3.2.8: "the protection information shall be all zeroes"),
+//! or, with DEAC, the never-written pattern of a deallocated block.
 
 use super::{lba_range, metadata, protection, store_error, Buffers, Completion, IoEnv};
 use crate::pi::{LayoutMut, PiChecks};
@@ -62,7 +63,8 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> C
             }
             res
         }
-        None => metadata::set_unwritten(store, &f, slba, nlb),
+        None if sqe.cdw12() & DEAC != 0 => metadata::set_unwritten(store, &f, slba, nlb),
+        None => metadata::set_zeroes(store, &f, slba, nlb),
     };
     if let Err(e) = r.and_then(|_| ns.uncorrectable.clear(slba, nlb)) {
         return Completion::err_at(store_error(true, &e), slba);

@@ -104,7 +104,9 @@ fn write_zeroes_with_pract_generates_pi(store: Store) {
     }
 }
 
-fn write_zeroes_without_pract_passes_every_check(store: Store) {
+/// Without PRACT the zeroed blocks get all-zero PI (NVM-CS 1.0 3.2.8): unchecked
+/// reads return zeroes, and the application and reference tag checks fail.
+fn write_zeroes_without_pract_stores_zero_pi(store: Store) {
     let ns = type1_512();
     let mut h = FakeHost::with_io(store, ns);
     let data = pattern(4 * 512, 4);
@@ -113,11 +115,19 @@ fn write_zeroes_without_pract_passes_every_check(store: Store) {
     let w = Prinfo::check(ALL, 90).apply(cmd::write(1, 90, 4).with_prps(dbuf, 0).with_mptr(mbuf));
     assert_eq!(h.io(1, w).status, Status::SUCCESS);
     assert_eq!(h.io(1, cmd::write_zeroes(1, 91, 2)).status, Status::SUCCESS);
-    let (s, back, _) = read(&mut h, 90, 4, Prinfo::check(ALL, 90));
+    let (s, back, md) = read(&mut h, 90, 4, Prinfo::check(0, 90));
     assert_eq!(s, Status::SUCCESS);
     let mut expect = data;
     expect[512..1536].fill(0);
     assert!(back == expect);
+    assert_eq!(&md[8..24], &[0u8; 16], "zero PI");
+    // The guard of zero data over zeroes is 0 (CRC-16), so the guard passes; the tags do not.
+    assert_eq!(read(&mut h, 91, 1, Prinfo::check(GUARD, 91)).0, Status::SUCCESS);
+    assert_eq!(read(&mut h, 91, 1, Prinfo::check(ALL, 91)).0, Status::APP_TAG_CHECK_ERROR);
+    // With DEAC the blocks are deallocated: the escape tuple, every check passes.
+    let wz = cmd::write_zeroes(1, 92, 2);
+    assert_eq!(h.io(1, wz.with_cdw(12, wz.cdw12() | 1 << 25)).status, Status::SUCCESS);
+    assert_eq!(read(&mut h, 92, 2, Prinfo::check(ALL, 92)).0, Status::SUCCESS);
 }
 
 on_both_stores!(
@@ -125,5 +135,5 @@ on_both_stores!(
     extended_pi_straddling_tuple_is_checked,
     extended_pract_moves_data_only,
     write_zeroes_with_pract_generates_pi,
-    write_zeroes_without_pract_passes_every_check,
+    write_zeroes_without_pract_stores_zero_pi,
 );
