@@ -4,6 +4,7 @@
 //! Layers, top to bottom (see docs/design.md): `cli`, `transport::vfio_user`,
 //! `controller`, `nvm`, `pi`, `dma`, `storage`, `spec`.
 
+pub mod bench;
 pub mod cli;
 pub mod control;
 pub mod controller;

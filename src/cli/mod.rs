@@ -65,6 +65,12 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Checksum cost per 4 KiB on this CPU (btrfs's four and the PI guards), next to
+    /// the btrfs documentation's table.
+    Csum {
+        #[arg(long, default_value_t = 2000)]
+        rounds: usize,
+    },
     /// Device-side IOPS without a guest: an in-process host driver against the
     /// controller (4 KiB random read/write, QD1 and QD32).
     Io {
@@ -117,6 +123,10 @@ pub fn main() -> i32 {
         Cmd::Ctl(a) => ctl::run(a),
         Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => image_create(&path, &size, lbs, ms, force),
         Cmd::Bench { cmd: BenchCmd::Pi { bytes, runs } } => bench_pi(&bytes, runs),
+        Cmd::Bench { cmd: BenchCmd::Csum { rounds } } => {
+            bench_csum(rounds);
+            Ok(())
+        }
         Cmd::Bench { cmd: BenchCmd::Io { image, seconds, poll_us, control_overhead } } => {
             if control_overhead {
                 bench_control(&image, seconds)
@@ -214,6 +224,20 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
         println!();
     }
     Ok(())
+}
+
+fn bench_csum(rounds: usize) {
+    let (mhz, rows) = crate::bench::csum::run(rounds.max(1));
+    println!("checksum cost per 4 KiB block, warm cache, best of 5; cycles = ns x TSC {mhz:.0} MHz (from /proc/cpuinfo)");
+    println!("btrfs column: btrfs-progs' checksum documentation (11th gen Intel, 3.6 GHz TSC)");
+    println!("{:<32} {:>10} {:>12} {:>14} {:>10}", "algorithm", "ns/4KiB", "cycles/4KiB", "btrfs cycles", "x btrfs");
+    for r in rows {
+        let (b, ratio) = match r.btrfs_cycles {
+            Some(c) => (c.to_string(), format!("{:.2}", r.cycles_per_4k / c as f64)),
+            None => ("-".into(), "-".into()),
+        };
+        println!("{:<32} {:>10.1} {:>12.0} {:>14} {:>10}", r.name, r.ns_per_4k, r.cycles_per_4k, b, ratio);
+    }
 }
 
 fn bench_pi(bytes: &str, runs: usize) -> Result<(), String> {
