@@ -14,10 +14,7 @@ use crate::spec::{Status, SubmissionEntry};
 use std::sync::atomic::Ordering::Relaxed;
 
 pub fn compare(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    match run(env, bufs, sqe) {
-        Ok(()) => Completion::ok(),
-        Err((status, lba)) => Completion { dw0: 0, status, lba },
-    }
+    run(env, bufs, sqe).into()
 }
 
 fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {

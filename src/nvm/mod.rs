@@ -78,6 +78,24 @@ impl Completion {
     }
 }
 
+impl From<Result<(), medium::Failure>> for Completion {
+    fn from(r: Result<(), medium::Failure>) -> Self {
+        match r {
+            Ok(()) => Completion::ok(),
+            Err((status, lba)) => Completion { dw0: 0, status, lba },
+        }
+    }
+}
+
+/// The namespace, its format and the checked LBA range (CDW10-12) of a command
+/// that names one.
+pub fn range_target<'a>(env: &'a IoEnv, sqe: &SubmissionEntry) -> Result<(&'a Arc<Namespace>, namespace::ActiveFormat, u64, u64), Status> {
+    let ns = env.namespace(sqe.nsid())?;
+    let f = ns.format();
+    let (slba, nlb) = lba_range(sqe, f.nlbas())?;
+    Ok((ns, f, slba, nlb))
+}
+
 impl From<Result<(), Status>> for Completion {
     fn from(r: Result<(), Status>) -> Self {
         match r {

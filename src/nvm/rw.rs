@@ -44,10 +44,7 @@ pub fn durable(env: &IoEnv, sqe: &SubmissionEntry) -> bool {
 }
 
 pub fn read(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    match read_inner(env, bufs, sqe) {
-        Ok(()) => Completion::ok(),
-        Err((s, lba)) => Completion { dw0: 0, status: s, lba },
-    }
+    read_inner(env, bufs, sqe).into()
 }
 
 fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
@@ -98,10 +95,7 @@ fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<
 }
 
 pub fn write(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    match write_inner(env, bufs, sqe) {
-        Ok(()) => Completion::ok(),
-        Err((s, lba)) => Completion { dw0: 0, status: s, lba },
-    }
+    write_inner(env, bufs, sqe).into()
 }
 
 fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {

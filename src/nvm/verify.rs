@@ -13,10 +13,7 @@ use crate::spec::SubmissionEntry;
 const CHUNK_BLOCKS: u64 = 256;
 
 pub fn verify(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    match run(env, bufs, sqe) {
-        Ok(()) => Completion::ok(),
-        Err((status, lba)) => Completion { dw0: 0, status, lba },
-    }
+    run(env, bufs, sqe).into()
 }
 
 fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {

@@ -3,17 +3,12 @@
 //! (Write, Write Zeroes, Dataset Management deallocate, Format NVM). The marks
 //! persist beside the image (see `uncorrectable`).
 
-use super::{lba_range, store_error, Completion, IoEnv};
+use super::{range_target, store_error, Completion, IoEnv};
 use crate::spec::SubmissionEntry;
 
 pub fn write_uncorrectable(env: &IoEnv, sqe: &SubmissionEntry) -> Completion {
-    let ns = match env.namespace(sqe.nsid()) {
-        Ok(ns) => ns,
-        Err(s) => return Completion::err(s),
-    };
-    let f = ns.format();
-    let (slba, nlb) = match lba_range(sqe, f.nlbas()) {
-        Ok(r) => r,
+    let (ns, _, slba, nlb) = match range_target(env, sqe) {
+        Ok(t) => t,
         Err(s) => return Completion::err(s),
     };
     match ns.uncorrectable.mark(slba, nlb) {

@@ -4,7 +4,7 @@
 //! included (NVM-CS 1.0 3.2.8: "the protection information shall be all zeroes"),
 //! or, with DEAC, the never-written pattern of a deallocated block.
 
-use super::{lba_range, metadata, protection, store_error, Buffers, Completion, IoEnv};
+use super::{metadata, protection, range_target, store_error, Buffers, Completion, IoEnv};
 use crate::pi::{LayoutMut, PiChecks};
 use crate::spec::SubmissionEntry;
 
@@ -12,13 +12,8 @@ use crate::spec::SubmissionEntry;
 const DEAC: u32 = 1 << 25;
 
 pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    let ns = match env.namespace(sqe.nsid()) {
-        Ok(ns) => ns,
-        Err(s) => return Completion::err(s),
-    };
-    let f = ns.format();
-    let (slba, nlb) = match lba_range(sqe, f.nlbas()) {
-        Ok(r) => r,
+    let (ns, f, slba, nlb) = match range_target(env, sqe) {
+        Ok(t) => t,
         Err(s) => return Completion::err(s),
     };
     let store = &*ns.store;
