@@ -108,6 +108,13 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
 
 pub fn run(a: ServeArgs) -> Result<(), String> {
     crate::set_log(!a.quiet);
+    // RUST_LOG=vnvme::trace=debug sends every trace event to `tracing` on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     if a.max_queues == 0 || a.max_queues > 64 {
         return Err(format!("--max-queues {}: must be 1-64", a.max_queues));
     }

@@ -212,7 +212,8 @@ impl CommandHook for ControlPlane {
             .get((done.view.nsid as usize).wrapping_sub(1))
             .is_some_and(|ns| ns.format().has_pi());
         self.stats.lock().unwrap().record(done, has_pi);
-        let want_event = self.trace_stderr || self.trace_tx.receiver_count() > 0 || done.mutation.is_some();
+        let to_tracing = tracing::enabled!(target: "vnvme::trace", tracing::Level::DEBUG);
+        let want_event = self.trace_stderr || to_tracing || self.trace_tx.receiver_count() > 0 || done.mutation.is_some();
         if !want_event {
             return;
         }
@@ -228,9 +229,12 @@ impl CommandHook for ControlPlane {
                 q.pop_front();
             }
         }
-        if self.trace_stderr {
+        if self.trace_stderr || to_tracing {
             if let Ok(text) = serde_json::to_string(&ev) {
-                eprintln!("vnvme-trace: {text}");
+                if self.trace_stderr {
+                    eprintln!("vnvme-trace: {text}");
+                }
+                tracing::debug!(target: "vnvme::trace", "{text}");
             }
         }
         let _ = self.trace_tx.send(Arc::new(ev));
