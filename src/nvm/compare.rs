@@ -7,7 +7,7 @@
 use super::medium::{self, fail, Failure};
 use super::protection::{self, host_has_metadata};
 use super::transfer::{data_list, metadata_list};
-use super::{lba_range, Buffers, Completion, IoEnv};
+use super::{range_target, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
 use crate::pi::Layout;
 use crate::spec::{Status, SubmissionEntry};
@@ -18,9 +18,7 @@ pub fn compare(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Comple
 }
 
 fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
-    let ns = env.namespace(sqe.nsid()).map_err(fail)?;
-    let f = ns.format();
-    let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    let (ns, f, slba, nlb) = range_target(env, sqe).map_err(fail)?;
     let pract = protection::pract(sqe) && f.has_pi();
     // PRACT shall be cleared for Compare (NVM-CS 5.3.2.4); refused as Invalid
     // Protection Information, as QEMU's device does.
@@ -29,9 +27,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
     }
     let with_md = host_has_metadata(&f, pract);
     let (lbs, ms) = (f.lbs() as usize, f.ms() as usize);
-    let interleaved = with_md && f.extended;
-    let data_len = nlb * if interleaved { f.lbs() + f.ms() } else { f.lbs() };
-    let md_len = if with_md && !interleaved { nlb * f.ms() } else { 0 };
+    let (data_len, md_len, interleaved) = super::rw::host_sizes(&f, nlb, pract);
     if data_len > env.max_transfer {
         return Err(fail(Status::INVALID_FIELD));
     }

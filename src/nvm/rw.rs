@@ -9,7 +9,7 @@
 use super::protection::{self, host_has_metadata};
 use super::transfer::{data_list, metadata_list};
 use super::medium::{self, fail, Failure};
-use super::{lba_range, Buffers, Completion, IoEnv};
+use super::{range_target, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
 use crate::pi::{Layout, LayoutMut, PiChecks};
 use crate::spec::{Status, SubmissionEntry};
@@ -22,7 +22,7 @@ fn fua(sqe: &SubmissionEntry) -> bool {
 
 /// The host-buffer sizes of a read or write: (data bytes, separate metadata bytes,
 /// whether metadata is interleaved in the data buffer).
-fn host_sizes(f: &super::namespace::ActiveFormat, nlb: u64, pract: bool) -> (u64, u64, bool) {
+pub(super) fn host_sizes(f: &super::namespace::ActiveFormat, nlb: u64, pract: bool) -> (u64, u64, bool) {
     let md = host_has_metadata(f, pract);
     if md && f.extended {
         (nlb * (f.lbs() + f.ms()), 0, true)
@@ -48,9 +48,7 @@ pub fn read(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completio
 }
 
 fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
-    let ns = env.namespace(sqe.nsid()).map_err(fail)?;
-    let f = ns.format();
-    let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    let (ns, f, slba, nlb) = range_target(env, sqe).map_err(fail)?;
     let pract = protection::pract(sqe) && f.has_pi();
     let (data_len, md_len, interleaved) = host_sizes(&f, nlb, pract);
     if data_len > env.max_transfer {
@@ -99,9 +97,7 @@ pub fn write(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completi
 }
 
 fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
-    let ns = env.namespace(sqe.nsid()).map_err(fail)?;
-    let f = ns.format();
-    let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    let (ns, f, slba, nlb) = range_target(env, sqe).map_err(fail)?;
     let pract = protection::pract(sqe) && f.has_pi();
     let (data_len, md_len, interleaved) = host_sizes(&f, nlb, pract);
     if data_len > env.max_transfer {

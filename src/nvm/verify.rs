@@ -5,7 +5,7 @@
 //! bounded chunks, so a long Verify needs no large buffer.
 
 use super::medium::{self, fail, Failure};
-use super::{lba_range, protection, Buffers, Completion, IoEnv};
+use super::{range_target, protection, Buffers, Completion, IoEnv};
 use crate::pi::Layout;
 use crate::spec::SubmissionEntry;
 
@@ -17,9 +17,7 @@ pub fn verify(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Complet
 }
 
 fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
-    let ns = env.namespace(sqe.nsid()).map_err(fail)?;
-    let f = ns.format();
-    let (slba, nlb) = lba_range(sqe, f.nlbas()).map_err(fail)?;
+    let (ns, f, slba, nlb) = range_target(env, sqe).map_err(fail)?;
     // Nothing is transferred, so there is nothing to insert or strip: PRACT must
     // be clear (NVM-CS 3.3.5, Verify CDW12).
     if protection::pract(sqe) {
