@@ -37,6 +37,16 @@ fn pattern_bytes(pat: &[u8], area_start: u64, off: u64, len: u64) -> Vec<u8> {
 /// Fill every unallocated 4 KiB page of the metadata area of a PI namespace with
 /// the never-written pattern. Returns the bytes written.
 pub fn fill_unwritten(store: &dyn BlockStore, f: &ActiveFormat) -> io::Result<u64> {
+    fill_unwritten_in(store, f, CHUNK)
+}
+
+/// [`fill_unwritten`] in pieces that end on multiples of `chunk` (a multiple of
+/// the page size) in the file. The metadata area need not start on a page
+/// boundary, so pieces measured from its start would end inside a page: the
+/// next piece would find that page allocated by the fill itself and skip the
+/// rest of it, leaving those blocks' tuples zero (a reference tag error on read).
+fn fill_unwritten_in(store: &dyn BlockStore, f: &ActiveFormat, chunk: u64) -> io::Result<u64> {
+    debug_assert!(chunk % PAGE == 0);
     let Some(pat) = unwritten_pattern(f) else { return Ok(0) };
     let layout = &f.layout;
     let start = layout.meta_offset(0);
@@ -44,7 +54,7 @@ pub fn fill_unwritten(store: &dyn BlockStore, f: &ActiveFormat) -> io::Result<u6
     let mut filled = 0;
     let mut off = start;
     while off < end {
-        let n = (end - off).min(CHUNK);
+        let n = ((off / chunk + 1) * chunk).min(end) - off;
         if !store.is_allocated(off, n)? {
             store.write_at(off, &pattern_bytes(&pat, start, off, n))?;
             filled += n;
@@ -132,6 +142,20 @@ mod tests {
         let mut page = vec![0u8; PAGE as usize];
         store.read_at(written_page, &mut page).unwrap();
         assert!(page.iter().all(|&b| b == 7), "allocated pages are not touched");
+    }
+
+    #[test]
+    fn fill_covers_every_block_when_the_area_starts_inside_a_page() {
+        // 512+8 with an odd number of blocks: the metadata area starts 512 bytes into
+        // a page, and the fill needs several pieces (8 KiB here, 1 MiB in use).
+        let f = ActiveFormat { layout: ImageLayout::new(5001 * 520, 512, 8), ..format(512, 8, 1, false) };
+        assert_ne!(f.layout.meta_offset(0) % PAGE, 0);
+        let store = MemStore::new(5001 * 520);
+        fill_unwritten_in(&store, &f, 2 * PAGE).unwrap();
+        let mut md = vec![0u8; (f.layout.nlbas * 8) as usize];
+        store.read_at(f.layout.meta_offset(0), &mut md).unwrap();
+        let bad: Vec<usize> = md.chunks(8).enumerate().filter(|(_, t)| t.iter().any(|&b| b != 0xff)).map(|(i, _)| i).collect();
+        assert!(bad.is_empty(), "{} blocks left with a zero tuple, first LBA {:?}", bad.len(), bad.first());
     }
 
     #[test]
