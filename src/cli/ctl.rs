@@ -117,6 +117,9 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
             if first["ok"] != json!(true) {
                 return Err(first["error"].as_str().unwrap_or("trace refused").to_string());
             }
+            // Subscribed: from here on no completed command that matches is missed. Scripts that
+            // start a trace in the background wait for this line before they issue I/O.
+            eprintln!("vnvme ctl: tracing (Ctrl-C to stop)");
             for (seen, line) in (1u64..).zip(r.lines()) {
                 let line = line.map_err(|e| e.to_string())?;
                 if a.json {
@@ -146,7 +149,7 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
                     FaultCmd::List => {
                         println!("{:>4} {:>8} {:>8}  rule", "id", "matches", "fires");
                         for r in v["rules"].as_array().into_iter().flatten() {
-                            println!("{:>4} {:>8} {:>8}  {}", r["id"], r["matches"], r["fires"], r["rule"].as_str().unwrap_or(""));
+                            println!("{:>4} {:>8} {:>8}  {}", r["id"].as_u64().unwrap_or(0), r["matches"].as_u64().unwrap_or(0), r["fires"].as_u64().unwrap_or(0), r["rule"].as_str().unwrap_or(""));
                         }
                     }
                     FaultCmd::Del { id } => println!("rule {id} deleted"),

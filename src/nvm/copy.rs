@@ -162,7 +162,9 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     let list = transfer::data_list(env.mem, sqe, (nr * esz) as u64, env.page_size, Direction::HostToController).map_err(fail)?;
     let mut raw = vec![0u8; nr * esz];
     list.gather(env.mem, 0, &mut raw).map_err(fail)?;
+    // The range list is the only thing a Copy moves across the DMA boundary.
     env.counters.dma_to_device.fetch_add(raw.len() as u64, Relaxed);
+    dst.counters.dma_to_device.fetch_add(raw.len() as u64, Relaxed);
     let ranges: Vec<SourceRange> = raw.chunks_exact(esz).map(|b| SourceRange::parse(b, format, sqe.nsid())).collect();
 
     // Everything that can be checked before a block moves is checked first, so a

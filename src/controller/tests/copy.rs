@@ -80,6 +80,7 @@ fn copies_several_ranges_in_order_inside_the_device() {
     assert_eq!(h.write_blocks(1, 300, &b), Status::SUCCESS);
     assert_eq!(h.write_blocks(1, 7, &c), Status::SUCCESS);
     let dma_before = h.ctrl.shared.counters.dma_to_device.load(Relaxed);
+    let ns_dma_before = h.ctrl.shared.namespaces[0].counters.dma_to_device.load(Relaxed);
     let done = copy(&mut h, 1, 1000, 0, &plain_ranges(&[(100, 4), (300, 2), (7, 1)]), 0);
     assert_eq!((done.status, done.dw0), (Status::SUCCESS, 0));
     let (s, got) = h.read_blocks(1, 1000, 7);
@@ -89,6 +90,7 @@ fn copies_several_ranges_in_order_inside_the_device() {
     assert_eq!(sh.counters.copy_bytes.load(Relaxed), 7 * 512, "moved inside the device");
     assert_eq!(sh.counters.dma_to_device.load(Relaxed) - dma_before, 3 * 32, "only the range list crossed DMA");
     assert_eq!(sh.namespaces[0].counters.copy_written_bytes.load(Relaxed), 7 * 512);
+    assert_eq!(sh.namespaces[0].counters.dma_to_device.load(Relaxed) - ns_dma_before, 3 * 32, "the destination namespace counts the range list");
 }
 
 #[test]
