@@ -228,3 +228,31 @@ fs_roundtrip() {
     dmesg_assert_clean "$fs round trip"
     echo "$fs round trip ok on $dev ($(ns_get 1 lbs)+$(ns_get 1 ms), integrity: $(cat "$(ns_sysfs 1)/integrity/format"))"
 }
+
+# The device's control plane, from inside the guest (guest-test --control relays to the host):
+#   vctl ARGS...            `vnvme ctl ARGS...` on the host against this VM's server; prints its
+#                           output, returns its exit status
+#   vctl_bg NAME ARGS...    start `vnvme ctl ARGS...` (a trace) in the background; returns once it
+#                           is subscribed
+#   vctl_stop NAME          stop it and print everything it printed
+_vctl_req() {
+    local verb=$1 id f t
+    shift
+    [[ ${VNVME_CONTROL:-0} == 1 && -d /host/ctl ]] || fail "no control relay (run guest-test with --control)"
+    id=$(date +%s%N)-$$-$RANDOM
+    f=/host/ctl/$id
+    printf '%s\n' "$verb" "$@" >"$f.tmp"
+    mv -- "$f.tmp" "$f.req"
+    for ((t = 0; t < 1500; t++)); do
+        [[ -e $f.rc ]] && break
+        sleep 0.05
+    done
+    [[ -e $f.rc ]] || fail "control relay did not answer within 75 s (vnvme ctl $*)"
+    cat -- "$f.out"
+    t=$(<"$f.rc")
+    rm -f -- "$f.out" "$f.rc"
+    return "$t"
+}
+vctl() { _vctl_req run "$@"; }
+vctl_bg() { local name=$1; shift; _vctl_req "bg:$name" "$@" >/dev/null || fail "could not start vnvme ctl $* in the background"; }
+vctl_stop() { _vctl_req "stop:$1"; }
