@@ -256,3 +256,16 @@ _vctl_req() {
 vctl() { _vctl_req run "$@"; }
 vctl_bg() { local name=$1; shift; _vctl_req "bg:$name" "$@" >/dev/null || fail "could not start vnvme ctl $* in the background"; }
 vctl_stop() { _vctl_req "stop:$1"; }
+
+# btrfs_sector FILE OFFSET DEVICE: the 512-byte sector of DEVICE that holds byte OFFSET of FILE on a
+# mounted btrfs (for a RAID1 file, the copy on DEVICE): filefrag gives the btrfs logical address,
+# btrfs-map-logical the device and physical offset. Prints nothing if DEVICE holds no copy.
+btrfs_sector() {
+    local file=$1 off=$2 dev=$3 logical
+    # filefrag -v -b512 lines: "ext: logical_offset.. : physical_offset.. : length" in 512-byte units.
+    logical=$(filefrag -v -b512 "$file" | awk -v o=$((off / 512)) -F'[ :.]+' '
+        $2 ~ /^[0-9]+$/ && $3 <= o && o <= $4 { print ($5 + o - $3) * 512; exit }')
+    [[ -n $logical ]] || fail "no extent of $file covers offset $off: $(filefrag -v -b512 "$file")"
+    btrfs-map-logical -l "$logical" -b 4096 "$dev" >btrfs-map.out 2>/dev/null || { cat btrfs-map.out; fail "btrfs-map-logical -l $logical $dev"; }
+    awk -v d="$dev" '$1 == "mirror" && $NF == d { print $6 / 512; exit }' btrfs-map.out
+}

@@ -1,0 +1,55 @@
+"""Log-structured garbage collection helpers for the copy-gc scenario.
+
+  python3 gc.py plan SEED ZONES ZONE_BLOCKS     valid extents of ZONES source zones (zone z starts
+                                                at LBA z*ZONE_BLOCKS): "slba nlb" per line, a seeded
+                                                pseudo-random mix of live runs and holes
+  python3 gc.py expect SRC_DATA LBS PLAN        the live data in plan order (what the fresh zone
+                                                must hold), from the zones' data as written, to stdout
+  python3 gc.py readwrite DEV LBS PLAN DEST     the same GC done by the host: O_DIRECT read of each
+                                                extent, O_DIRECT write to DEST onwards; prints bytes
+"""
+import mmap
+import os
+import random
+import sys
+
+cmd, args = sys.argv[1], sys.argv[2:]
+
+
+def load(path):
+    return [tuple(int(x) for x in line.split()) for line in open(path) if line.strip()]
+
+
+if cmd == "plan":
+    seed, zones, zb = (int(a) for a in args)
+    rnd = random.Random(seed)
+    for z in range(zones):
+        lba, end = z * zb, (z + 1) * zb
+        while lba < end:
+            hole = rnd.choice([0, 8, 16, 24, 40])
+            run = rnd.choice([8, 16, 32, 48, 64])
+            lba += hole
+            if lba >= end:
+                break
+            n = min(run, end - lba)
+            print(lba, n)
+            lba += n
+elif cmd == "expect":
+    data, lbs, plan = open(args[0], "rb").read(), int(args[1]), load(args[2])
+    out = sys.stdout.buffer
+    for slba, n in plan:
+        out.write(data[slba * lbs:(slba + n) * lbs])
+elif cmd == "readwrite":
+    dev, lbs, plan, dest = args[0], int(args[1]), load(args[2]), int(args[3])
+    fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
+    total = 0
+    for slba, n in plan:
+        buf = mmap.mmap(-1, n * lbs)
+        assert os.preadv(fd, [buf], slba * lbs) == n * lbs
+        assert os.pwritev(fd, [buf], dest * lbs) == n * lbs
+        dest += n
+        total += n * lbs
+    os.close(fd)
+    print(total)
+else:
+    sys.exit("gc.py: unknown command " + cmd)
