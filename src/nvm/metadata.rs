@@ -93,11 +93,21 @@ pub fn set_unwritten(store: &dyn BlockStore, f: &ActiveFormat, slba: u64, nlb: u
 }
 
 /// All-zero metadata for blocks [slba, slba+nlb) (Write Zeroes without PRACT).
+/// Written as bytes, not with the store's `write_zeroes`: a zeroed range of a
+/// file may become unwritten extents, which look like holes, and the next open's
+/// [`fill_unwritten`] would turn this zero PI into the never-written pattern.
 pub fn set_zeroes(store: &dyn BlockStore, f: &ActiveFormat, slba: u64, nlb: u64) -> io::Result<()> {
     if f.ms() == 0 {
         return Ok(());
     }
-    store.write_zeroes(f.layout.meta_offset(slba), nlb * f.ms())
+    let zeroes = vec![0u8; CHUNK as usize];
+    let (mut off, end) = (f.layout.meta_offset(slba), f.layout.meta_offset(slba + nlb));
+    while off < end {
+        let n = (end - off).min(CHUNK);
+        store.write_at(off, &zeroes[..n as usize])?;
+        off += n;
+    }
+    Ok(())
 }
 
 /// Deallocate blocks: punch the data, and give them the never-written metadata.

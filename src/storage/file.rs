@@ -98,6 +98,39 @@ impl BlockStore for FileStore {
 mod tests {
     use super::*;
 
+    /// Write back FILE and drop it from the page cache, as after a reboot.
+    fn evict(p: &std::path::Path) {
+        let f = File::open(p).unwrap();
+        f.sync_all().unwrap();
+        // SAFETY: posix_fadvise only reads its arguments; the descriptor is open for the call.
+        assert_eq!(unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) }, 0);
+    }
+
+    #[test]
+    fn zeroed_pi_survives_the_next_open() {
+        // Write Zeroes without PRACT stores all-zero PI. A zeroed range of a file may
+        // become unwritten extents, which read as holes once out of the page cache; the
+        // next open's fill must not take that PI for never-written metadata.
+        use crate::nvm::metadata::{fill_unwritten, set_zeroes};
+        use crate::nvm::namespace::{standard_formats, ActiveFormat, Protection};
+        let dir = std::env::temp_dir().join(format!("vnvme-zpi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("img");
+        File::create(&p).and_then(|f| f.set_len(4096 * 520)).unwrap();
+        let lbaf = *standard_formats(0, 0).iter().find(|f| f.lbs == 512 && f.ms == 8).unwrap();
+        let layout = crate::storage::ImageLayout::new(4096 * 520, 512, 8);
+        let f = ActiveFormat { index: 0, lbaf, extended: false, protection: Protection { pi_type: 1, pi_first: false }, layout };
+        let store = FileStore::open(&p).unwrap();
+        fill_unwritten(&store, &f).unwrap();
+        set_zeroes(&store, &f, 1000, 1024).unwrap();
+        evict(&p);
+        fill_unwritten(&store, &f).unwrap(); // what the next open does
+        let mut md = vec![0xaau8; 1024 * 8];
+        store.read_at(f.layout.meta_offset(1000), &mut md).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(md.iter().all(|&b| b == 0), "zeroed PI came back as the never-written pattern");
+    }
+
     #[test]
     fn punch_hole_reads_zero_and_is_unallocated() {
         let dir = std::env::temp_dir().join(format!("vnvme-fs-{}", std::process::id()));
