@@ -46,7 +46,7 @@ pub fn fill_unwritten(store: &dyn BlockStore, f: &ActiveFormat) -> io::Result<u6
 /// next piece would find that page allocated by the fill itself and skip the
 /// rest of it, leaving those blocks' tuples zero (a reference tag error on read).
 fn fill_unwritten_in(store: &dyn BlockStore, f: &ActiveFormat, chunk: u64) -> io::Result<u64> {
-    debug_assert!(chunk % PAGE == 0);
+    debug_assert!(chunk.is_multiple_of(PAGE));
     let Some(pat) = unwritten_pattern(f) else { return Ok(0) };
     let layout = &f.layout;
     let start = layout.meta_offset(0);
