@@ -40,15 +40,14 @@ pub struct NsCounters {
 }
 
 impl NsCounters {
+    /// [DMA to device, DMA to host, Copy read, Copy written], in bytes.
+    pub fn snapshot(&self) -> [u64; 4] {
+        [&self.dma_to_device, &self.dma_to_host, &self.copy_read_bytes, &self.copy_written_bytes].map(|c| c.load(Relaxed))
+    }
+
     pub fn summary(&self) -> String {
-        let g = |c: &AtomicU64| c.load(Relaxed);
-        format!(
-            "DMA to device {} B, to host {} B; Copy read {} B, written {} B inside the device",
-            g(&self.dma_to_device),
-            g(&self.dma_to_host),
-            g(&self.copy_read_bytes),
-            g(&self.copy_written_bytes)
-        )
+        let [to_device, to_host, copy_read, copy_written] = self.snapshot();
+        format!("DMA to device {to_device} B, to host {to_host} B; Copy read {copy_read} B, written {copy_written} B inside the device")
     }
 }
 

@@ -72,7 +72,8 @@ fn connect(path: &PathBuf) -> Result<(UnixStream, BufReader<UnixStream>), String
     Ok((s, r))
 }
 
-fn request(path: &PathBuf, req: Value) -> Result<Value, String> {
+/// Send one request; its (successful) reply, and the connection for what follows (a trace).
+fn send(path: &PathBuf, req: Value) -> Result<(Value, BufReader<UnixStream>), String> {
     let (mut s, mut r) = connect(path)?;
     writeln!(s, "{req}").map_err(|e| e.to_string())?;
     let mut line = String::new();
@@ -81,7 +82,11 @@ fn request(path: &PathBuf, req: Value) -> Result<Value, String> {
     if v["ok"] != json!(true) {
         return Err(v["error"].as_str().unwrap_or("request failed").to_string());
     }
-    Ok(v)
+    Ok((v, r))
+}
+
+fn request(path: &PathBuf, req: Value) -> Result<Value, String> {
+    send(path, req).map(|(v, _)| v)
 }
 
 fn parse_lba(s: &str) -> Result<(u64, u64), String> {
@@ -109,14 +114,7 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
         CtlCmd::Trace { ns, op, lba, errors, count } => {
             let lba = lba.as_deref().map(parse_lba).transpose()?;
             let filter = json!({"ns": ns, "op": if op.is_empty() { Value::Null } else { json!(op) }, "lba": lba, "errors": errors});
-            let (mut s, mut r) = connect(path)?;
-            writeln!(s, "{}", json!({"cmd": "trace", "filter": filter})).map_err(|e| e.to_string())?;
-            let mut line = String::new();
-            r.read_line(&mut line).map_err(|e| e.to_string())?;
-            let first: Value = serde_json::from_str(&line).map_err(|e| format!("bad reply: {e}"))?;
-            if first["ok"] != json!(true) {
-                return Err(first["error"].as_str().unwrap_or("trace refused").to_string());
-            }
+            let (_, r) = send(path, json!({"cmd": "trace", "filter": filter}))?;
             // Subscribed: from here on no completed command that matches is missed. Scripts that
             // start a trace in the background wait for this line before they issue I/O.
             eprintln!("vnvme ctl: tracing (Ctrl-C to stop)");

@@ -13,7 +13,7 @@ pub mod server;
 pub mod stats;
 pub mod trace;
 
-use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection, Tag};
+use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection};
 use crate::controller::Shared;
 use crate::nvm::Namespace;
 use crate::spec::Status;
@@ -90,14 +90,7 @@ impl ControlPlane {
     }
 
     fn ns_bytes(&self) -> Vec<[u64; 4]> {
-        self.namespaces
-            .iter()
-            .map(|ns| {
-                let c = &ns.counters;
-                let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-                [g(&c.dma_to_device), g(&c.dma_to_host), g(&c.copy_read_bytes), g(&c.copy_written_bytes)]
-            })
-            .collect()
+        self.namespaces.iter().map(|ns| ns.counters.snapshot()).collect()
     }
 
     /// One request from the control socket (all but `trace`).
@@ -125,8 +118,7 @@ impl ControlPlane {
                         .collect();
                     m.insert("bytes".into(), Value::Array(bytes));
                     if let Some(sh) = &*self.shared.lock().unwrap() {
-                        let c = &sh.counters;
-                        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                        let (c, g) = (&sh.counters, crate::counters::Counters::get);
                         m.insert(
                             "pract".into(),
                             json!({"inserted_blocks": g(&c.pract_inserts), "stripped_blocks": g(&c.pract_strips)}),
@@ -192,7 +184,7 @@ impl CommandHook for ControlPlane {
         }
         for f in self.faults.fire(cmd.nsid, cmd.opcode, cmd.slba, cmd.nlb) {
             match f.action {
-                Action::Corrupt(tag) => inj.corrupt.push((tag_of(tag), f.lba_overlap.0, f.lba_overlap.1)),
+                Action::Corrupt(tag) => inj.corrupt.push((tag, f.lba_overlap.0, f.lba_overlap.1)),
                 Action::TransientGuard => inj.transient_guard = true,
                 Action::Status { sct, sc, dnr } => {
                     let s = Status::new(sct, sc);
@@ -241,18 +233,10 @@ impl CommandHook for ControlPlane {
     }
 }
 
-fn tag_of(t: fault::Tag) -> Tag {
-    match t {
-        fault::Tag::Guard => Tag::Guard,
-        fault::Tag::AppTag => Tag::AppTag,
-        fault::Tag::RefTag => Tag::RefTag,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::hooks::MutationReport;
+    use crate::controller::hooks::{MutationReport, Tag};
     use std::time::Duration;
 
     fn plane() -> ControlPlane {

@@ -7,6 +7,7 @@
 
 use crate::controller::hooks::Completed;
 use crate::spec::opcode::nvm as op;
+use crate::spec::Status;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -102,14 +103,9 @@ impl Stats {
                 }
             }
         }
-        if done.status.sct == 2 {
-            match done.status.sc {
-                0x82 => ns.pi_failed[0] += 1,
-                0x83 => ns.pi_failed[1] += 1,
-                0x84 => ns.pi_failed[2] += 1,
-                0x88 => ns.pi_failed[3] += 1,
-                _ => {}
-            }
+        let pi_errors = [Status::GUARD_CHECK_ERROR, Status::APP_TAG_CHECK_ERROR, Status::REF_TAG_CHECK_ERROR, Status::STORAGE_TAG_CHECK_ERROR];
+        if let Some(kind) = pi_errors.iter().position(|s| s.code() == code) {
+            ns.pi_failed[kind] += 1;
         }
         *self.by_queue.entry(v.sqid).or_default().entry(v.opcode).or_default() += 1;
         self.latency.entry(v.opcode).or_default().record(done.latency);
@@ -131,7 +127,7 @@ impl Stats {
                     .by_op_status
                     .iter()
                     .map(|(&(o, code), &n)| {
-                        let st = crate::spec::Status::new((code >> 8) as u8, code as u8);
+                        let st = Status::new((code >> 8) as u8, code as u8);
                         json!({"opcode": opname(o), "status": format!("{code:#05x}"), "status_name": st.name(), "count": n})
                     })
                     .collect();

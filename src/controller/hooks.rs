@@ -20,12 +20,7 @@ pub struct CommandView {
 }
 
 /// Protection information tags a fault can spoil on the medium.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tag {
-    Guard,
-    AppTag,
-    RefTag,
-}
+pub use crate::nvm::inject::StoredTag as Tag;
 
 /// What the hook asks the controller to do with one command.
 #[derive(Clone, Debug, Default)]

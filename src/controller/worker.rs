@@ -8,8 +8,8 @@
 
 use super::queue::{CompletionQueue, SubmissionQueue};
 use super::Shared;
-use super::hooks::{CommandView, Completed, MutationReport, Tag};
-use crate::nvm::inject::{IoOptions, StoredTag};
+use super::hooks::{CommandView, Completed, MutationReport};
+use crate::nvm::inject::IoOptions;
 use crate::nvm::{self, Buffers, IoEnv};
 use std::time::Instant;
 use crate::spec::{CompletionEntry, SubmissionEntry};
@@ -172,12 +172,7 @@ fn view_of(sqid: u16, sqe: &SubmissionEntry) -> CommandView {
 fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller::hooks::Injection) {
     let Some(ns) = shared.namespace(view.nsid) else { return };
     for &(tag, first, last) in &inj.corrupt {
-        let t = match tag {
-            Tag::Guard => StoredTag::Guard,
-            Tag::AppTag => StoredTag::AppTag,
-            Tag::RefTag => StoredTag::RefTag,
-        };
-        if let Err(e) = nvm::inject::corrupt(ns, t, first, last) {
+        if let Err(e) = nvm::inject::corrupt(ns, tag, first, last) {
             super::tracing_log(format_args!("fault injection: corrupting stored PI failed: {e}"));
         }
     }

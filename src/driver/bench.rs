@@ -65,32 +65,30 @@ pub fn run_with(
     let mut rows = Vec::new();
     let mut qid = 1u16;
     for &(qd, jobs, op) in tests {
-        {
-            let before = sink.0.load(std::sync::atomic::Ordering::Relaxed);
-            let mut queues = Vec::new();
-            for _ in 0..jobs {
-                queues.push(drv.create_queue(qid, 64)?);
-                qid += 1;
-            }
-            let total: u64 = std::thread::scope(|s| {
-                let handles: Vec<_> = queues
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, q)| {
-                        let drv = &drv;
-                        s.spawn(move || job(drv, q, op, qd, nlbas, seconds, j as u64 + 1))
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or(Err("job panicked".into()))).sum::<Result<u64, String>>()
-            })?;
-            let irqs = sink.0.load(std::sync::atomic::Ordering::Relaxed) - before;
-            let name = if op == nvm::READ { "randread" } else { "randwrite" };
-            rows.push(Row {
-                test: format!("4k-{name}-qd{qd}x{jobs}"),
-                iops: total as f64 / seconds,
-                interrupts_per_io: irqs as f64 / total.max(1) as f64,
-            });
+        let before = sink.0.load(std::sync::atomic::Ordering::Relaxed);
+        let mut queues = Vec::new();
+        for _ in 0..jobs {
+            queues.push(drv.create_queue(qid, 64)?);
+            qid += 1;
         }
+        let total: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = queues
+                .into_iter()
+                .enumerate()
+                .map(|(j, q)| {
+                    let drv = &drv;
+                    s.spawn(move || job(drv, q, op, qd, nlbas, seconds, j as u64 + 1))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(Err("job panicked".into()))).sum::<Result<u64, String>>()
+        })?;
+        let irqs = sink.0.load(std::sync::atomic::Ordering::Relaxed) - before;
+        let name = if op == nvm::READ { "randread" } else { "randwrite" };
+        rows.push(Row {
+            test: format!("4k-{name}-qd{qd}x{jobs}"),
+            iops: total as f64 / seconds,
+            interrupts_per_io: irqs as f64 / total.max(1) as f64,
+        });
     }
     Ok(rows)
 }

@@ -18,8 +18,9 @@ pub struct IoOptions {
     pub transient_guard: bool,
 }
 
-/// Which stored tag to spoil.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A stored protection information tag that fault injection can spoil (the
+/// one definition: the controller's hook and the fault rules use it too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StoredTag {
     Guard,
     AppTag,

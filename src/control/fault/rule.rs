@@ -78,12 +78,7 @@ pub enum When {
 }
 
 /// A protection information tag that sticky corruption can spoil.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Tag {
-    Guard,
-    AppTag,
-    RefTag,
-}
+pub use crate::controller::hooks::Tag;
 
 /// What a firing rule does to its command (`action=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
