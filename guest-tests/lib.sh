@@ -254,6 +254,10 @@ _vctl_req() {
     return "$t"
 }
 vctl() { _vctl_req run "$@"; }
+# vctl_fault_add RULE: add a fault rule; prints its id (for `vctl fault del ID`).
+vctl_fault_add() {
+    vctl --json fault add "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
 vctl_bg() { local name=$1; shift; _vctl_req "bg:$name" "$@" >/dev/null || fail "could not start vnvme ctl $* in the background"; }
 vctl_stop() { _vctl_req "stop:$1"; }
 
