@@ -19,7 +19,31 @@ KERNELS=(old lts new)
 # Print a message to stderr and exit non-zero.
 lab_die() {
     echo "${LAB_PROG:-lab}: error: $*" >&2
+    LAB_REPORTED=1
     exit 1
+}
+
+# No script stops silently. A script calls lab_guard once: from then on a command that fails
+# under `set -e` prints what failed and where, and any non-zero exit that printed no error of its
+# own (lab_die, or a result line followed by lab_reported) names the step it was in (lab_step).
+LAB_STEP="start-up"
+lab_step() { LAB_STEP=$*; }
+lab_reported() { LAB_REPORTED=1; }
+lab_guard() {
+    trap 'lab_on_err "$BASH_COMMAND" "$LINENO"' ERR
+    trap 'lab_on_exit $?' EXIT
+}
+lab_on_err() {
+    echo "${LAB_PROG:-lab}: error: step '$LAB_STEP': \"$1\" failed (line $2)" >&2
+    LAB_REPORTED=1
+}
+# The EXIT trap's body; scripts with an EXIT trap of their own call it from there with $?.
+lab_on_exit() {
+    local st=$1
+    if ((st != 0)) && [[ -z ${LAB_REPORTED:-} ]]; then
+        echo "${LAB_PROG:-lab}: error: stopped with exit status $st in step '$LAB_STEP'" >&2
+    fi
+    return "$st"
 }
 
 # Seconds since the epoch with two decimals (bash 5 EPOCHREALTIME, no fork).
