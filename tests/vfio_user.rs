@@ -173,17 +173,32 @@ fn unknown_and_short_messages_get_errors_and_the_stream_stays_in_sync() {
     assert_eq!(r.flags & ERROR, 0, "the next request is still understood");
 }
 
-#[test]
-fn dma_map_enable_identify_and_msix_interrupt() {
-    let (_srv, mut s) = start("dma");
-    // Guest RAM: a 2 MiB file mapped at IOVA 0x100000, passed as QEMU passes its memfd.
-    let mem_path = std::env::temp_dir().join(format!("vnvme-vu-mem-{}", std::process::id()));
+/// A client that has shared 2 MiB of "guest memory" at IOVA 0x100000, routed
+/// MSI-X vector 0 to a non-blocking pipe, set the PCI Command register, and
+/// enabled the controller with its admin queues in that memory.
+struct Attached {
+    _srv: Server,
+    s: UnixStream,
+    mem: File,
+    irq_read: File,
+}
+
+const BASE: u64 = 0x100000;
+const ASQ: u64 = BASE + 0x1000;
+const ACQ: u64 = BASE + 0x2000;
+const DATA: u64 = BASE + 0x3000;
+/// PCI Command register: Memory Space Enable and Bus Master Enable.
+const CMD_MEM_BM: u16 = 0x0006;
+const CMD_MEM: u16 = 0x0002;
+
+fn attach(name: &str) -> Attached {
+    let (srv, mut s) = start(name);
+    let mem_path = std::env::temp_dir().join(format!("vnvme-vu-mem-{}-{name}", std::process::id()));
     let mem = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&mem_path).unwrap();
     std::fs::remove_file(&mem_path).unwrap();
     mem.set_len(2 << 20).unwrap();
-    let base = 0x100000u64;
     let mut p = le32(&[32, 3]);
-    for v in [0u64, base, 2 << 20] {
+    for v in [0u64, BASE, 2 << 20] {
         p.extend_from_slice(&v.to_le_bytes());
     }
     send(&mut s, 10, DMA_MAP, &p, 0, &[mem.as_raw_fd()]);
@@ -192,49 +207,145 @@ fn dma_map_enable_identify_and_msix_interrupt() {
 
     // MSI-X on, vector 0 -> the write end of a pipe (it only needs to be writable).
     let mut fds = [0i32; 2];
-    // SAFETY: pipe(2) fills the two-element array.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: pipe2(2) fills the two-element array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) }, 0);
     // SAFETY: fds[0] is the read end we now own.
-    let mut irq_read = unsafe { <File as std::os::unix::io::FromRawFd>::from_raw_fd(fds[0]) };
+    let irq_read = unsafe { <File as std::os::unix::io::FromRawFd>::from_raw_fd(fds[0]) };
     region_write(&mut s, CONFIG, 0x52, &0x8000u16.to_le_bytes(), false);
     send(&mut s, 11, SET_IRQS, &le32(&[20, 0x24, 2, 0, 1]), 0, &[fds[1]]);
     assert_eq!(recv(&mut s).flags & ERROR, 0, "SET_IRQS MSI-X vector 0");
     // SAFETY: closing our copy of the write end; the server holds its own.
     unsafe { libc::close(fds[1]) };
+    // The host enables memory decoding and bus mastering, as pci_set_master does.
+    region_write(&mut s, CONFIG, 0x04, &CMD_MEM_BM.to_le_bytes(), false);
+    let mut a = Attached { _srv: srv, s, mem, irq_read };
+    a.enable();
+    a
+}
 
-    // Admin queues at base+0x1000 (SQ) and base+0x2000 (CQ), enable.
-    let (asq, acq, data) = (base + 0x1000, base + 0x2000, base + 0x3000);
-    region_write(&mut s, BAR0, 0x24, &(7u32 << 16 | 7).to_le_bytes(), true);
-    region_write(&mut s, BAR0, 0x28, &asq.to_le_bytes(), true);
-    region_write(&mut s, BAR0, 0x30, &acq.to_le_bytes(), true);
-    region_write(&mut s, BAR0, 0x14, &0x0046_0001u32.to_le_bytes(), true);
-    let csts = region_read(&mut s, BAR0, 0x1c, 4);
-    assert_eq!(csts[0] & 1, 1, "CSTS.RDY after posted register writes");
-
-    // Identify Controller, PRP1 = data page; ring the admin SQ doorbell (posted).
-    let mut sqe = [0u8; 64];
-    sqe[0] = 0x06;
-    sqe[2..4].copy_from_slice(&0x1234u16.to_le_bytes());
-    sqe[24..32].copy_from_slice(&data.to_le_bytes());
-    sqe[40] = 1; // CNS 01h
-    mem.write_all_at(&sqe, asq - base).unwrap();
-    region_write(&mut s, BAR0, 0x1000, &1u32.to_le_bytes(), true);
-    let mut cqe = [0u8; 16];
-    let t = Instant::now();
-    loop {
-        mem.read_exact_at(&mut cqe, acq - base).unwrap();
-        if cqe[14] & 1 == 1 {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(5), "no completion");
-        std::thread::sleep(Duration::from_millis(5));
+impl Attached {
+    /// Admin queues of 8 entries at ASQ/ACQ; CC.EN = 1; wait for CSTS.RDY.
+    fn enable(&mut self) {
+        let s = &mut self.s;
+        region_write(s, BAR0, 0x24, &(7u32 << 16 | 7).to_le_bytes(), true);
+        region_write(s, BAR0, 0x28, &ASQ.to_le_bytes(), true);
+        region_write(s, BAR0, 0x30, &ACQ.to_le_bytes(), true);
+        region_write(s, BAR0, 0x14, &0x0046_0001u32.to_le_bytes(), true);
+        assert_eq!(self.csts() & 1, 1, "CSTS.RDY after posted register writes");
     }
+    fn disable(&mut self) {
+        region_write(&mut self.s, BAR0, 0x14, &0x0046_0000u32.to_le_bytes(), true);
+        assert_eq!(self.csts() & 1, 0, "CSTS.RDY clear after CC.EN = 0");
+    }
+    fn csts(&mut self) -> u32 {
+        let b = region_read(&mut self.s, BAR0, 0x1c, 4);
+        u32::from_le_bytes(b.try_into().unwrap())
+    }
+    fn command_register(&mut self, v: u16) {
+        region_write(&mut self.s, CONFIG, 0x04, &v.to_le_bytes(), false);
+    }
+    /// Identify Controller into DATA from admin SQ slot `slot`, then ring the
+    /// admin SQ tail doorbell (posted, as QEMU sends it).
+    fn submit_identify(&mut self, slot: u64, cid: u16) {
+        let mut sqe = [0u8; 64];
+        sqe[0] = 0x06;
+        sqe[2..4].copy_from_slice(&cid.to_le_bytes());
+        sqe[24..32].copy_from_slice(&DATA.to_le_bytes());
+        sqe[40] = 1; // CNS 01h
+        self.mem.write_all_at(&sqe, ASQ - BASE + slot * 64).unwrap();
+        region_write(&mut self.s, BAR0, 0x1000, &((slot + 1) as u32).to_le_bytes(), true);
+    }
+    fn cqe(&self, slot: u64) -> [u8; 16] {
+        let mut cqe = [0u8; 16];
+        self.mem.read_exact_at(&mut cqe, ACQ - BASE + slot * 16).unwrap();
+        cqe
+    }
+    /// Wait for CQ slot `slot` to carry phase 1; returns the entry.
+    fn wait_cqe(&self, slot: u64) -> [u8; 16] {
+        let t = Instant::now();
+        loop {
+            let cqe = self.cqe(slot);
+            if cqe[14] & 1 == 1 {
+                return cqe;
+            }
+            assert!(t.elapsed() < Duration::from_secs(5), "no completion");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    fn vid_in_data(&self) -> u16 {
+        let mut id = [0u8; 2];
+        self.mem.read_exact_at(&mut id, DATA - BASE).unwrap();
+        u16::from_le_bytes(id)
+    }
+    /// MSI-X vector 0 signals since the last call (the eventfd stand-in is a pipe).
+    fn interrupts(&mut self) -> usize {
+        let mut b = [0u8; 64];
+        self.irq_read.read(&mut b).map(|n| n / 8).unwrap_or(0)
+    }
+    fn wait_interrupt(&mut self) {
+        let t = Instant::now();
+        while self.interrupts() == 0 {
+            assert!(t.elapsed() < Duration::from_secs(5), "no MSI-X interrupt");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[test]
+fn dma_map_enable_identify_and_msix_interrupt() {
+    let mut a = attach("dma");
+    a.submit_identify(0, 0x1234);
+    let cqe = a.wait_cqe(0);
     assert_eq!(u16::from_le_bytes([cqe[12], cqe[13]]), 0x1234, "command id");
     assert_eq!(u16::from_le_bytes([cqe[14], cqe[15]]) >> 1, 0, "status success");
-    let mut id = [0u8; 64];
-    mem.read_exact_at(&mut id, data - base).unwrap();
-    assert_eq!(u16::from_le_bytes([id[0], id[1]]), 0x4e58, "VID in Identify Controller");
-    let mut kick = [0u8; 8];
-    irq_read.read_exact(&mut kick).unwrap();
-    assert_eq!(u64::from_ne_bytes(kick), 1, "MSI-X vector 0 was signalled");
+    assert_eq!(a.vid_in_data(), 0x4e58, "VID in Identify Controller");
+    a.wait_interrupt();
+}
+
+/// PCI forbids memory requests while the Command register's Bus Master Enable
+/// is clear: a doorbell rung then leaves guest memory alone (no data, no
+/// completion, no MSI-X), the controller reports a fatal status, and a reset
+/// after bus mastering returns brings it back.
+#[test]
+fn no_dma_without_bus_master_enable_then_reset() {
+    let mut a = attach("bme");
+    a.command_register(CMD_MEM);
+    a.submit_identify(0, 0x0bad);
+    let t = Instant::now();
+    while a.csts() & 2 == 0 {
+        assert!(t.elapsed() < Duration::from_secs(5), "CSTS.CFS never set");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(a.cqe(0), [0u8; 16], "no completion written");
+    assert_eq!(a.vid_in_data(), 0, "no data written");
+    assert_eq!(a.interrupts(), 0, "no MSI-X");
+
+    a.command_register(CMD_MEM_BM);
+    a.disable();
+    assert_eq!(a.csts() & 2, 0, "a reset clears CSTS.CFS");
+    a.enable();
+    a.submit_identify(0, 0x600d);
+    let cqe = a.wait_cqe(0);
+    assert_eq!(u16::from_le_bytes([cqe[12], cqe[13]]), 0x600d);
+    assert_eq!(u16::from_le_bytes([cqe[14], cqe[15]]) >> 1, 0, "status success");
+    assert_eq!(a.vid_in_data(), 0x4e58);
+    a.wait_interrupt();
+}
+
+/// Bus mastering off and on again with no command in between: nothing to
+/// refuse, so the controller carries on without a reset.
+#[test]
+fn bus_master_off_on_cycle_without_dma_keeps_the_controller_running() {
+    let mut a = attach("bme-cycle");
+    a.submit_identify(0, 1);
+    a.wait_cqe(0);
+    a.wait_interrupt();
+    a.command_register(CMD_MEM);
+    a.command_register(CMD_MEM_BM);
+    a.submit_identify(1, 2);
+    let cqe = a.wait_cqe(1);
+    assert_eq!(u16::from_le_bytes([cqe[12], cqe[13]]), 2);
+    assert_eq!(a.csts() & 3, 1, "ready, no fatal status");
+    a.wait_interrupt();
 }

@@ -6,11 +6,18 @@
 //! read lock for the length of its memcpy, so DMA_UNMAP (write lock) waits for
 //! in-flight copies before the memory is unmapped; no pointer into a mapping
 //! outlives the lock.
+//!
+//! Bus mastering: while the PCI Command register's Bus Master Enable is clear
+//! the function must issue no memory requests, so every access fails without
+//! touching guest memory. Clearing it takes the write lock, so copies already
+//! under way finish first and none starts after: once the config write that
+//! cleared the bit has been answered, guest memory is left alone.
 
 use crate::dma::{DmaError, DmaMemory};
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 struct Region {
@@ -37,12 +44,36 @@ impl Drop for Region {
     }
 }
 
-#[derive(Default)]
 pub struct DmaMap {
     regions: RwLock<Vec<Region>>,
+    /// Bus Master Enable as the transport last saw it; written under the
+    /// regions' write lock, read under their read lock.
+    bus_master: AtomicBool,
+    /// Accesses refused because bus mastering was off.
+    refused: AtomicU64,
+}
+
+impl Default for DmaMap {
+    /// A map with bus mastering on, for users without a PCI config space (the
+    /// in-process driver); the vfio-user session sets it from config space.
+    fn default() -> Self {
+        DmaMap { regions: RwLock::new(Vec::new()), bus_master: AtomicBool::new(true), refused: AtomicU64::new(0) }
+    }
 }
 
 impl DmaMap {
+    /// Follow the PCI Command register's Bus Master Enable. Turning it off
+    /// waits for copies under way (they hold the read lock).
+    pub fn set_bus_master(&self, on: bool) {
+        let _regions = self.regions.write().unwrap();
+        self.bus_master.store(on, Ordering::Release);
+    }
+
+    /// Accesses refused so far because bus mastering was off.
+    pub fn refused_without_bus_master(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
     pub fn map(&self, iova: u64, size: u64, offset: u64, writable: bool, fd: Option<&File>) -> io::Result<()> {
         if size == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty DMA mapping"));
@@ -90,6 +121,10 @@ impl DmaMap {
     fn access(&self, gpa: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), DmaError> {
         let err = DmaError { addr: gpa, len: len as u64 };
         let regions = self.regions.read().unwrap();
+        if !self.bus_master.load(Ordering::Acquire) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(err);
+        }
         let mut done = 0usize;
         while done < len {
             let a = gpa.checked_add(done as u64).ok_or(err)?;
@@ -166,6 +201,22 @@ mod tests {
         assert_eq!(m.map(0x100000, 4096, 0, true, Some(&f)).unwrap_err().raw_os_error(), Some(libc::EEXIST));
         assert_eq!(m.unmap(0x100000, 1 << 20), 1);
         assert!(m.read(0x100000, &mut b).is_err());
+    }
+
+    #[test]
+    fn no_access_while_bus_mastering_is_off() {
+        let f = memfd(1 << 20);
+        let m = DmaMap::default();
+        m.map(0, 1 << 20, 0, true, Some(&f)).unwrap();
+        m.set_bus_master(false);
+        let mut b = [0u8; 5];
+        assert!(m.read(0, &mut b).is_err());
+        assert_eq!(b, [0; 5], "nothing was read");
+        assert!(m.write(0, b"HELLO").is_err());
+        assert_eq!(m.refused_without_bus_master(), 2);
+        m.set_bus_master(true);
+        m.read(0, &mut b).unwrap();
+        assert_eq!(&b, b"hello", "the refused write left guest memory as it was");
     }
 
     #[test]

@@ -1,19 +1,33 @@
 //! Interrupt delivery through the eventfds QEMU hands over with SET_IRQS: one per
 //! MSI-X vector, and a trigger for INTx. Masking of MSI-X vectors happens in QEMU
 //! (it emulates the table); the device only writes the eventfd.
+//!
+//! An MSI-X message is a memory write, so while Bus Master Enable is clear none
+//! is sent: the vector is remembered as pending and signalled when bus mastering
+//! comes back, so a completion posted just before the bit was cleared still gets
+//! its interrupt. INTx is a PCIe message, not a memory request, and is not gated.
 
 use crate::controller::InterruptSink;
 use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 pub struct Interrupts {
     msix: RwLock<Vec<Option<File>>>,
     intx: RwLock<Option<File>>,
     pub msix_enabled: AtomicBool,
     pub intx_disabled: AtomicBool,
+    /// Bus Master Enable and the MSI-X vectors held back while it was clear.
+    /// A signal holds the lock while it writes the eventfd, so none is sent
+    /// after `set_bus_master(false)` returns.
+    bus_master: Mutex<BusMaster>,
     vectors: u16,
+}
+
+struct BusMaster {
+    on: bool,
+    pending: Vec<bool>,
 }
 
 impl Interrupts {
@@ -23,7 +37,28 @@ impl Interrupts {
             intx: RwLock::new(None),
             msix_enabled: AtomicBool::new(false),
             intx_disabled: AtomicBool::new(false),
+            bus_master: Mutex::new(BusMaster { on: true, pending: vec![false; vectors as usize] }),
             vectors,
+        }
+    }
+
+    /// Follow the PCI Command register's Bus Master Enable; turning it on sends
+    /// the MSI-X vectors held back while it was off.
+    pub fn set_bus_master(&self, on: bool) {
+        let mut bm = self.bus_master.lock().unwrap();
+        bm.on = on;
+        if on {
+            for v in 0..self.vectors {
+                if std::mem::take(&mut bm.pending[v as usize]) {
+                    self.send_msix(v);
+                }
+            }
+        }
+    }
+
+    fn send_msix(&self, vector: u16) {
+        if let Some(Some(f)) = self.msix.read().unwrap().get(vector as usize) {
+            Self::kick(f);
         }
     }
 
@@ -52,8 +87,11 @@ impl Interrupts {
 impl InterruptSink for Interrupts {
     fn signal(&self, vector: u16) {
         if self.msix_enabled.load(Ordering::Acquire) {
-            if let Some(Some(f)) = self.msix.read().unwrap().get(vector as usize) {
-                Self::kick(f);
+            let mut bm = self.bus_master.lock().unwrap();
+            if bm.on {
+                self.send_msix(vector);
+            } else if let Some(p) = bm.pending.get_mut(vector as usize) {
+                *p = true;
             }
             return;
         }
@@ -71,5 +109,53 @@ impl InterruptSink for Interrupts {
 impl Interrupts {
     pub fn vectors_count(&self) -> u16 {
         self.vectors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::io::FromRawFd;
+
+    fn pipe() -> (File, File) {
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe2(2) fills the two-element array with fds we then own.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) }, 0);
+        // SAFETY: both fds were just created and are owned by nobody else.
+        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+    }
+    fn kicks(r: &mut File) -> usize {
+        let mut b = [0u8; 64];
+        r.read(&mut b).map(|n| n / 8).unwrap_or(0)
+    }
+
+    #[test]
+    fn msix_held_while_bus_mastering_is_off_and_sent_when_it_returns() {
+        let irqs = Interrupts::new(4);
+        let (mut r, w) = pipe();
+        irqs.set_msix(2, vec![Some(w)]);
+        irqs.msix_enabled.store(true, Ordering::Release);
+        irqs.signal(2);
+        assert_eq!(kicks(&mut r), 1);
+        irqs.set_bus_master(false);
+        irqs.signal(2);
+        irqs.signal(2);
+        assert_eq!(kicks(&mut r), 0, "no MSI-X while Bus Master Enable is clear");
+        irqs.set_bus_master(true);
+        assert_eq!(kicks(&mut r), 1, "the held vector is sent once");
+        irqs.set_bus_master(false);
+        irqs.set_bus_master(true);
+        assert_eq!(kicks(&mut r), 0, "nothing pending, nothing sent");
+    }
+
+    #[test]
+    fn intx_is_not_a_memory_request() {
+        let irqs = Interrupts::new(1);
+        let (mut r, w) = pipe();
+        irqs.set_intx(Some(w));
+        irqs.set_bus_master(false);
+        irqs.signal(0);
+        assert_eq!(kicks(&mut r), 1);
     }
 }

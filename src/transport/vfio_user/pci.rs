@@ -4,8 +4,8 @@
 //!
 //! QEMU forwards every config write here before updating its own copy, and
 //! emulates BARs and the MSI-X table itself; this module keeps the values QEMU
-//! reads back and tracks the two bits the device needs: MSI-X Enable and the
-//! Command register's INTx Disable.
+//! reads back and tracks the bits the device needs: MSI-X Enable and the
+//! Command register's Bus Master Enable and INTx Disable.
 
 #![forbid(unsafe_code)]
 
@@ -114,6 +114,11 @@ impl ConfigSpace {
     pub fn msix_function_masked(&self) -> bool {
         self.bytes[CAP_MSIX + 3] & 0x40 != 0
     }
+    /// Command register bit 2 (PCI Local Bus 3.0, 6.2.2): while clear, the
+    /// function issues no memory requests, so no DMA and no MSI/MSI-X.
+    pub fn bus_master_enabled(&self) -> bool {
+        self.bytes[0x04] & 0x04 != 0
+    }
     pub fn intx_disabled(&self) -> bool {
         self.bytes[0x05] & 0x04 != 0
     }
@@ -141,6 +146,15 @@ mod tests {
         c.write(0x00, &[0; 4]);
         c.read(0x00, &mut b);
         assert_eq!(u16::from_le_bytes([b[0], b[1]]), VENDOR_ID);
+    }
+    #[test]
+    fn bus_master_enable_bit() {
+        let mut c = ConfigSpace::new(17);
+        assert!(!c.bus_master_enabled(), "off at power-on");
+        c.write(0x04, &[0x06, 0x00]);
+        assert!(c.bus_master_enabled());
+        c.write(0x04, &[0x02, 0x00]);
+        assert!(!c.bus_master_enabled());
     }
     #[test]
     fn msix_enable_bit() {

@@ -70,7 +70,26 @@ impl From<ShortPayload> for Reply {
 
 impl Session {
     pub fn new(dma: Arc<DmaMap>, irqs: Arc<Interrupts>, ctrl: Controller) -> Self {
-        Session { config: ConfigSpace::new(irqs.vectors_count()), dma, irqs, ctrl, warned_unshared: false }
+        let s = Session { config: ConfigSpace::new(irqs.vectors_count()), dma, irqs, ctrl, warned_unshared: false };
+        // Bus mastering starts off, as the Command register does.
+        s.dma.set_bus_master(s.config.bus_master_enabled());
+        s.irqs.set_bus_master(s.config.bus_master_enabled());
+        s
+    }
+
+    /// Bus Master Enable changed: stop or resume every memory access the device
+    /// makes (DMA and MSI-X). A controller that needs memory meanwhile (a
+    /// doorbell rung, a command in flight) finds it refused and reports a fatal
+    /// status (CSTS.CFS), as a failed completion write does; the host resets it.
+    fn set_bus_master(&mut self, on: bool) {
+        self.dma.set_bus_master(on);
+        self.irqs.set_bus_master(on);
+        if on {
+            let refused = self.dma.refused_without_bus_master();
+            tracing_log(format_args!("bus mastering on (PCI Command bit 2); {refused} DMA accesses refused while it was off so far"));
+        } else {
+            tracing_log(format_args!("bus mastering off (PCI Command bit 2): no DMA and no MSI-X until it is set again"));
+        }
     }
 
     /// Serve messages until the client disconnects.
@@ -279,9 +298,13 @@ impl Session {
     fn apply_write(&mut self, index: u32, offset: u64, data: &[u8]) -> Result<(), Reply> {
         match index {
             region::CONFIG => {
+                let bus_master = self.config.bus_master_enabled();
                 self.config.write(offset as usize, data);
                 self.irqs.msix_enabled.store(self.config.msix_enabled(), std::sync::atomic::Ordering::Release);
                 self.irqs.intx_disabled.store(self.config.intx_disabled(), std::sync::atomic::Ordering::Release);
+                if self.config.bus_master_enabled() != bus_master {
+                    self.set_bus_master(!bus_master);
+                }
             }
             region::BAR0 if matches!(data.len(), 1 | 2 | 4 | 8) && offset + data.len() as u64 <= pci::BAR0_SIZE => {
                 let mut v = [0u8; 8];
