@@ -3,7 +3,8 @@
 //! Supported descriptor types on this PCIe controller: Data Block (address
 //! subtype), Bit Bucket, Segment and Last Segment. Keyed and Transport Data
 //! Blocks are fabrics-only and, like offset subtypes (SGLS bit 20 clear), get SGL
-//! Descriptor Type Invalid.
+//! Descriptor Type Invalid. A Bit Bucket discards data on a read and has no effect
+//! on a write (its Length is treated as 0h and not counted in the SGL length).
 //!
 //! The SGL length (the Data Block and Bit Bucket lengths added up) must be at
 //! least the command's transfer length; a shorter SGL is Data (or Metadata) SGL
@@ -187,19 +188,24 @@ impl Walker {
                 Ok(None)
             }
             desc_type::BIT_BUCKET => {
-                if self.dir == Direction::HostToController {
-                    return Err(Status::SGL_DESCRIPTOR_TYPE_INVALID);
-                }
-                let n = self.take(d.len)?;
+                // In a source buffer (host to controller) a Bit Bucket is treated as
+                // if its Length were 0h (NVMe-Base 4.3.2, SGL Bit Bucket descriptor).
+                let len = if self.dir == Direction::HostToController { 0 } else { d.len };
+                let n = self.take(len)?;
                 if n > 0 {
                     self.list.segments.push(Segment::BitBucket { len: n });
                 }
                 Ok(None)
             }
             desc_type::SEGMENT | desc_type::LAST_SEGMENT => {
-                // Only a segment's last descriptor may point to another segment, and
-                // a last segment points nowhere (NVMe-Base 4.3.2).
-                if !last_in_segment || in_last_segment {
+                // Only a segment's last descriptor may point to another segment
+                // (Invalid Number of SGL Descriptors), and a last segment points
+                // nowhere (Invalid SGL Segment Descriptor): NVMe-Base 4.3.2, SGL
+                // validation error conditions.
+                if !last_in_segment {
+                    return Err(Status::INVALID_SGL_DESCRIPTOR_COUNT);
+                }
+                if in_last_segment {
                     return Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR);
                 }
                 if d.len == 0 || !(d.len as usize).is_multiple_of(DESC_SIZE) || d.addr & 0x3 != 0 {

@@ -39,14 +39,18 @@ fn segment_then_last_segment() {
 }
 
 #[test]
-fn bit_bucket_only_for_reads() {
+fn bit_bucket_discards_on_reads_and_has_no_effect_on_writes() {
     let mem = VecMemory::new(1 << 20);
     let bb = Descriptor { addr: 0, len: 512, dtype: desc_type::BIT_BUCKET, subtype: 0 };
     put(&mem, 0x8000, &[bb, Descriptor::data(0x1000, 512)]);
     let seg = Descriptor::segment(0x8000, 32, true);
-    let l = walk(&mem, seg, 1024, R, Buffer::Data, MAY).unwrap();
-    assert_eq!(l.segments[0], Segment::BitBucket { len: 512 });
-    assert_eq!(walk(&mem, seg, 1024, W, Buffer::Data, MAY), Err(Status::SGL_DESCRIPTOR_TYPE_INVALID));
+    for rule in [MAY, EXACT] {
+        let l = walk(&mem, seg, 1024, R, Buffer::Data, rule).unwrap();
+        assert_eq!(l.segments, vec![Segment::BitBucket { len: 512 }, Segment::Mem { addr: 0x1000, len: 512 }]);
+        // On a write its length is not part of the SGL length.
+        assert_eq!(walk(&mem, seg, 512, W, Buffer::Data, rule), Ok(SgList::contiguous(0x1000, 512)), "{rule:?}");
+        assert_eq!(walk(&mem, seg, 1024, W, Buffer::Data, rule), Err(Status::DATA_SGL_LENGTH_INVALID));
+    }
 }
 
 #[test]
@@ -199,11 +203,13 @@ fn segment_descriptor_errors() {
         Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR)
     );
     // A segment descriptor that is not last in its segment.
-    put(&mem, 0x8000, &[Descriptor::segment(0x9000, 16, true), Descriptor::data(0x1000, 16)]);
-    assert_eq!(
-        walk(&mem, Descriptor::segment(0x8000, 32, false), 16, R, Buffer::Data, MAY),
-        Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR)
-    );
+    for chain in [true, false] {
+        put(&mem, 0x8000, &[Descriptor::segment(0x9000, 16, chain), Descriptor::data(0x1000, 16)]);
+        assert_eq!(
+            walk(&mem, Descriptor::segment(0x8000, 32, false), 16, R, Buffer::Data, MAY),
+            Err(Status::INVALID_SGL_DESCRIPTOR_COUNT)
+        );
+    }
     // A last segment that chains further.
     put(&mem, 0xa000, &[Descriptor::data(0x1000, 16), Descriptor::segment(0xb000, 16, true)]);
     assert_eq!(

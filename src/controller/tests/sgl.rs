@@ -85,13 +85,29 @@ fn sgl_bit_bucket_on_read_discards_those_bytes(store: Store) {
     assert!(h.get(sentinel, 512).iter().all(|&x| x == 0x5a), "bit bucket bytes go nowhere");
 }
 
-fn sgl_bit_bucket_on_write_is_descriptor_type_invalid(store: Store) {
+/// In a source buffer a Bit Bucket is treated as if its Length were 0h (NVMe-Base
+/// 4.3.2): it neither skips host bytes nor counts toward the SGL length.
+fn sgl_bit_bucket_on_write_has_no_effect(store: Store) {
+    for mut h in [host(store), strict_host(store, NsConfig::new(512))] {
+        let data = pattern(1024, 4);
+        let (a, b) = (h.alloc_with(&data[..512]), h.alloc_with(&data[512..]));
+        let seg = segment(&mut h, &[Descriptor::data(a, 512), bit_bucket(512, 0), Descriptor::data(b, 512)]);
+        let c = h.io(1, cmd::write(1, 0, 2).with_sgl1(Descriptor::segment(seg, 48, true).encode()));
+        assert_eq!(c.status, Status::SUCCESS);
+        assert_eq!(h.read_blocks(1, 0, 2), (Status::SUCCESS, data));
+    }
+}
+
+/// A Segment or Last Segment descriptor anywhere but last in its segment.
+fn sgl_segment_descriptor_not_last_is_invalid_number_of_sgl_descriptors(store: Store) {
     let mut h = host(store);
-    let a = h.alloc(PAGE);
-    let seg = segment(&mut h, &[Descriptor::data(a, 512), bit_bucket(512, 0)]);
-    let c = h.io(1, cmd::write(1, 0, 2).with_sgl1(Descriptor::segment(seg, 32, true).encode()));
-    assert_eq!(c.status, Status::SGL_DESCRIPTOR_TYPE_INVALID);
-    assert!(c.status.dnr);
+    let (a, next) = (h.alloc(PAGE), h.alloc(PAGE));
+    for last in [true, false] {
+        let seg = segment(&mut h, &[Descriptor::segment(next, 16, last), Descriptor::data(a, 512)]);
+        let c = h.io(1, cmd::read(1, 0, 1).with_sgl1(Descriptor::segment(seg, 32, false).encode()));
+        assert_eq!(c.status, Status::INVALID_SGL_DESCRIPTOR_COUNT, "last segment: {last}");
+        assert!(c.status.dnr);
+    }
 }
 
 fn sgl_shorter_than_transfer_is_data_sgl_length_invalid_in_both_modes(store: Store) {
@@ -279,7 +295,8 @@ on_both_stores!(
     sgl_data_block_round_trips,
     sgl_segment_and_last_segment_chain_round_trips,
     sgl_bit_bucket_on_read_discards_those_bytes,
-    sgl_bit_bucket_on_write_is_descriptor_type_invalid,
+    sgl_bit_bucket_on_write_has_no_effect,
+    sgl_segment_descriptor_not_last_is_invalid_number_of_sgl_descriptors,
     sgl_shorter_than_transfer_is_data_sgl_length_invalid_in_both_modes,
     sgl_longer_than_a_write_writes_exactly_the_commands_bytes,
     sgl_longer_than_a_read_fills_exactly_the_commands_bytes,
