@@ -4,6 +4,7 @@
 use super::ns_spec::NsSpec;
 use super::signals;
 use crate::controller::{Controller, ControllerConfig};
+use crate::dma::sgl::SglLength;
 use crate::nvm::metadata;
 use crate::nvm::namespace::{standard_formats, LbaFormat, Namespace, Protection};
 use crate::storage::{BlockStore, FileStore};
@@ -50,6 +51,12 @@ pub struct ServeArgs {
     /// set. Off by default, as the NVMe spec requires.
     #[arg(long)]
     pub cross_namespace_copy: bool,
+    /// Refuse a data or metadata SGL that describes more bytes than the command
+    /// transfers (Data/Metadata SGL Length Invalid) and clear SGLS bit 18 in Identify
+    /// Controller. By default such an SGL is accepted and only its first bytes are used,
+    /// as QEMU does and as nvme-cli users passing a larger --data-size expect.
+    #[arg(long)]
+    pub strict_sgl_length: bool,
     /// Open a control socket (JSON lines, mode 0600) for `vnvme ctl`.
     #[arg(long)]
     pub control: Option<PathBuf>,
@@ -151,6 +158,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         shadow_doorbells: a.doorbells != "message",
         poll_us: if a.doorbells == "poll" { a.poll_us } else { 0 },
         copy_formats_always: if a.cross_namespace_copy { 0b1100 } else { 0 },
+        sgl_length: if a.strict_sgl_length { SglLength::Exact } else { SglLength::MayExceed },
         ..ControllerConfig::default()
     };
     let stopping = Arc::new(AtomicBool::new(false));

@@ -1,6 +1,8 @@
 //! Static controller parameters: identity strings and limits reported in CAP and
 //! Identify Controller.
 
+use crate::dma::sgl::SglLength;
+
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
     pub serial: String,
@@ -31,6 +33,9 @@ pub struct ControllerConfig {
     /// Support to itself (userspace Set Features of FID 16h is refused), so a
     /// Linux guest can only use cross-namespace Copy with this opt-in.
     pub copy_formats_always: u16,
+    /// Whether a data or metadata SGL may describe more than the transfer
+    /// (Identify Controller SGLS bit 18; `vnvme serve --strict-sgl-length` refuses it).
+    pub sgl_length: SglLength,
 }
 
 impl Default for ControllerConfig {
@@ -51,6 +56,7 @@ impl Default for ControllerConfig {
             shadow_doorbells: true,
             poll_us: 0,
             copy_formats_always: 0,
+            sgl_length: SglLength::MayExceed,
         }
     }
 }

@@ -190,6 +190,7 @@ fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry, opts: IoO
         counters: &shared.counters,
         page_size: shared.page_size(),
         max_transfer: shared.config.max_transfer(),
+        sgl_length: shared.config.sgl_length,
         write_cache,
         copy_formats_enabled,
         opts,

@@ -103,7 +103,8 @@ impl SgList {
     pub fn gather(&self, mem: &dyn DmaMemory, skip: u64, out: &mut [u8]) -> Result<(), Status> {
         self.walk(skip, out.len() as u64, |seg_addr, pos, n| match seg_addr {
             Some(a) => mem.read(a, &mut out[pos..pos + n]).map_err(|_| Status::DATA_TRANSFER_ERROR),
-            // A bit bucket for host-to-controller data is rejected at parse time.
+            // A bit bucket has no effect on host-to-controller data: the SGL walker
+            // never puts one in such a list.
             None => Err(Status::SGL_DESCRIPTOR_TYPE_INVALID),
         })
     }

@@ -1,9 +1,19 @@
-//! SGL walker (NVMe-Base 4.3.2 "Scatter Gather List", Figures 114-121).
+//! SGL walker (NVMe-Base 2.1 4.3.2 "Scatter Gather List", Figures 114-121).
 //!
 //! Supported descriptor types on this PCIe controller: Data Block (address
-//! subtype), Bit Bucket (controller-to-host only), Segment and Last Segment.
-//! Keyed and Transport Data Blocks are fabrics-only and, like offset subtypes
-//! (SGLS bit 20 clear), get SGL Descriptor Type Invalid.
+//! subtype), Bit Bucket, Segment and Last Segment. Keyed and Transport Data
+//! Blocks are fabrics-only and, like offset subtypes (SGLS bit 20 clear), get SGL
+//! Descriptor Type Invalid. A Bit Bucket discards data on a read and has no effect
+//! on a write (its Length is treated as 0h and not counted in the SGL length).
+//!
+//! The SGL length (the Data Block and Bit Bucket lengths added up) must be at
+//! least the command's transfer length; a shorter SGL is Data (or Metadata) SGL
+//! Length Invalid. A longer one is accepted by default (SGLS bit 18 set,
+//! [`SglLength::MayExceed`]): the transfer uses the SGL's first bytes, and
+//! descriptors past them are neither examined nor fetched, as 4.3.2 allows ("the
+//! controller is not required to examine for errors any SGL descriptor that is not
+//! used for data transfer"). [`SglLength::Exact`] is the strict behaviour of SGLS
+//! bit 18 clear: the SGL must describe exactly the transfer.
 
 use super::{Direction, DmaMemory, SgList, Segment};
 use crate::spec::Status;
@@ -12,6 +22,9 @@ pub const DESC_SIZE: usize = 16;
 /// A bound on the descriptors one command may use, so a guest that links a
 /// segment to itself gets a status instead of a spinning device.
 pub const MAX_DESCRIPTORS: usize = 4096;
+/// Descriptors read from guest memory at a time: a long segment is fetched only
+/// as far as the transfer needs it.
+const FETCH_DESCRIPTORS: usize = 32;
 
 /// SGL descriptor types (NVMe-Base Figure 115).
 pub mod desc_type {
@@ -52,6 +65,12 @@ impl Descriptor {
         let dtype = if last { desc_type::LAST_SEGMENT } else { desc_type::SEGMENT };
         Descriptor { addr, len, dtype, subtype: 0 }
     }
+    /// Address plus Length greater than 1_00000000_00000000h: the Data Block,
+    /// Segment and Last Segment descriptors then have a Data (Metadata) SGL Length
+    /// Invalid error (NVMe-Base 4.3.2, each descriptor's Length field).
+    fn wraps(&self) -> bool {
+        self.addr as u128 + self.len as u128 > 1 << 64
+    }
 }
 
 /// Which buffer the SGL describes: the statuses for a length mismatch differ.
@@ -61,21 +80,97 @@ pub enum Buffer {
     Metadata,
 }
 
-/// Walk an SGL whose first descriptor is `first` and which must describe exactly
-/// `len` bytes.
-pub fn walk(mem: &dyn DmaMemory, first: Descriptor, len: u64, dir: Direction, buf: Buffer) -> Result<SgList, Status> {
-    let length_error = match buf {
-        Buffer::Data => Status::DATA_SGL_LENGTH_INVALID,
-        Buffer::Metadata => Status::METADATA_SGL_LENGTH_INVALID,
-    };
-    let mut list = SgList::default();
-    let mut total = 0u64;
-    let mut count = 0usize;
-    // Descriptors still to act on, in reverse transfer order (a stack).
-    let mut pending = vec![first];
-    while let Some(d) = pending.pop() {
-        count += 1;
-        if count > MAX_DESCRIPTORS {
+/// What an SGL longer than the transfer gets (Identify Controller SGLS bit 18).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SglLength {
+    /// SGLS bit 18 set: a data or metadata SGL may be longer than the transfer;
+    /// only its first bytes are used.
+    #[default]
+    MayExceed,
+    /// SGLS bit 18 clear: the SGL length must equal the transfer length; a longer
+    /// SGL is Data (Metadata) SGL Length Invalid.
+    Exact,
+}
+
+impl SglLength {
+    /// This rule's SGLS bit 18 (Identify Controller).
+    pub fn sgls_bit(self) -> u32 {
+        match self {
+            SglLength::MayExceed => 1 << 18,
+            SglLength::Exact => 0,
+        }
+    }
+}
+
+/// Walk an SGL whose first descriptor is `first` (SGL1, or the descriptor MPTR
+/// points to) for a transfer of `len` bytes in direction `dir`. The list returned
+/// describes exactly `len` bytes.
+pub fn walk(
+    mem: &dyn DmaMemory,
+    first: Descriptor,
+    len: u64,
+    dir: Direction,
+    buf: Buffer,
+    rule: SglLength,
+) -> Result<SgList, Status> {
+    let mut w = Walker { list: SgList::default(), remaining: len, count: 0, dir, buf, rule };
+    // The first descriptor is a segment of its own (NVMe-Base 4.1, SGL Entry 1).
+    let mut next = if w.done() { None } else { w.visit(first, true, false)? };
+    while let Some(seg) = next.take() {
+        let n = seg.len as usize / DESC_SIZE;
+        let last_segment = seg.dtype == desc_type::LAST_SEGMENT;
+        let mut raw = vec![0u8; n.min(FETCH_DESCRIPTORS) * DESC_SIZE];
+        let mut i = 0;
+        while i < n && !w.done() {
+            // Fetch the next piece of the segment only once a descriptor in it is needed.
+            let k = (n - i).min(FETCH_DESCRIPTORS);
+            let piece = &mut raw[..k * DESC_SIZE];
+            mem.read(seg.addr + (i * DESC_SIZE) as u64, piece).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
+            for b in piece.chunks(DESC_SIZE) {
+                if w.done() {
+                    break;
+                }
+                next = w.visit(Descriptor::parse(b), i == n - 1, last_segment)?;
+                i += 1;
+            }
+        }
+    }
+    if w.remaining != 0 {
+        // The SGL is shorter than the transfer.
+        return Err(w.length_error());
+    }
+    Ok(w.list)
+}
+
+/// The state of one walk: the list so far and the bytes still to describe.
+struct Walker {
+    list: SgList,
+    remaining: u64,
+    count: usize,
+    dir: Direction,
+    buf: Buffer,
+    rule: SglLength,
+}
+
+impl Walker {
+    fn length_error(&self) -> Status {
+        match self.buf {
+            Buffer::Data => Status::DATA_SGL_LENGTH_INVALID,
+            Buffer::Metadata => Status::METADATA_SGL_LENGTH_INVALID,
+        }
+    }
+
+    /// Every byte is described and the rest of the SGL may be ignored.
+    fn done(&self) -> bool {
+        self.remaining == 0 && self.rule == SglLength::MayExceed
+    }
+
+    /// Check one descriptor and add what it describes. `last_in_segment`: it is
+    /// its segment's last descriptor; `in_last_segment`: that segment is the last.
+    /// Returns the descriptor of the next segment, if this is one.
+    fn visit(&mut self, d: Descriptor, last_in_segment: bool, in_last_segment: bool) -> Result<Option<Descriptor>, Status> {
+        self.count += 1;
+        if self.count > MAX_DESCRIPTORS {
             return Err(Status::INVALID_SGL_DESCRIPTOR_COUNT);
         }
         if d.subtype != 0 {
@@ -83,159 +178,63 @@ pub fn walk(mem: &dyn DmaMemory, first: Descriptor, len: u64, dir: Direction, bu
         }
         match d.dtype {
             desc_type::DATA_BLOCK => {
-                if d.len > 0 {
-                    list.segments.push(Segment::Mem { addr: d.addr, len: d.len as u64 });
-                    total += d.len as u64;
+                if d.wraps() {
+                    return Err(self.length_error());
                 }
+                let n = self.take(d.len)?;
+                if n > 0 {
+                    self.list.segments.push(Segment::Mem { addr: d.addr, len: n });
+                }
+                Ok(None)
             }
             desc_type::BIT_BUCKET => {
-                if dir == Direction::HostToController {
-                    return Err(Status::SGL_DESCRIPTOR_TYPE_INVALID);
+                // In a source buffer (host to controller) a Bit Bucket is treated as
+                // if its Length were 0h (NVMe-Base 4.3.2, SGL Bit Bucket descriptor).
+                let len = if self.dir == Direction::HostToController { 0 } else { d.len };
+                let n = self.take(len)?;
+                if n > 0 {
+                    self.list.segments.push(Segment::BitBucket { len: n });
                 }
-                if d.len > 0 {
-                    list.segments.push(Segment::BitBucket { len: d.len as u64 });
-                    total += d.len as u64;
-                }
+                Ok(None)
             }
             desc_type::SEGMENT | desc_type::LAST_SEGMENT => {
+                // Only a segment's last descriptor may point to another segment
+                // (Invalid Number of SGL Descriptors), and a last segment points
+                // nowhere (Invalid SGL Segment Descriptor): NVMe-Base 4.3.2, SGL
+                // validation error conditions.
+                if !last_in_segment {
+                    return Err(Status::INVALID_SGL_DESCRIPTOR_COUNT);
+                }
+                if in_last_segment {
+                    return Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR);
+                }
                 if d.len == 0 || !(d.len as usize).is_multiple_of(DESC_SIZE) || d.addr & 0x3 != 0 {
                     return Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR);
                 }
-                let n = d.len as usize / DESC_SIZE;
-                if count + n > MAX_DESCRIPTORS {
-                    return Err(Status::INVALID_SGL_DESCRIPTOR_COUNT);
+                if d.wraps() {
+                    return Err(self.length_error());
                 }
-                let mut raw = vec![0u8; d.len as usize];
-                mem.read(d.addr, &mut raw).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
-                let descs: Vec<Descriptor> = raw.chunks(DESC_SIZE).map(Descriptor::parse).collect();
-                let is_seg = |x: &Descriptor| x.dtype == desc_type::SEGMENT || x.dtype == desc_type::LAST_SEGMENT;
-                // Only the last descriptor of a Segment may point to another segment,
-                // and a Last Segment points nowhere (NVMe-Base 4.3.2).
-                let may_chain = d.dtype == desc_type::SEGMENT;
-                for (i, x) in descs.iter().enumerate() {
-                    if is_seg(x) && (i != n - 1 || !may_chain) {
-                        return Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR);
-                    }
-                }
-                pending.extend(descs.into_iter().rev());
+                // No bound on the segment's size here: it is fetched piecewise and
+                // every descriptor visited counts toward MAX_DESCRIPTORS.
+                Ok(Some(d))
             }
-            _ => return Err(Status::SGL_DESCRIPTOR_TYPE_INVALID),
-        }
-        if total > len {
-            // SGLS bit 18 (SGL longer than the transfer) is not advertised.
-            return Err(length_error);
+            _ => Err(Status::SGL_DESCRIPTOR_TYPE_INVALID),
         }
     }
-    if total != len {
-        return Err(length_error);
+
+    /// Of a descriptor's `len` bytes, how many the transfer uses.
+    fn take(&mut self, len: u32) -> Result<u64, Status> {
+        let len = len as u64;
+        let n = match self.rule {
+            SglLength::MayExceed => len.min(self.remaining),
+            SglLength::Exact if len > self.remaining => return Err(self.length_error()),
+            SglLength::Exact => len,
+        };
+        self.remaining -= n;
+        Ok(n)
     }
-    Ok(list)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dma::VecMemory;
-
-    fn put(mem: &VecMemory, at: u64, descs: &[Descriptor]) {
-        for (i, d) in descs.iter().enumerate() {
-            mem.write(at + (i * 16) as u64, &d.encode()).unwrap();
-        }
-    }
-    const R: Direction = Direction::ControllerToHost;
-    const W: Direction = Direction::HostToController;
-
-    #[test]
-    fn single_data_block() {
-        let mem = VecMemory::new(1 << 20);
-        let l = walk(&mem, Descriptor::data(0x1000, 512), 512, R, Buffer::Data).unwrap();
-        assert_eq!(l, SgList::contiguous(0x1000, 512));
-    }
-
-    #[test]
-    fn segment_then_last_segment() {
-        let mem = VecMemory::new(1 << 20);
-        put(&mem, 0x8000, &[Descriptor::data(0x1000, 100), Descriptor::segment(0x9000, 32, true)]);
-        put(&mem, 0x9000, &[Descriptor::data(0x2000, 200), Descriptor::data(0x3000, 212)]);
-        let l = walk(&mem, Descriptor::segment(0x8000, 32, false), 512, W, Buffer::Data).unwrap();
-        assert_eq!(
-            l.segments,
-            vec![
-                Segment::Mem { addr: 0x1000, len: 100 },
-                Segment::Mem { addr: 0x2000, len: 200 },
-                Segment::Mem { addr: 0x3000, len: 212 }
-            ]
-        );
-    }
-
-    #[test]
-    fn bit_bucket_only_for_reads() {
-        let mem = VecMemory::new(1 << 20);
-        let bb = Descriptor { addr: 0, len: 512, dtype: desc_type::BIT_BUCKET, subtype: 0 };
-        put(&mem, 0x8000, &[bb, Descriptor::data(0x1000, 512)]);
-        let seg = Descriptor::segment(0x8000, 32, true);
-        let l = walk(&mem, seg, 1024, R, Buffer::Data).unwrap();
-        assert_eq!(l.segments[0], Segment::BitBucket { len: 512 });
-        assert_eq!(walk(&mem, seg, 1024, W, Buffer::Data), Err(Status::SGL_DESCRIPTOR_TYPE_INVALID));
-    }
-
-    #[test]
-    fn length_mismatch_statuses() {
-        let mem = VecMemory::new(1 << 20);
-        let d = Descriptor::data(0x1000, 100);
-        assert_eq!(walk(&mem, d, 512, R, Buffer::Data), Err(Status::DATA_SGL_LENGTH_INVALID));
-        assert_eq!(walk(&mem, d, 50, R, Buffer::Data), Err(Status::DATA_SGL_LENGTH_INVALID));
-        assert_eq!(walk(&mem, d, 8, R, Buffer::Metadata), Err(Status::METADATA_SGL_LENGTH_INVALID));
-    }
-
-    #[test]
-    fn segment_descriptor_errors() {
-        let mem = VecMemory::new(1 << 20);
-        // Length not a multiple of 16.
-        assert_eq!(
-            walk(&mem, Descriptor::segment(0x8000, 24, false), 16, R, Buffer::Data),
-            Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR)
-        );
-        // A segment descriptor that is not last in its segment.
-        put(&mem, 0x8000, &[Descriptor::segment(0x9000, 16, true), Descriptor::data(0x1000, 16)]);
-        assert_eq!(
-            walk(&mem, Descriptor::segment(0x8000, 32, false), 16, R, Buffer::Data),
-            Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR)
-        );
-        // A last segment that chains further.
-        put(&mem, 0xa000, &[Descriptor::data(0x1000, 16), Descriptor::segment(0xb000, 16, true)]);
-        assert_eq!(
-            walk(&mem, Descriptor::segment(0xa000, 32, true), 32, R, Buffer::Data),
-            Err(Status::INVALID_SGL_SEGMENT_DESCRIPTOR)
-        );
-    }
-
-    #[test]
-    fn unknown_type_and_offset_subtype() {
-        let mem = VecMemory::new(1 << 20);
-        let keyed = Descriptor { addr: 0x1000, len: 16, dtype: 0x4, subtype: 0 };
-        assert_eq!(walk(&mem, keyed, 16, R, Buffer::Data), Err(Status::SGL_DESCRIPTOR_TYPE_INVALID));
-        let off = Descriptor { addr: 0x1000, len: 16, dtype: 0, subtype: 1 };
-        assert_eq!(walk(&mem, off, 16, R, Buffer::Data), Err(Status::SGL_DESCRIPTOR_TYPE_INVALID));
-    }
-
-    #[test]
-    fn self_linked_segment_terminates() {
-        let mem = VecMemory::new(1 << 20);
-        put(&mem, 0x8000, &[Descriptor::data(0x1000, 0), Descriptor::segment(0x8000, 32, false)]);
-        assert_eq!(
-            walk(&mem, Descriptor::segment(0x8000, 32, false), 16, R, Buffer::Data),
-            Err(Status::INVALID_SGL_DESCRIPTOR_COUNT)
-        );
-    }
-
-    #[test]
-    fn segment_outside_map() {
-        let mem = VecMemory::new(1 << 20);
-        mem.poison(0x8000, 0x1000);
-        assert_eq!(
-            walk(&mem, Descriptor::segment(0x8000, 32, false), 16, R, Buffer::Data),
-            Err(Status::DATA_TRANSFER_ERROR)
-        );
-    }
-}
+#[path = "sgl_tests.rs"]
+mod tests;

@@ -32,8 +32,8 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
         return Err(fail(Status::INVALID_FIELD));
     }
     let ctx = protection::context(&f, sqe, slba, protection::checks(sqe)).map_err(fail)?;
-    let data_sg = data_list(env.mem, sqe, data_len, env.page_size, Direction::HostToController).map_err(fail)?;
-    let md_sg = metadata_list(env.mem, sqe, md_len, Direction::HostToController).map_err(fail)?;
+    let data_sg = data_list(env, sqe, data_len, Direction::HostToController).map_err(fail)?;
+    let md_sg = metadata_list(env, sqe, md_len, Direction::HostToController).map_err(fail)?;
     bufs.host.clear();
     bufs.host.resize((data_len + md_len) as usize, 0);
     let (host_data, host_md) = bufs.host.split_at_mut(data_len as usize);

@@ -159,7 +159,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
         return Err(fail(Status::COMMAND_SIZE_LIMIT_EXCEEDED));
     }
     let esz = SourceRange::entry_size(format);
-    let list = transfer::data_list(env.mem, sqe, (nr * esz) as u64, env.page_size, Direction::HostToController).map_err(fail)?;
+    let list = transfer::data_list(env, sqe, (nr * esz) as u64, Direction::HostToController).map_err(fail)?;
     let mut raw = vec![0u8; nr * esz];
     list.gather(env.mem, 0, &mut raw).map_err(fail)?;
     // The range list is the only thing a Copy moves across the DMA boundary.

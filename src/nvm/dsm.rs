@@ -21,7 +21,7 @@ pub fn dataset_management(env: &IoEnv, sqe: &SubmissionEntry) -> Completion {
     let list = match sqe.psdt() {
         Psdt::Prp => prp::walk(env.mem, sqe.prp1(), sqe.prp2(), len as u64, env.page_size),
         Psdt::Reserved => Err(Status::INVALID_FIELD),
-        _ => super::transfer::data_list(env.mem, sqe, len as u64, env.page_size, crate::dma::Direction::HostToController),
+        _ => super::transfer::data_list(env, sqe, len as u64, crate::dma::Direction::HostToController),
     };
     let mut raw = vec![0u8; len];
     if let Err(s) = list.and_then(|l| l.gather(env.mem, 0, &mut raw)) {

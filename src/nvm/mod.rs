@@ -38,6 +38,8 @@ pub struct IoEnv<'a> {
     pub counters: &'a Counters,
     pub page_size: u64,
     pub max_transfer: u64,
+    /// Whether a data or metadata SGL may be longer than the transfer (SGLS bit 18).
+    pub sgl_length: crate::dma::sgl::SglLength,
     /// Volatile write cache enabled (Set Features 06h): when clear, every write is
     /// durable before it completes.
     pub write_cache: bool,

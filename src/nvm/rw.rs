@@ -55,8 +55,8 @@ fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<
         return Err(fail(Status::INVALID_FIELD));
     }
     let ctx = protection::context(&f, sqe, slba, protection::checks(sqe)).map_err(fail)?;
-    let data_sg = data_list(env.mem, sqe, data_len, env.page_size, Direction::ControllerToHost).map_err(fail)?;
-    let md_sg = metadata_list(env.mem, sqe, md_len, Direction::ControllerToHost).map_err(fail)?;
+    let data_sg = data_list(env, sqe, data_len, Direction::ControllerToHost).map_err(fail)?;
+    let md_sg = metadata_list(env, sqe, md_len, Direction::ControllerToHost).map_err(fail)?;
 
     let lbs = f.lbs() as usize;
     let ms = f.ms() as usize;
@@ -105,8 +105,8 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
     }
     let checks = if pract { PiChecks::default() } else { protection::checks(sqe) };
     let ctx = protection::context(&f, sqe, slba, checks).map_err(fail)?;
-    let data_sg = data_list(env.mem, sqe, data_len, env.page_size, Direction::HostToController).map_err(fail)?;
-    let md_sg = metadata_list(env.mem, sqe, md_len, Direction::HostToController).map_err(fail)?;
+    let data_sg = data_list(env, sqe, data_len, Direction::HostToController).map_err(fail)?;
+    let md_sg = metadata_list(env, sqe, md_len, Direction::HostToController).map_err(fail)?;
 
     let lbs = f.lbs() as usize;
     let ms = f.ms() as usize;

@@ -103,9 +103,9 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         .u8(c::FNA, 0)
         // VWC: present, and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b).
         .u8(c::VWC, if cfg.write_cache { 0x07 } else { 0x06 })
-        // SGLS: supported without alignment (01b), Bit Bucket (16), MPTR holding
-        // an SGL descriptor (19).
-        .u32(c::SGLS, 0x1 | 1 << 16 | 1 << 19)
+        // SGLS: supported without alignment (01b), Bit Bucket (16), SGLs longer than
+        // the transfer unless --strict-sgl-length (18), MPTR holding an SGL descriptor (19).
+        .u32(c::SGLS, 0x1 | 1 << 16 | cfg.sgl_length.sgls_bit() | 1 << 19)
         .u16(c::OCFS, crate::nvm::copy::OCFS)
         .ascii(c::SUBNQN, 256, &cfg.subnqn);
     // Trim the NQN's space padding: SUBNQN is NUL terminated, not padded.

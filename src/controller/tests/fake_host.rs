@@ -74,6 +74,11 @@ pub fn cq_doorbell(qid: u16) -> u64 {
 impl FakeHost {
     /// A host with these namespaces on `store`, controller not yet enabled.
     pub fn new(store: Store, namespaces: &[NsConfig]) -> Self {
+        Self::with_config(store, namespaces, ControllerConfig::default())
+    }
+
+    /// [`FakeHost::new`] with the controller configured by `config`.
+    pub fn with_config(store: Store, namespaces: &[NsConfig], config: ControllerConfig) -> Self {
         let mut images = Vec::new();
         let built = namespaces
             .iter()
@@ -91,7 +96,7 @@ impl FakeHost {
                 c.build(i as u32 + 1, s)
             })
             .collect();
-        let mut host = Self::with_namespaces(built);
+        let mut host = Self::with_namespaces_and_config(built, config);
         host.configs = namespaces.to_vec();
         host._images = images;
         host
@@ -99,7 +104,10 @@ impl FakeHost {
 
     /// A host around namespaces the test built itself.
     pub fn with_namespaces(namespaces: Vec<Arc<Namespace>>) -> Self {
-        let config = ControllerConfig::default();
+        Self::with_namespaces_and_config(namespaces, ControllerConfig::default())
+    }
+
+    fn with_namespaces_and_config(namespaces: Vec<Arc<Namespace>>, config: ControllerConfig) -> Self {
         let mem = Arc::new(VecMemory::new(MEM_SIZE));
         mem.poison(0, PAGE);
         let irq = Arc::new(RecordingSink::new(config.msix_vectors));
