@@ -18,6 +18,8 @@
 //! | `queues.rs` | full CQ, SQ deletion, reset and shutdown with busy queues |
 //! | `events.rs` | bad doorbell writes and Asynchronous Event Requests |
 //! | `shadow.rs` | shadow doorbells with EventIdx |
+//! | `copy.rs` | Copy: ranges, limits, PI, cross-namespace |
+//! | `copy_formats.rs` | Copy descriptor formats against every PI format |
 
 mod cmd;
 mod fake_host;
@@ -38,4 +40,5 @@ mod format;
 mod prinfo_matrix;
 mod verify_compare;
 mod copy;
+mod copy_formats;
 mod hooks;
