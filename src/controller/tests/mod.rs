@@ -20,6 +20,7 @@
 //! | `shadow.rs` | shadow doorbells with EventIdx |
 //! | `copy.rs` | Copy: ranges, limits, PI, cross-namespace |
 //! | `copy_formats.rs` | Copy descriptor formats against every PI format |
+//! | `optional_features.rs` | optional features left out: absent in Identify, Invalid Field when probed |
 
 mod cmd;
 mod fake_host;
@@ -41,4 +42,5 @@ mod prinfo_matrix;
 mod verify_compare;
 mod copy;
 mod copy_formats;
+mod optional_features;
 mod hooks;
