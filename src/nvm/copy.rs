@@ -148,7 +148,11 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     let practr = prinfor & 0x8 != 0;
     let sdlba = sqe.cdw10() as u64 | (sqe.cdw11() as u64) << 32;
 
-    // Descriptor format: supported (OCFS), and 2h/3h enabled by the host (CDFE).
+    // Descriptor format (NVM-CS 3.3.2, after Figure 38): one not supported (OCFS), or
+    // 2h/3h not enabled by the host (CDFE), is Invalid Field in Command; a supported one
+    // that does not go with the guard the destination is formatted to use (0h/2h for
+    // 16b, 1h/3h for 32b/64b) is Invalid Namespace or Format. A destination formatted
+    // without PI uses no guard, whatever its LBA format's PIF: every format is accepted.
     if format > 3 || OCFS & (1 << format) == 0 || (format >= 2 && env.copy_formats_enabled & (1 << format) == 0) {
         return Err(fail(Status::INVALID_FIELD));
     }

@@ -48,8 +48,12 @@ pub mod ctrl {
     pub const LPA: usize = 261;
     pub const ELPE: usize = 262;
     pub const NPSS: usize = 263;
+    pub const APSTA: usize = 265;
     pub const WCTEMP: usize = 266;
     pub const CCTEMP: usize = 268;
+    pub const HMPRE: usize = 272;
+    pub const KAS: usize = 320;
+    pub const SANICAP: usize = 328;
     pub const SQES: usize = 512;
     pub const CQES: usize = 513;
     pub const MAXCMD: usize = 514;

@@ -2,7 +2,11 @@
 //! Figure 385): arbitration, power management, temperature threshold, error
 //! recovery, volatile write cache, number of queues, interrupt coalescing and
 //! vector configuration, write atomicity, asynchronous event configuration,
-//! timestamp and host behavior support. No feature is saveable.
+//! timestamp and host behavior support. No feature is saveable. Every other
+//! Feature Identifier, the optional ones vnvme leaves out included (Keep Alive
+//! Timer: KAS = 0, Host Memory Buffer, Autonomous Power State Transition, ...), is
+//! Invalid Field in Command for Get and Set alike (NVMe-Base 4.4); the list is in
+//! docs/conformance.md.
 
 use super::{done, fail, read_from_host, transfer, write_to_host, Outcome};
 use crate::controller::config::ControllerConfig;

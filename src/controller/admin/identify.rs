@@ -70,6 +70,9 @@ fn active_list(after: u32, nn: u32) -> Result<Page4k, Status> {
     Ok(p)
 }
 
+/// Optional capabilities left out keep their fields zero (docs/conformance.md):
+/// KAS (no Keep Alive), APSTA, HMPRE, SANICAP, and every OACS bit but Format NVM
+/// and Doorbell Buffer Config.
 pub fn controller_data(ctrl: &Controller) -> Page4k {
     let cfg = &ctrl.shared.config;
     let mut p = Page4k::default();

@@ -1,6 +1,13 @@
 //! Create / Delete I/O Submission and Completion Queue (NVMe-Base 5.2.1-5.2.4).
 //! Creating an SQ starts its worker thread; deleting it stops the worker after its
 //! current command and aborts what the host submitted but the worker never fetched.
+//!
+//! Queue identifiers: a QID of 0, past the queues granted by Number of Queues, or
+//! already in use is Invalid Queue Identifier (1h/01h) for both create commands;
+//! so is a CQID of 0 or past the granted completion queues in Create I/O SQ, while
+//! an in-range CQID whose queue was never created is Completion Queue Invalid
+//! (1h/00h). Deleting queue 0 or a queue that does not exist is Invalid Queue
+//! Identifier; deleting a CQ that still has SQs is Invalid Queue Deletion (1h/0Ch).
 
 use super::{done, fail, Outcome};
 use crate::controller::queue::{CompletionQueue, SubmissionQueue};
@@ -9,20 +16,25 @@ use crate::spec::{CompletionEntry, Status, SubmissionEntry};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// The number of I/O submission (`is_sq`) or completion queues granted: the
+/// Number of Queues feature once the host set it, else the controller maximum.
+fn granted(ctrl: &Controller, is_sq: bool) -> u16 {
+    let sh = &ctrl.shared;
+    let f = sh.features.lock().unwrap();
+    let (s, c) = f.queues_allocated.unwrap_or((sh.config.max_queues - 1, sh.config.max_queues - 1));
+    if is_sq {
+        s + 1
+    } else {
+        c + 1
+    }
+}
+
 /// Shared checks of CDW10 (QID 15:0, QSIZE 31:16) and PRP1 for both create commands.
 fn check_create(ctrl: &Controller, sqe: &SubmissionEntry, is_sq: bool) -> Result<(u16, u16, u64), Status> {
     let qid = sqe.cdw10() as u16;
     let qsize = (sqe.cdw10() >> 16) + 1;
     let sh = &ctrl.shared;
-    let allocated = {
-        let f = sh.features.lock().unwrap();
-        let (s, c) = f.queues_allocated.unwrap_or((sh.config.max_queues - 1, sh.config.max_queues - 1));
-        if is_sq {
-            s + 1
-        } else {
-            c + 1
-        }
-    };
+    let allocated = granted(ctrl, is_sq);
     let qs = sh.queues.read().unwrap();
     let table = if is_sq { qs.sqs.len() } else { qs.cqs.len() };
     let exists = if is_sq {
@@ -70,12 +82,19 @@ pub fn create_sq(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         Ok(v) => v,
         Err(s) => return fail(s),
     };
+    // CQID (CDW11 31:16, NVMe-Base 5.2.2): 0h (the Admin CQ) or outside the range
+    // the controller supports is Invalid Queue Identifier; in range but not
+    // created is Completion Queue Invalid.
     let cqid = (sqe.cdw11() >> 16) as u16;
+    let cqs_granted = granted(ctrl, false);
     let cq = {
         let qs = ctrl.shared.queues.read().unwrap();
-        match qs.cqs.get(cqid as usize).and_then(|c| c.clone()) {
-            Some(cq) if cqid != 0 => cq,
-            _ => return fail(Status::INVALID_COMPLETION_QUEUE),
+        if cqid == 0 || cqid > cqs_granted || cqid as usize >= qs.cqs.len() {
+            return fail(Status::INVALID_QUEUE_IDENTIFIER);
+        }
+        match qs.cqs[cqid as usize].clone() {
+            Some(cq) => cq,
+            None => return fail(Status::INVALID_COMPLETION_QUEUE),
         }
     };
     let sq = Arc::new(SubmissionQueue::new(qid, base, size, cqid));

@@ -100,20 +100,48 @@ fn create_sq_misaligned_base_is_prp_offset_invalid() {
 }
 
 #[test]
-fn create_sq_on_cq_zero_is_invalid_completion_queue() {
+fn create_sq_on_cq_zero_is_invalid_queue_identifier() {
+    // CQID 0h names the Admin CQ, which an I/O SQ may not use (NVMe-Base 5.2.2).
     let mut h = host();
     let sq = ring(&mut h);
     let c = h.admin(cmd::create_sq(1, 16, sq, 0));
-    assert_eq!(c.status, Status::INVALID_COMPLETION_QUEUE);
+    assert_eq!(c.status, Status::INVALID_QUEUE_IDENTIFIER);
+    assert_eq!((c.status.sct, c.status.sc, c.status.dnr), (1, 0x01, true));
+}
+
+#[test]
+fn create_sq_on_cq_past_the_granted_queues_is_invalid_queue_identifier() {
+    let mut h = host();
+    // Two CQs granted (NCQA 1): CQID 3 is outside the range, CQID 2 inside it.
+    assert_eq!(h.admin(cmd::number_of_queues(1, 1)).status, Status::SUCCESS);
+    let sq = ring(&mut h);
+    assert_eq!(h.admin(cmd::create_sq(1, 16, sq, 3)).status, Status::INVALID_QUEUE_IDENTIFIER, "CQID 3 > NCQA + 1");
+    let c = h.admin(cmd::create_sq(1, 16, sq, 2));
+    assert_eq!(c.status, Status::INVALID_COMPLETION_QUEUE, "CQID 2 in range, never created");
     assert_eq!((c.status.sct, c.status.sc, c.status.dnr), (1, 0x00, true));
+}
+
+#[test]
+fn create_sq_on_cq_past_the_controller_maximum_is_invalid_queue_identifier() {
+    let mut h = host();
+    let sq = ring(&mut h);
+    for cqid in [17, 0x1000, 0xffff] {
+        assert_eq!(h.admin(cmd::create_sq(1, 16, sq, cqid)).status, Status::INVALID_QUEUE_IDENTIFIER, "CQID {cqid}");
+    }
 }
 
 #[test]
 fn create_sq_on_missing_cq_is_invalid_completion_queue() {
     let mut h = host();
     let sq = ring(&mut h);
-    assert_eq!(h.admin(cmd::create_sq(1, 16, sq, 2)).status, Status::INVALID_COMPLETION_QUEUE);
-    assert_eq!(h.admin(cmd::create_sq(1, 16, sq, 0xffff)).status, Status::INVALID_COMPLETION_QUEUE);
+    for cqid in [1, 2, 16] {
+        assert_eq!(h.admin(cmd::create_sq(1, 16, sq, cqid)).status, Status::INVALID_COMPLETION_QUEUE, "CQID {cqid}");
+    }
+    // A deleted CQ is missing again.
+    let cq = ring(&mut h);
+    assert_eq!(h.admin(cmd::create_cq(2, 16, cq, 1, true)).status, Status::SUCCESS);
+    assert_eq!(h.admin(cmd::delete_cq(2)).status, Status::SUCCESS);
+    assert_eq!(h.admin(cmd::create_sq(1, 16, sq, 2)).status, Status::INVALID_COMPLETION_QUEUE, "deleted CQ 2");
 }
 
 #[test]

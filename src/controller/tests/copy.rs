@@ -12,7 +12,7 @@ use crate::spec::{CompletionEntry, Status, SubmissionEntry};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// One source range entry (32 bytes for formats 0h/2h, 40 for 1h/3h).
-fn entry(format: u8, snsid: u32, slba: u64, nlb: u64, elbt: u64, elbat: u16, elbatm: u16) -> Vec<u8> {
+pub(super) fn entry(format: u8, snsid: u32, slba: u64, nlb: u64, elbt: u64, elbat: u16, elbatm: u16) -> Vec<u8> {
     let size = if format.is_multiple_of(2) { 32 } else { 40 };
     let mut e = vec![0u8; size];
     if format >= 2 {
@@ -62,7 +62,7 @@ fn two_namespaces(a: NsConfig, b: NsConfig) -> FakeHost {
 }
 
 /// Host Behavior Support with CDFE = formats 2h and 3h enabled.
-fn enable_cross_namespace_formats(h: &mut FakeHost) {
+pub(super) fn enable_cross_namespace_formats(h: &mut FakeHost) {
     let mut hbs = vec![0u8; 512];
     hbs[4] = 0b1100;
     let buf = h.alloc_with(&hbs);

@@ -18,6 +18,9 @@
 //! | `queues.rs` | full CQ, SQ deletion, reset and shutdown with busy queues |
 //! | `events.rs` | bad doorbell writes and Asynchronous Event Requests |
 //! | `shadow.rs` | shadow doorbells with EventIdx |
+//! | `copy.rs` | Copy: ranges, limits, PI, cross-namespace |
+//! | `copy_formats.rs` | Copy descriptor formats against every PI format |
+//! | `optional_features.rs` | optional features left out: absent in Identify, Invalid Field when probed |
 
 mod cmd;
 mod fake_host;
@@ -38,4 +41,6 @@ mod format;
 mod prinfo_matrix;
 mod verify_compare;
 mod copy;
+mod copy_formats;
+mod optional_features;
 mod hooks;
