@@ -18,6 +18,7 @@
 //! | `queues.rs` | full CQ, SQ deletion, reset and shutdown with busy queues |
 //! | `events.rs` | bad doorbell writes and Asynchronous Event Requests |
 //! | `shadow.rs` | shadow doorbells with EventIdx |
+//! | `ns_mgmt.rs` | Namespace Management / Attachment, CNS 10h-13h, capacity, restart |
 
 mod cmd;
 mod fake_host;
@@ -39,3 +40,4 @@ mod prinfo_matrix;
 mod verify_compare;
 mod copy;
 mod hooks;
+mod ns_mgmt;
