@@ -59,14 +59,22 @@ impl NsIds {
         PathBuf::from(s)
     }
 
-    /// The identifiers kept beside `image`, generating and saving them the first time.
+    /// The identifiers kept beside `image`, generating and saving them the first
+    /// time. A sidecar that cannot be written (a read-only directory) costs only
+    /// persistence: the identifiers are used for this run and a warning logged.
+    /// A sidecar that exists but does not parse is an error, never replaced.
     pub fn load_or_create(image: &Path) -> io::Result<Self> {
         let path = Self::sidecar_for(image);
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let ids = Self::generate()?;
-                ids.save(image)?;
+                if let Err(e) = ids.save(image) {
+                    crate::controller::tracing_log(format_args!(
+                        "{}: cannot keep the namespace identifiers ({e}); they change at the next start",
+                        path.display()
+                    ));
+                }
                 Ok(ids)
             }
             Err(e) => Err(e),
