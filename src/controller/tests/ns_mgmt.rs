@@ -330,7 +330,7 @@ fn masked_notices_still_fill_the_changed_namespace_list() {
 #[test]
 fn created_namespaces_and_their_format_survive_a_restart() {
     let dir = TempDir::new();
-    let (descs, ids);
+    let (descs, given_at_start);
     {
         let mut h = managed_host(&dir.0);
         assert_eq!(create(&mut h, &fields(64, 64, 0, 0, 1)).1, 2);
@@ -339,9 +339,9 @@ fn created_namespaces_and_their_format_survive_a_restart() {
         // Format NVM to 512+8 Type 1: the record follows.
         assert_eq!(h.admin(crate::spec::SubmissionEntry::new(0x80, 0, 2).with_cdw(10, 1 | 1 << 5)).status, Status::SUCCESS);
         descs = h.identify(0x03, 2).1;
-        ids = h.namespaces.len();
+        given_at_start = h.namespaces.len();
     }
-    assert_eq!(ids, 1, "only the given namespace at the first start");
+    assert_eq!(given_at_start, 1, "only the given namespace at the first start");
     let mut h = managed_host(&dir.0);
     assert_eq!(nsid_list(&mut h, 0x10), [1, 2, 3]);
     assert_eq!(nsid_list(&mut h, 0x02), [1, 2], "attachment kept");
