@@ -34,6 +34,9 @@ lab_guard() {
     trap 'lab_on_exit $?' EXIT
 }
 lab_on_err() {
+    # A script that has printed its own verdict (lab_reported) and then exits non-zero is not an error
+    # to report again (bash runs the ERR trap for such an `exit` inside a { } block).
+    [[ -n ${LAB_REPORTED:-} ]] && return
     echo "${LAB_PROG:-lab}: error: step '$LAB_STEP': \"$1\" failed (line $2)" >&2
     LAB_REPORTED=1
 }

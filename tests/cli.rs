@@ -142,3 +142,49 @@ fn socket_is_private_busy_path_is_refused_and_sigterm_exits_cleanly() {
     child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
     assert!(log.contains("stopped"), "log: {log}");
 }
+
+#[test]
+fn serve_with_ns_dir_alone_starts_and_reports_its_namespaces() {
+    let d = scratch("nsdir");
+    let dir = d.join("namespaces");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A namespace an earlier run created: image, record, identifiers.
+    std::fs::File::create(dir.join("ns2.img")).unwrap().set_len(520 * 64).unwrap();
+    std::fs::write(dir.join("ns2.img.ns"), "nsid 2\nlbaf 1\nmset 0\npi 1\npil 0\nnmic 0\nattached 1\n").unwrap();
+    let sock = d.join("vnvme.sock");
+    let mut child = vnvme()
+        .args(["serve", "--socket", sock.to_str().unwrap(), "--ns-dir", dir.to_str().unwrap(), "--ns-dir-capacity", "1G"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&sock);
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let mut log = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("1 namespaces, 1073741824 bytes of capacity"), "log: {log}");
+    assert!(log.contains("namespace 2: 64 blocks of 512+8 (pi 1"), "log: {log}");
+    let ids = std::fs::read_to_string(dir.join("ns2.img.ids")).expect("identifiers generated beside the image");
+    assert!(ids.contains("uuid "), "{ids}");
+}
+
+#[test]
+fn serve_rejects_bad_ns_dir_setups() {
+    let d = scratch("nsdir-bad");
+    let img = image(&d, "8M");
+    let sock = d.join("s");
+    let s = sock.to_str().unwrap();
+    expect_error(&["serve", "--socket", s, "--ns-dir", "/nonexistent/dir"], "--ns-dir /nonexistent/dir");
+    expect_error(&["serve", "--socket", s], "--ns");
+    let dir = d.join("nsd");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::File::create(dir.join("ns1.img")).unwrap().set_len(4096).unwrap();
+    std::fs::write(dir.join("ns1.img.ns"), "nsid 1\nlbaf 0\nmset 0\npi 0\npil 0\nnmic 0\nattached 0\n").unwrap();
+    let ns = format!("path={}", img.display());
+    expect_error(&["serve", "--socket", s, "--ns", &ns, "--ns-dir", dir.to_str().unwrap()], "has the NSID of --ns number 1");
+    std::fs::write(dir.join("ns1.img.ns"), "nsid 1\nlbaf 12\n").unwrap();
+    expect_error(&["serve", "--socket", s, "--ns-dir", dir.to_str().unwrap()], "ns1.img.ns");
+}

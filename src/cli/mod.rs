@@ -192,7 +192,7 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
     let tests = [(32u16, 1usize, nvm::READ), (32, 1, nvm::WRITE), (1, 1, nvm::READ), (1, 1, nvm::WRITE)];
     let ns = crate::driver::bench::namespace_on(image)?;
     let make = |rules: usize, detect: bool| -> Result<Arc<dyn crate::controller::hooks::CommandHook>, String> {
-        let plane = crate::control::ControlPlane::new(vec![ns.clone()], detect);
+        let plane = crate::control::ControlPlane::new(Arc::new(crate::nvm::ns_table::NamespaceTable::fixed(vec![ns.clone()])), detect);
         for i in 0..rules {
             // Never matches: a namespace-1 rule on an LBA range past the image.
             plane.add_rule(&format!("ns=1,op=any,lba={}-{},action=guard", u64::MAX - 2 * i as u64 - 1, u64::MAX - 2 * i as u64))?;

@@ -7,6 +7,8 @@ use crate::controller::{Controller, ControllerConfig};
 use crate::dma::sgl::SglLength;
 use crate::nvm::metadata;
 use crate::nvm::namespace::{standard_formats, LbaFormat, Namespace, Protection};
+use crate::nvm::ns_dir::NsDir;
+use crate::nvm::ns_table::NamespaceTable;
 use crate::storage::{BlockStore, FileStore};
 use crate::transport::vfio_user::dma_map::DmaMap;
 use crate::transport::vfio_user::irq::Interrupts;
@@ -24,8 +26,17 @@ pub struct ServeArgs {
     pub socket: PathBuf,
     /// A namespace: path=IMG[,lbs=512|4096][,ms=N][,mset=0|1][,pi=0-3][,pil=0|1][,pif=0|1|2][,sts=N].
     /// Repeat for more namespaces (NSIDs 1, 2, ...).
-    #[arg(long = "ns", required = true)]
+    #[arg(long = "ns", required_unless_present = "ns_dir")]
     pub ns: Vec<String>,
+    /// A directory in which the host may create and delete namespaces (Namespace
+    /// Management and Attachment; docs/namespaces.md). Namespaces created there
+    /// come back after a restart with the same directory.
+    #[arg(long)]
+    pub ns_dir: Option<PathBuf>,
+    /// NVM capacity the --ns-dir directory offers (e.g. 8G; default: the
+    /// filesystem's free space at start plus the images already there).
+    #[arg(long, requires = "ns_dir")]
+    pub ns_dir_capacity: Option<String>,
     /// Serial number reported in Identify Controller.
     #[arg(long, default_value = "VNVME0001")]
     pub serial: String,
@@ -110,7 +121,37 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
         ));
     }
     let marks = crate::nvm::uncorrectable::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
-    Ok(Arc::new(ns.with_uncorrectable(marks)))
+    let ids = crate::nvm::ns_ids::NsIds::load_or_create(p).map_err(|e| format!("namespace {nsid}: identifiers: {e}"))?;
+    Ok(Arc::new(ns.with_uncorrectable(marks).with_ids(ids)))
+}
+
+/// NSIDs a `--ns-dir` subsystem offers (Identify Controller NN), unless more
+/// `--ns` namespaces are given.
+const MANAGED_NN: u32 = 32;
+
+/// The namespace set: the `--ns` namespaces as NSIDs 1.., plus, with `--ns-dir`,
+/// the namespaces recorded in that directory.
+fn namespace_table(a: &ServeArgs, given: Vec<Arc<Namespace>>) -> Result<NamespaceTable, String> {
+    let Some(path) = &a.ns_dir else { return Ok(NamespaceTable::fixed(given)) };
+    let capacity = a.ns_dir_capacity.as_deref().map(super::parse_size).transpose()?;
+    let (dir, managed) = NsDir::open(path, capacity)?;
+    for e in &managed {
+        if (e.ns.nsid as usize) <= given.len() {
+            return Err(format!(
+                "--ns-dir {}: namespace {} there has the NSID of --ns number {}; give fewer --ns or move the directory",
+                path.display(),
+                e.ns.nsid,
+                e.ns.nsid
+            ));
+        }
+    }
+    crate::controller::tracing_log(format_args!(
+        "namespace management in {}: {} namespaces, {} bytes of capacity",
+        path.display(),
+        managed.len(),
+        dir.capacity
+    ));
+    Ok(NamespaceTable::new(given, MANAGED_NN, Some(dir), managed))
 }
 
 pub fn run(a: ServeArgs) -> Result<(), String> {
@@ -128,9 +169,10 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     let specs: Vec<NsSpec> = a.ns.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
     let namespaces: Vec<Arc<Namespace>> =
         specs.iter().enumerate().map(|(i, s)| open_namespace(i as u32 + 1, s)).collect::<Result<_, _>>()?;
+    let table = Arc::new(namespace_table(&a, namespaces)?);
     let plane = if a.control.is_some() || !a.faults.is_empty() || a.detect_mutation || a.trace_stderr {
         let plane =
-            Arc::new(crate::control::ControlPlane::new(namespaces.clone(), a.detect_mutation).with_trace_stderr(a.trace_stderr));
+            Arc::new(crate::control::ControlPlane::new(table.clone(), a.detect_mutation).with_trace_stderr(a.trace_stderr));
         for rule in &a.faults {
             let id = plane.add_rule(rule).map_err(|e| format!("--fault {rule}: {e}"))?;
             crate::controller::tracing_log(format_args!("fault rule {id}: {rule}"));
@@ -179,11 +221,12 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             }
         });
     }
-    for ns in &namespaces {
-        let f = ns.format();
+    for e in table.snapshot().allocated() {
+        let (ns, f) = (&e.ns, e.ns.format());
         crate::controller::tracing_log(format_args!(
-            "namespace {}: {} blocks of {}+{} (pi {}, pif {}, {})",
+            "namespace {}{}: {} blocks of {}+{} (pi {}, pif {}, {})",
             ns.nsid,
+            if e.attached { "" } else { " (detached)" },
             f.nlbas(),
             f.lbs(),
             f.ms(),
@@ -210,7 +253,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         crate::controller::tracing_log(format_args!("client connected"));
         let dma = Arc::new(DmaMap::default());
         let irqs = Arc::new(Interrupts::new(config.msix_vectors));
-        let ctrl = Controller::new(config.clone(), dma.clone(), irqs.clone(), namespaces.clone());
+        let ctrl = Controller::with_table(config.clone(), dma.clone(), irqs.clone(), table.clone());
         if let Some(plane) = &plane {
             let _ = ctrl.shared.hook.set(plane.clone());
             plane.attach(ctrl.shared.clone());
@@ -221,7 +264,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         session.ctrl.close();
         dma.unmap_all();
         crate::controller::tracing_log(format_args!("counters: {}", session.ctrl.shared.counters.summary()));
-        for ns in &namespaces {
+        for ns in table.snapshot().allocated().map(|e| &e.ns) {
             crate::controller::tracing_log(format_args!("namespace {} traffic: {}", ns.nsid, ns.counters.summary()));
         }
         match r {
@@ -235,7 +278,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             break;
         }
     }
-    for ns in &namespaces {
+    for ns in table.snapshot().allocated().map(|e| &e.ns) {
         ns.store.flush().map_err(|e| format!("flushing namespace {}: {e}", ns.nsid))?;
     }
     crate::controller::tracing_log(format_args!("stopped"));

@@ -15,7 +15,7 @@ pub mod trace;
 
 use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection};
 use crate::controller::Shared;
-use crate::nvm::Namespace;
+use crate::nvm::ns_table::NamespaceTable;
 use crate::spec::Status;
 use fault::{Action, FaultPlan, FaultRule};
 use protocol::Request;
@@ -33,7 +33,8 @@ const RECENT_MUTATIONS: usize = 64;
 /// Byte counters at the last `stats --reset`, so stats report deltas.
 #[derive(Default, Clone)]
 struct Baseline {
-    ns: Vec<[u64; 4]>,
+    /// (NSID, counters) of the namespaces allocated then.
+    ns: Vec<(u32, [u64; 4])>,
 }
 
 pub struct ControlPlane {
@@ -43,7 +44,7 @@ pub struct ControlPlane {
     trace_stderr: bool,
     detect: AtomicBool,
     mutations: Mutex<VecDeque<TraceEvent>>,
-    namespaces: Vec<Arc<Namespace>>,
+    namespaces: Arc<NamespaceTable>,
     shared: Mutex<Option<Arc<Shared>>>,
     baseline: Mutex<Baseline>,
 }
@@ -55,7 +56,7 @@ impl ControlPlane {
         self
     }
 
-    pub fn new(namespaces: Vec<Arc<Namespace>>, detect: bool) -> Self {
+    pub fn new(namespaces: Arc<NamespaceTable>, detect: bool) -> Self {
         let (trace_tx, _) = broadcast::channel(4096);
         ControlPlane {
             faults: FaultPlan::new(),
@@ -78,8 +79,9 @@ impl ControlPlane {
     pub fn add_rule(&self, text: &str) -> Result<u32, String> {
         let rule: FaultRule = text.parse()?;
         if let Some(ns) = rule.ns {
-            if ns == 0 || ns as usize > self.namespaces.len() {
-                return Err(format!("rule names namespace {ns}, but only 1..={} exist", self.namespaces.len()));
+            let nn = self.namespaces.snapshot().nn();
+            if ns == 0 || ns > nn {
+                return Err(format!("rule names namespace {ns}, but only 1..={nn} exist"));
             }
         }
         Ok(self.faults.add(rule))
@@ -89,8 +91,8 @@ impl ControlPlane {
         self.trace_tx.subscribe()
     }
 
-    fn ns_bytes(&self) -> Vec<[u64; 4]> {
-        self.namespaces.iter().map(|ns| ns.counters.snapshot()).collect()
+    fn ns_bytes(&self) -> Vec<(u32, [u64; 4])> {
+        self.namespaces.snapshot().allocated().map(|e| (e.ns.nsid, e.ns.counters.snapshot())).collect()
     }
 
     /// One request from the control socket (all but `trace`).
@@ -103,12 +105,11 @@ impl ControlPlane {
                 if let Value::Object(m) = &mut v {
                     let bytes: Vec<Value> = now
                         .iter()
-                        .enumerate()
-                        .map(|(i, b)| {
+                        .map(|(nsid, b)| {
                             let z = [0u64; 4];
-                            let o = base.ns.get(i).unwrap_or(&z);
+                            let o = base.ns.iter().find(|(n, _)| n == nsid).map_or(&z, |(_, c)| c);
                             json!({
-                                "nsid": i + 1,
+                                "nsid": nsid,
                                 "dma_to_device_bytes": b[0] - o[0],
                                 "dma_to_host_bytes": b[1] - o[1],
                                 "copy_read_bytes": b[2] - o[2],
@@ -199,10 +200,7 @@ impl CommandHook for ControlPlane {
     }
 
     fn completed(&self, done: &Completed) {
-        let has_pi = self
-            .namespaces
-            .get((done.view.nsid as usize).wrapping_sub(1))
-            .is_some_and(|ns| ns.format().has_pi());
+        let has_pi = self.namespaces.snapshot().entry(done.view.nsid).is_some_and(|e| e.ns.format().has_pi());
         self.stats.lock().unwrap().record(done, has_pi);
         let to_tracing = tracing::enabled!(target: "vnvme::trace", tracing::Level::DEBUG);
         let want_event = self.trace_stderr || to_tracing || self.trace_tx.receiver_count() > 0 || done.mutation.is_some();
@@ -237,13 +235,14 @@ impl CommandHook for ControlPlane {
 mod tests {
     use super::*;
     use crate::controller::hooks::{MutationReport, Tag};
+    use crate::nvm::Namespace;
     use std::time::Duration;
 
     fn plane() -> ControlPlane {
         let store: Arc<dyn crate::storage::BlockStore> = Arc::new(crate::storage::MemStore::new(1 << 20));
         let f = crate::nvm::namespace::standard_formats(0, 0);
         let ns = Namespace::new(1, store, f, 1, false, crate::nvm::namespace::Protection { pi_type: 1, pi_first: false }, 7);
-        ControlPlane::new(vec![Arc::new(ns)], false)
+        ControlPlane::new(Arc::new(NamespaceTable::fixed(vec![Arc::new(ns)])), false)
     }
 
     fn done(opcode: u8, slba: u64, status: Status, fired: Vec<String>) -> Completed {

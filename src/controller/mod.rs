@@ -23,6 +23,7 @@ pub mod worker;
 pub use config::ControllerConfig;
 pub use interrupt::InterruptSink;
 pub use crate::nvm::namespace::Namespace;
+pub use crate::nvm::ns_table::NamespaceTable;
 
 use crate::dma::DmaMemory;
 use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
@@ -64,7 +65,8 @@ pub struct Shared {
     pub config: ControllerConfig,
     pub mem: Arc<dyn DmaMemory>,
     pub irq: Arc<dyn InterruptSink>,
-    pub namespaces: Vec<Arc<Namespace>>,
+    /// The subsystem's namespaces; outlives the connection (see [`NamespaceTable`]).
+    pub namespaces: Arc<NamespaceTable>,
     pub queues: RwLock<Queues>,
     pub shadow: RwLock<Option<ShadowDoorbells>>,
     pub features: Mutex<Features>,
@@ -82,11 +84,9 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn namespace(&self, nsid: u32) -> Option<&Arc<Namespace>> {
-        if nsid == 0 {
-            return None;
-        }
-        self.namespaces.get(nsid as usize - 1)
+    /// The namespace of an active NSID, as the set is now.
+    pub fn namespace(&self, nsid: u32) -> Option<Arc<Namespace>> {
+        self.namespaces.snapshot().active(nsid).cloned()
     }
     pub fn page_size(&self) -> u64 {
         self.config.page_size()
@@ -155,6 +155,16 @@ impl Controller {
         mem: Arc<dyn DmaMemory>,
         irq: Arc<dyn InterruptSink>,
         namespaces: Vec<Arc<Namespace>>,
+    ) -> Self {
+        Self::with_table(config, mem, irq, Arc::new(NamespaceTable::fixed(namespaces)))
+    }
+
+    /// A controller over a namespace set that may change (and outlive it).
+    pub fn with_table(
+        config: ControllerConfig,
+        mem: Arc<dyn DmaMemory>,
+        irq: Arc<dyn InterruptSink>,
+        namespaces: Arc<NamespaceTable>,
     ) -> Self {
         let features = Features::new(&config);
         let regs = registers::Registers::new(&config);
@@ -330,7 +340,7 @@ impl Controller {
         self.regs.csts = (self.regs.csts & !csts::SHST_MASK) | csts::SHST_OCCURRING;
         self.stop_queues();
         self.admin = None;
-        for ns in &self.shared.namespaces {
+        for ns in self.shared.namespaces.snapshot().allocated().map(|e| &e.ns) {
             if let Err(e) = ns.store.flush() {
                 tracing_log(format_args!("flush of namespace {} at shutdown failed: {e}", ns.nsid));
             }
@@ -380,8 +390,8 @@ impl Controller {
     /// Stop everything and flush; called when the transport goes away.
     pub fn close(&mut self) {
         self.stop_queues();
-        for ns in &self.shared.namespaces {
-            let _ = ns.store.flush();
+        for e in self.shared.namespaces.snapshot().allocated() {
+            let _ = e.ns.store.flush();
         }
     }
 }

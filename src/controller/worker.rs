@@ -172,7 +172,7 @@ fn view_of(sqid: u16, sqe: &SubmissionEntry) -> CommandView {
 fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller::hooks::Injection) {
     let Some(ns) = shared.namespace(view.nsid) else { return };
     for &(tag, first, last) in &inj.corrupt {
-        if let Err(e) = nvm::inject::corrupt(ns, tag, first, last) {
+        if let Err(e) = nvm::inject::corrupt(&ns, tag, first, last) {
             super::tracing_log(format_args!("fault injection: corrupting stored PI failed: {e}"));
         }
     }
@@ -184,9 +184,10 @@ fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry, opts: IoO
         let cdfe = u16::from_le_bytes([f.host_behavior[4], f.host_behavior[5]]);
         (f.write_cache, cdfe | shared.config.copy_formats_always)
     };
+    let namespaces = shared.namespaces.snapshot();
     let env = IoEnv {
         mem: &*shared.mem,
-        namespaces: &shared.namespaces,
+        namespaces: &namespaces,
         counters: &shared.counters,
         page_size: shared.page_size(),
         max_transfer: shared.config.max_transfer(),

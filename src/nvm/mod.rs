@@ -16,6 +16,10 @@ pub mod medium;
 pub mod metadata;
 pub mod mutation;
 pub mod namespace;
+pub mod ns_dir;
+pub mod ns_ids;
+pub mod ns_manage;
+pub mod ns_table;
 pub mod protection;
 pub mod rw;
 pub mod transfer;
@@ -34,7 +38,8 @@ use std::sync::Arc;
 /// Everything an I/O command needs from its surroundings.
 pub struct IoEnv<'a> {
     pub mem: &'a dyn DmaMemory,
-    pub namespaces: &'a [Arc<Namespace>],
+    /// The namespace set as this command found it (one snapshot per command).
+    pub namespaces: &'a ns_table::NsSet,
     pub counters: &'a Counters,
     pub page_size: u64,
     pub max_transfer: u64,
@@ -51,11 +56,10 @@ pub struct IoEnv<'a> {
 }
 
 impl IoEnv<'_> {
+    /// The namespace of an active NSID; any other NSID (0, unallocated, detached,
+    /// above NN, FFFFFFFFh) is Invalid Namespace or Format (NVMe-Base 3.2.1).
     pub fn namespace(&self, nsid: u32) -> Result<&Arc<Namespace>, Status> {
-        if nsid == 0 || nsid as usize > self.namespaces.len() {
-            return Err(Status::INVALID_NAMESPACE);
-        }
-        Ok(&self.namespaces[nsid as usize - 1])
+        self.namespaces.active(nsid).ok_or(Status::INVALID_NAMESPACE)
     }
 }
 

@@ -73,9 +73,14 @@ pub struct Namespace {
     /// Read by every I/O command, written by Format NVM (which holds the write lock
     /// while the medium is re-laid out).
     pub active: RwLock<ActiveFormat>,
-    /// Stable identifiers derived from the image (EUI-64, NGUID).
+    /// Globally unique identifiers (NVMe-Base 4.7.1): from the image's `.ids`
+    /// sidecar ([`with_ids`](Self::with_ids)), else derived from the seed.
     pub eui64: [u8; 8],
     pub nguid: [u8; 16],
+    pub uuid: [u8; 16],
+    /// Namespace Multi-path I/O and Namespace Sharing Capabilities (NMIC bit 0:
+    /// may be attached to more than one controller), as created.
+    pub nmic: u8,
     /// Blocks marked by Write Uncorrectable.
     pub uncorrectable: super::uncorrectable::UncorrectableMap,
     pub counters: crate::counters::NsCounters,
@@ -113,6 +118,11 @@ impl Namespace {
         let mut nguid = [0u8; 16];
         nguid[..8].copy_from_slice(&eui64);
         nguid[8..].copy_from_slice(&h.rotate_left(29).to_be_bytes());
+        let mut uuid = [0u8; 16];
+        uuid[..8].copy_from_slice(&h.rotate_left(13).to_be_bytes());
+        uuid[8..].copy_from_slice(&h.rotate_left(41).to_be_bytes());
+        uuid[6] = (uuid[6] & 0x0f) | 0x40;
+        uuid[8] = (uuid[8] & 0x3f) | 0x80;
         Namespace {
             nsid,
             store,
@@ -120,6 +130,8 @@ impl Namespace {
             active: RwLock::new(ActiveFormat { index, lbaf, extended, protection, layout }),
             eui64,
             nguid,
+            uuid,
+            nmic: 0,
             uncorrectable: Default::default(),
             counters: Default::default(),
         }
@@ -129,6 +141,23 @@ impl Namespace {
     pub fn with_uncorrectable(mut self, map: super::uncorrectable::UncorrectableMap) -> Self {
         self.uncorrectable = map;
         self
+    }
+
+    /// Use identifiers kept with the image instead of the seed-derived ones.
+    pub fn with_ids(mut self, ids: super::ns_ids::NsIds) -> Self {
+        self.eui64 = ids.eui64;
+        self.nguid = ids.nguid;
+        self.uuid = ids.uuid;
+        self
+    }
+
+    pub fn with_nmic(mut self, nmic: u8) -> Self {
+        self.nmic = nmic;
+        self
+    }
+
+    pub fn ids(&self) -> super::ns_ids::NsIds {
+        super::ns_ids::NsIds { nguid: self.nguid, eui64: self.eui64, uuid: self.uuid }
     }
 
     pub fn format(&self) -> ActiveFormat {

@@ -17,6 +17,10 @@ pub mod cns {
     pub const CS_INDEPENDENT_NAMESPACE: u8 = 0x08;
     pub const ALLOCATED_NS_LIST: u8 = 0x10;
     pub const ALLOCATED_NAMESPACE: u8 = 0x11;
+    pub const NS_ATTACHED_CONTROLLER_LIST: u8 = 0x12;
+    pub const CONTROLLER_LIST: u8 = 0x13;
+    pub const CSI_ALLOCATED_NS_LIST: u8 = 0x1a;
+    pub const CSI_ALLOCATED_NAMESPACE: u8 = 0x1b;
     pub const IO_COMMAND_SET: u8 = 0x1c;
 }
 
@@ -52,6 +56,8 @@ pub mod ctrl {
     pub const WCTEMP: usize = 266;
     pub const CCTEMP: usize = 268;
     pub const HMPRE: usize = 272;
+    pub const TNVMCAP: usize = 280; // 16 bytes
+    pub const UNVMCAP: usize = 296; // 16 bytes
     pub const KAS: usize = 320;
     pub const SANICAP: usize = 328;
     pub const SQES: usize = 512;
@@ -72,6 +78,7 @@ pub mod ctrl {
 
     /// OACS bits.
     pub const OACS_FORMAT_NVM: u16 = 1 << 1;
+    pub const OACS_NS_MANAGEMENT: u16 = 1 << 3;
     pub const OACS_DOORBELL_BUFFER_CONFIG: u16 = 1 << 8;
     /// ONCS bits (NVMe-Base Figure 312, ONCS).
     pub const ONCS_COMPARE: u16 = 1 << 0;
@@ -105,6 +112,7 @@ pub mod ns {
     pub const NMIC: usize = 30;
     pub const DLFEAT: usize = 33;
     pub const NOIOB: usize = 46;
+    pub const NVMCAP: usize = 48; // 16 bytes
     pub const NPWG: usize = 64;
     pub const NPWA: usize = 66;
     pub const NPDG: usize = 68;
@@ -158,6 +166,14 @@ pub mod indep_ns {
     pub const NSFEAT: usize = 0;
     pub const NMIC: usize = 1;
     pub const NSTAT: usize = 14;
+}
+
+/// Controller List data structure (NVMe-Base 2.1 section 4.4.1, used by Identify CNS 12h/13h
+/// and Namespace Attachment): a count, then up to 2047 controller IDs.
+pub mod ctrl_list {
+    pub const NUMBER: usize = 0;
+    pub const FIRST_ID: usize = 2;
+    pub const MAX_IDS: usize = 2047;
 }
 
 /// Namespace Identification Descriptor types (NVMe-Base Figure 315).

@@ -11,6 +11,8 @@ pub mod admin {
     pub const SET_FEATURES: u8 = 0x09;
     pub const GET_FEATURES: u8 = 0x0a;
     pub const ASYNC_EVENT_REQUEST: u8 = 0x0c;
+    pub const NAMESPACE_MANAGEMENT: u8 = 0x0d;
+    pub const NAMESPACE_ATTACHMENT: u8 = 0x15;
     pub const KEEP_ALIVE: u8 = 0x18;
     pub const DOORBELL_BUFFER_CONFIG: u8 = 0x7c;
     pub const FORMAT_NVM: u8 = 0x80;
@@ -27,6 +29,8 @@ pub mod admin {
             SET_FEATURES => "set-features",
             GET_FEATURES => "get-features",
             ASYNC_EVENT_REQUEST => "async-event-request",
+            NAMESPACE_MANAGEMENT => "namespace-management",
+            NAMESPACE_ATTACHMENT => "namespace-attachment",
             KEEP_ALIVE => "keep-alive",
             DOORBELL_BUFFER_CONFIG => "doorbell-buffer-config",
             FORMAT_NVM => "format-nvm",

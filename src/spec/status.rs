@@ -90,6 +90,15 @@ impl Status {
     pub const INVALID_QUEUE_DELETION: Status = Status::new(sct::COMMAND_SPECIFIC, 0x0c).dnr();
     pub const FEATURE_NOT_SAVEABLE: Status = Status::new(sct::COMMAND_SPECIFIC, 0x0d).dnr();
     pub const FEATURE_NOT_CHANGEABLE: Status = Status::new(sct::COMMAND_SPECIFIC, 0x0e).dnr();
+    // Namespace Management / Attachment (NVMe-Base Figure 103).
+    pub const NS_INSUFFICIENT_CAPACITY: Status = Status::new(sct::COMMAND_SPECIFIC, 0x15).dnr();
+    pub const NS_ID_UNAVAILABLE: Status = Status::new(sct::COMMAND_SPECIFIC, 0x16).dnr();
+    pub const NS_ALREADY_ATTACHED: Status = Status::new(sct::COMMAND_SPECIFIC, 0x18).dnr();
+    pub const NS_IS_PRIVATE: Status = Status::new(sct::COMMAND_SPECIFIC, 0x19).dnr();
+    pub const NS_NOT_ATTACHED: Status = Status::new(sct::COMMAND_SPECIFIC, 0x1a).dnr();
+    pub const THIN_PROVISIONING_NOT_SUPPORTED: Status = Status::new(sct::COMMAND_SPECIFIC, 0x1b).dnr();
+    pub const CONTROLLER_LIST_INVALID: Status = Status::new(sct::COMMAND_SPECIFIC, 0x1c).dnr();
+    pub const IO_COMMAND_SET_NOT_SUPPORTED: Status = Status::new(sct::COMMAND_SPECIFIC, 0x29).dnr();
     // NVM Command Set command specific (NVM-CS Figure 21).
     pub const CONFLICTING_ATTRIBUTES: Status = Status::new(sct::COMMAND_SPECIFIC, 0x80).dnr();
     pub const INVALID_PROTECTION_INFORMATION: Status =
@@ -137,6 +146,14 @@ impl Status {
             (1, 0x0c) => "invalid queue deletion",
             (1, 0x0d) => "feature not saveable",
             (1, 0x0e) => "feature not changeable",
+            (1, 0x15) => "namespace insufficient capacity",
+            (1, 0x16) => "namespace identifier unavailable",
+            (1, 0x18) => "namespace already attached",
+            (1, 0x19) => "namespace is private",
+            (1, 0x1a) => "namespace not attached",
+            (1, 0x1b) => "thin provisioning not supported",
+            (1, 0x1c) => "controller list invalid",
+            (1, 0x29) => "I/O command set not supported",
             (1, 0x81) => "invalid protection information",
             (1, 0x83) => "command size limit exceeded",
             (1, 0x85) => "incompatible namespace or format",

@@ -93,6 +93,27 @@ impl AerState {
     }
 }
 
+/// Namespace Attribute Changed (NVMe-Base 5.1.2.1, notice 00h): add `nsids` to
+/// the Changed Namespace List (log 04h), then send the event unless the host
+/// masked it (Asynchronous Event Configuration bit 8, Namespace Attribute Notices).
+pub fn namespace_attribute_changed(sh: &crate::controller::Shared, nsids: &[u32]) {
+    if nsids.is_empty() {
+        return;
+    }
+    let enabled = {
+        let mut a = sh.aer.lock().unwrap();
+        for &n in nsids {
+            if !a.changed_namespaces.contains(&n) {
+                a.changed_namespaces.push(n);
+            }
+        }
+        a.config & (1 << 8) != 0
+    };
+    if enabled {
+        sh.raise_event(AsyncEvent::notice(NOTICE_NS_ATTRIBUTE_CHANGED, 0x04));
+    }
+}
+
 pub fn request(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
     let sh = ctrl.shared.clone();
     let done = {

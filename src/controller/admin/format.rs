@@ -66,10 +66,10 @@ pub fn format_nvm(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
     let nsid = sqe.nsid();
     let sh = ctrl.shared.clone();
     let targets: Vec<Arc<Namespace>> = if nsid == 0xffff_ffff {
-        sh.namespaces.clone()
+        sh.namespaces.snapshot().iter().cloned().collect()
     } else {
         match sh.namespace(nsid) {
-            Some(ns) => vec![ns.clone()],
+            Some(ns) => vec![ns],
             None => return fail(Status::INVALID_NAMESPACE),
         }
     };
@@ -77,17 +77,9 @@ pub fn format_nvm(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         if let Err(s) = apply(ns, req) {
             return fail(s);
         }
+        crate::nvm::ns_manage::format_changed(&sh.namespaces, ns.nsid);
     }
-    {
-        let mut a = sh.aer.lock().unwrap();
-        for ns in &targets {
-            if !a.changed_namespaces.contains(&ns.nsid) {
-                a.changed_namespaces.push(ns.nsid);
-            }
-        }
-    }
-    if sh.aer.lock().unwrap().config & (1 << 8) != 0 {
-        sh.raise_event(super::aer::AsyncEvent::notice(super::aer::NOTICE_NS_ATTRIBUTE_CHANGED, 0x04));
-    }
+    let nsids: Vec<u32> = targets.iter().map(|ns| ns.nsid).collect();
+    super::aer::namespace_attribute_changed(&sh, &nsids);
     done(0)
 }

@@ -1,9 +1,12 @@
 //! Identify (NVMe-Base 5.1.13; NVM-CS 4.1.5): controller, namespace, active
 //! namespace lists, namespace identification descriptors, the I/O command set
-//! structures (CNS 05h/06h/07h/08h/1Ch).
+//! structures (CNS 05h/06h/07h/08h/1Ch). The allocated-namespace and controller
+//! lists of Namespace Management (CNS 10h-13h, 1Ah, 1Bh) are in `identify_lists`.
 
+use super::identify_lists as lists;
 use super::{fail, transfer, write_to_host, Outcome};
 use crate::nvm::namespace::Namespace;
+use crate::nvm::ns_table::NsSet;
 use crate::controller::Controller;
 use crate::spec::identify::{cns, ctrl as c, indep_ns, nid, ns as n, nvm_ctrl, nvm_ns, Page4k, CSI_NVM};
 use crate::spec::{Status, SubmissionEntry};
@@ -16,24 +19,34 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         return fail(Status::INVALID_FIELD);
     }
     let nsid = sqe.nsid();
-    let sh = &ctrl.shared;
-    let nn = sh.namespaces.len() as u32;
+    // One snapshot of the namespace set for the whole command.
+    let set = ctrl.shared.namespaces.snapshot();
+    let managed = ctrl.shared.namespaces.managed();
     let page = match cns_v {
         cns::CONTROLLER => Ok(controller_data(ctrl)),
-        cns::NAMESPACE => namespace_page(ctrl, nsid, namespace_data),
-        cns::ACTIVE_NS_LIST => active_list(nsid, nn),
-        cns::CSI_ACTIVE_NS_LIST if csi == CSI_NVM => active_list(nsid, nn),
-        cns::NS_ID_DESCRIPTORS => match sh.namespace(nsid) {
+        // NSID FFFFFFFFh: what all namespaces have in common, when Namespace
+        // Management is supported (NVMe-Base 5.1.13.2.1).
+        cns::NAMESPACE if nsid == 0xffff_ffff && managed => Ok(lists::common_namespace_data()),
+        cns::NAMESPACE => namespace_page(&set, nsid, namespace_data),
+        cns::ACTIVE_NS_LIST => lists::ns_list(&set, nsid, false),
+        cns::CSI_ACTIVE_NS_LIST if csi == CSI_NVM => lists::ns_list(&set, nsid, false),
+        cns::NS_ID_DESCRIPTORS => match set.active(nsid) {
             Some(ns) => Ok(descriptors(ns)),
             None => Err(Status::INVALID_NAMESPACE),
         },
-        cns::CSI_NAMESPACE if csi == CSI_NVM => namespace_page(ctrl, nsid, nvm_namespace_data),
+        cns::CSI_NAMESPACE if csi == CSI_NVM => namespace_page(&set, nsid, nvm_namespace_data),
         cns::CSI_CONTROLLER if csi == CSI_NVM => Ok(nvm_controller_data()),
-        cns::CS_INDEPENDENT_NAMESPACE => namespace_page(ctrl, nsid, |_| {
+        cns::CS_INDEPENDENT_NAMESPACE => namespace_page(&set, nsid, |ns| {
             let mut p = Page4k::default();
-            p.u8(indep_ns::NSTAT, 1);
+            p.u8(indep_ns::NMIC, ns.nmic).u8(indep_ns::NSTAT, 1);
             p
         }),
+        cns::ALLOCATED_NS_LIST => lists::ns_list(&set, nsid, true),
+        cns::CSI_ALLOCATED_NS_LIST if csi == CSI_NVM => lists::ns_list(&set, nsid, true),
+        cns::ALLOCATED_NAMESPACE => lists::allocated_page(&set, nsid, namespace_data),
+        cns::CSI_ALLOCATED_NAMESPACE if csi == CSI_NVM => lists::allocated_page(&set, nsid, nvm_namespace_data),
+        cns::NS_ATTACHED_CONTROLLER_LIST => lists::attached_controllers(&set, nsid, (cdw10 >> 16) as u16),
+        cns::CONTROLLER_LIST => Ok(lists::controllers((cdw10 >> 16) as u16)),
         cns::IO_COMMAND_SET => {
             // One command set combination: the NVM command set alone.
             let mut p = Page4k::default();
@@ -41,6 +54,7 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             Ok(p)
         }
         cns::CSI_NAMESPACE | cns::CSI_CONTROLLER | cns::CSI_ACTIVE_NS_LIST => Err(Status::INVALID_FIELD),
+        cns::CSI_ALLOCATED_NS_LIST | cns::CSI_ALLOCATED_NAMESPACE => Err(Status::INVALID_FIELD),
         _ => Err(Status::INVALID_FIELD),
     };
     match page {
@@ -51,23 +65,11 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
 
 /// A per-namespace structure: NSID 0 and NSIDs above NN are invalid; an inactive
 /// NSID within range returns zeroes (NVMe-Base 5.1.13.2.1).
-fn namespace_page(ctrl: &Controller, nsid: u32, f: impl Fn(&Namespace) -> Page4k) -> Result<Page4k, Status> {
-    let nn = ctrl.shared.namespaces.len() as u32;
-    if nsid == 0 || nsid > nn {
+fn namespace_page(set: &NsSet, nsid: u32, f: impl Fn(&Namespace) -> Page4k) -> Result<Page4k, Status> {
+    if !set.valid(nsid) {
         return Err(Status::INVALID_NAMESPACE);
     }
-    Ok(ctrl.shared.namespace(nsid).map(|ns| f(ns)).unwrap_or_default())
-}
-
-fn active_list(after: u32, nn: u32) -> Result<Page4k, Status> {
-    if after >= 0xffff_fffe {
-        return Err(Status::INVALID_NAMESPACE);
-    }
-    let mut p = Page4k::default();
-    for (i, id) in (after + 1..=nn).take(1024).enumerate() {
-        p.u32(i * 4, id);
-    }
-    Ok(p)
+    Ok(set.active(nsid).map(|ns| f(ns)).unwrap_or_default())
 }
 
 /// Optional capabilities left out keep their fields zero (docs/conformance.md):
@@ -75,7 +77,11 @@ fn active_list(after: u32, nn: u32) -> Result<Page4k, Status> {
 /// and Doorbell Buffer Config.
 pub fn controller_data(ctrl: &Controller) -> Page4k {
     let cfg = &ctrl.shared.config;
+    let table = &ctrl.shared.namespaces;
+    let oacs_ns = if table.managed() { c::OACS_NS_MANAGEMENT } else { 0 };
+    let (tnvmcap, unvmcap) = table.capacity();
     let mut p = Page4k::default();
+    p.u64(c::TNVMCAP, tnvmcap).u64(c::UNVMCAP, unvmcap);
     p.u16(c::VID, cfg.vid)
         .u16(c::SSVID, cfg.ssvid)
         .ascii(c::SN, 20, &cfg.serial)
@@ -83,13 +89,13 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         .ascii(c::FR, 8, &cfg.firmware)
         .u8(c::RAB, 6)
         .u8(c::MDTS, cfg.mdts)
-        .u16(c::CNTLID, 1)
+        .u16(c::CNTLID, crate::nvm::ns_table::CNTLID)
         .u32(c::VER, crate::spec::registers::VERSION_2_1)
         // OAES bit 8: Namespace Attribute Notices (sent after Format NVM).
         .u32(c::OAES, 1 << 8)
         .u32(c::CTRATT, c::CTRATT_ELBAS)
         .u8(c::CNTRLTYPE, 1)
-        .u16(c::OACS, c::OACS_FORMAT_NVM | if cfg.shadow_doorbells { c::OACS_DOORBELL_BUFFER_CONFIG } else { 0 })
+        .u16(c::OACS, c::OACS_FORMAT_NVM | if cfg.shadow_doorbells { c::OACS_DOORBELL_BUFFER_CONFIG } else { 0 } | oacs_ns)
         .u8(c::ACL, 3)
         .u8(c::AERL, super::aer::AERL)
         // One firmware slot, read only.
@@ -101,7 +107,7 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         .u16(c::CCTEMP, 373)
         .u8(c::SQES, 0x66)
         .u8(c::CQES, 0x44)
-        .u32(c::NN, ctrl.shared.namespaces.len() as u32)
+        .u32(c::NN, ctrl.shared.namespaces.snapshot().nn())
         .u16(c::ONCS, oncs())
         .u8(c::FNA, 0)
         // VWC: present, and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b).
@@ -146,6 +152,8 @@ pub fn namespace_data(ns: &Namespace) -> Page4k {
         .u8(n::MC, n::MC_EXTENDED | n::MC_SEPARATE)
         .u8(n::DPC, if any_md { n::DPC_TYPE1 | n::DPC_TYPE2 | n::DPC_TYPE3 | n::DPC_FIRST | n::DPC_LAST } else { 0 })
         .u8(n::DPS, f.protection.pi_type | (f.protection.pi_first as u8) << 3)
+        .u8(n::NMIC, ns.nmic)
+        .u64(n::NVMCAP, ns.store.size())
         .u8(n::DLFEAT, n::DLFEAT_READ_ZEROES | n::DLFEAT_WZ_DEALLOCATE)
         .u16(n::MSSRL, crate::nvm::copy::MSSRL)
         .u32(n::MCL, crate::nvm::copy::MCL)
@@ -158,7 +166,7 @@ pub fn namespace_data(ns: &Namespace) -> Page4k {
     p
 }
 
-fn nvm_namespace_data(ns: &Namespace) -> Page4k {
+pub fn nvm_namespace_data(ns: &Namespace) -> Page4k {
     let mut p = Page4k::default();
     // LBSTM: every storage tag bit of the format in use is compared (when STC is set).
     let sts = ns.format().lbaf.sts as u32;
@@ -183,7 +191,9 @@ fn nvm_controller_data() -> Page4k {
 fn descriptors(ns: &Namespace) -> Page4k {
     let mut p = Page4k::default();
     let mut off = 0;
-    for (t, v) in [(nid::EUI64, &ns.eui64[..]), (nid::NGUID, &ns.nguid[..]), (nid::CSI, &[CSI_NVM][..])] {
+    // NVMe-Base 5.1.13.2.3: every identifier the namespace has, and its CSI (CAP.CSS bit 6 is set).
+    let ids = [(nid::EUI64, &ns.eui64[..]), (nid::NGUID, &ns.nguid[..]), (nid::UUID, &ns.uuid[..]), (nid::CSI, &[CSI_NVM][..])];
+    for (t, v) in ids {
         p.u8(off, t).u8(off + 1, v.len() as u8).bytes(off + 4, v);
         off += 4 + v.len();
     }

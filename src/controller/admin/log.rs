@@ -84,7 +84,7 @@ pub fn get_log_page(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             if csi != crate::spec::identify::CSI_NVM {
                 return fail(Status::INVALID_FIELD);
             }
-            command_effects()
+            command_effects(sh.namespaces.managed())
         }
         _ => return fail(Status::INVALID_LOG_PAGE),
     };
@@ -131,7 +131,7 @@ fn smart(c: &Counters, error_entries: u64) -> Vec<u8> {
 }
 
 /// Commands Supported and Effects (NVMe-Base Figure 210) for the NVM command set.
-fn command_effects() -> Vec<u8> {
+fn command_effects(ns_management: bool) -> Vec<u8> {
     const CSUPP: u32 = 1 << 0;
     const LBCC: u32 = 1 << 1;
     const NCC: u32 = 1 << 2;
@@ -158,6 +158,13 @@ fn command_effects() -> Vec<u8> {
     // Format NVM changes contents and namespace capabilities and inventory;
     // CSE 001b: no other command to the namespace may be outstanding.
     put(0, aop::FORMAT_NVM, CSUPP | LBCC | NCC | NIC | 1 << 16);
+    if ns_management {
+        // Namespace Management and Attachment change the namespace inventory and
+        // capabilities: a host rescans after them (Linux does on NIC/NCC).
+        for op in [aop::NAMESPACE_MANAGEMENT, aop::NAMESPACE_ATTACHMENT] {
+            put(0, op, CSUPP | NCC | NIC);
+        }
+    }
     for op in [iop::READ, iop::COMPARE, iop::VERIFY] {
         put(1024, op, CSUPP);
     }

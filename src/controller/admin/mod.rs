@@ -6,7 +6,10 @@ pub mod dbbuf;
 pub mod features;
 pub mod format;
 pub mod identify;
+pub mod identify_lists;
 pub mod log;
+pub mod ns_attach;
+pub mod ns_mgmt;
 pub mod queues;
 
 use super::Controller;
@@ -49,6 +52,8 @@ pub fn execute(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         op::ASYNC_EVENT_REQUEST => aer::request(ctrl, sqe),
         op::DOORBELL_BUFFER_CONFIG if ctrl.shared.config.shadow_doorbells => dbbuf::config(ctrl, sqe),
         op::FORMAT_NVM => format::format_nvm(ctrl, sqe),
+        op::NAMESPACE_MANAGEMENT if ctrl.shared.namespaces.managed() => ns_mgmt::namespace_management(ctrl, sqe),
+        op::NAMESPACE_ATTACHMENT if ctrl.shared.namespaces.managed() => ns_attach::namespace_attachment(ctrl, sqe),
         _ => fail(Status::INVALID_OPCODE),
     }
 }

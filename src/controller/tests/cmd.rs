@@ -54,6 +54,18 @@ pub fn async_event_request() -> SubmissionEntry {
 pub fn doorbell_buffer_config(shadow: u64, event_idx: u64) -> SubmissionEntry {
     SubmissionEntry::new(aop::DOORBELL_BUFFER_CONFIG, 0, 0).with_prps(shadow, event_idx)
 }
+/// Namespace Management create (SEL 0h): the host-specified fields at `prp1`.
+pub fn ns_create(prp1: u64) -> SubmissionEntry {
+    SubmissionEntry::new(aop::NAMESPACE_MANAGEMENT, 0, 0).with_prps(prp1, 0)
+}
+/// Namespace Management delete (SEL 1h).
+pub fn ns_delete(nsid: u32) -> SubmissionEntry {
+    SubmissionEntry::new(aop::NAMESPACE_MANAGEMENT, 0, nsid).with_cdw(10, 1)
+}
+/// Namespace Attachment: SEL 0h attach, 1h detach; the controller list at `prp1`.
+pub fn ns_attachment(nsid: u32, sel: u32, prp1: u64) -> SubmissionEntry {
+    SubmissionEntry::new(aop::NAMESPACE_ATTACHMENT, 0, nsid).with_prps(prp1, 0).with_cdw(10, sel)
+}
 
 /// Read / Write of `nlb` blocks at `slba` (no data pointer yet).
 pub fn rw(opcode: u8, nsid: u32, slba: u64, nlb: u64) -> SubmissionEntry {

@@ -80,7 +80,7 @@ fn copies_several_ranges_in_order_inside_the_device() {
     assert_eq!(h.write_blocks(1, 300, &b), Status::SUCCESS);
     assert_eq!(h.write_blocks(1, 7, &c), Status::SUCCESS);
     let dma_before = h.ctrl.shared.counters.dma_to_device.load(Relaxed);
-    let ns_dma_before = h.ctrl.shared.namespaces[0].counters.dma_to_device.load(Relaxed);
+    let ns_dma_before = h.namespaces[0].counters.dma_to_device.load(Relaxed);
     let done = copy(&mut h, 1, 1000, 0, &plain_ranges(&[(100, 4), (300, 2), (7, 1)]), 0);
     assert_eq!((done.status, done.dw0), (Status::SUCCESS, 0));
     let (s, got) = h.read_blocks(1, 1000, 7);
@@ -89,8 +89,8 @@ fn copies_several_ranges_in_order_inside_the_device() {
     let sh = &h.ctrl.shared;
     assert_eq!(sh.counters.copy_bytes.load(Relaxed), 7 * 512, "moved inside the device");
     assert_eq!(sh.counters.dma_to_device.load(Relaxed) - dma_before, 3 * 32, "only the range list crossed DMA");
-    assert_eq!(sh.namespaces[0].counters.copy_written_bytes.load(Relaxed), 7 * 512);
-    assert_eq!(sh.namespaces[0].counters.dma_to_device.load(Relaxed) - ns_dma_before, 3 * 32, "the destination namespace counts the range list");
+    assert_eq!(h.namespaces[0].counters.copy_written_bytes.load(Relaxed), 7 * 512);
+    assert_eq!(h.namespaces[0].counters.dma_to_device.load(Relaxed) - ns_dma_before, 3 * 32, "the destination namespace counts the range list");
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn cross_namespace_plain_and_overlap() {
     let e = vec![entry(2, 2, 5, 3, 0, 0, 0)];
     assert_eq!(copy(&mut h, 1, 50, 2, &e, 0).status, Status::SUCCESS);
     assert_eq!(h.read_blocks(1, 50, 3), (Status::SUCCESS, a));
-    let ns2 = &h.ctrl.shared.namespaces[1];
+    let ns2 = &h.namespaces[1];
     assert_eq!(ns2.counters.copy_read_bytes.load(Relaxed), 3 * 512, "source namespace counted");
     // A source range in the destination namespace overlapping the destination.
     let e = vec![entry(2, 1, 48, 4, 0, 0, 0)];

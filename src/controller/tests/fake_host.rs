@@ -16,7 +16,7 @@ pub(super) use super::cmd;
 pub(super) use super::fixtures::{on_both_stores, pattern, watchdog, NsConfig, Store};
 use super::fixtures::TempImage;
 use crate::controller::interrupt::RecordingSink;
-use crate::controller::{Controller, ControllerConfig};
+use crate::controller::{Controller, ControllerConfig, NamespaceTable};
 use crate::dma::{DmaMemory, VecMemory};
 use crate::nvm::namespace::Namespace;
 use crate::spec::registers::{self as reg, csts};
@@ -104,14 +104,25 @@ impl FakeHost {
 
     /// A host around namespaces the test built itself.
     pub fn with_namespaces(namespaces: Vec<Arc<Namespace>>) -> Self {
-        Self::with_namespaces_and_config(namespaces, ControllerConfig::default())
+        Self::with_table(Arc::new(NamespaceTable::fixed(namespaces)))
     }
 
     fn with_namespaces_and_config(namespaces: Vec<Arc<Namespace>>, config: ControllerConfig) -> Self {
+        Self::with_table_and_config(Arc::new(NamespaceTable::fixed(namespaces)), config)
+    }
+
+    /// A host around a namespace set that may change (Namespace Management);
+    /// `namespaces` holds the ones allocated at the start.
+    pub fn with_table(table: Arc<NamespaceTable>) -> Self {
+        Self::with_table_and_config(table, ControllerConfig::default())
+    }
+
+    fn with_table_and_config(table: Arc<NamespaceTable>, config: ControllerConfig) -> Self {
+        let namespaces = table.snapshot().allocated().map(|e| e.ns.clone()).collect();
         let mem = Arc::new(VecMemory::new(MEM_SIZE));
         mem.poison(0, PAGE);
         let irq = Arc::new(RecordingSink::new(config.msix_vectors));
-        let ctrl = Controller::new(config, mem.clone(), irq.clone(), namespaces.clone());
+        let ctrl = Controller::with_table(config, mem.clone(), irq.clone(), table);
         FakeHost {
             ctrl,
             mem,

@@ -124,7 +124,7 @@ fn active_namespace_list_rejects_the_top_nsids() {
 }
 
 #[test]
-fn namespace_descriptor_list_has_eui64_nguid_and_csi() {
+fn namespace_descriptor_list_has_eui64_nguid_uuid_and_csi() {
     let mut h = host();
     let (cqe, d) = h.identify(0x03, 2);
     assert_eq!(cqe.status, Status::SUCCESS);
@@ -134,8 +134,11 @@ fn namespace_descriptor_list_has_eui64_nguid_and_csi() {
     assert_eq!(&d[4..12], &ns.eui64);
     assert_eq!((d[12], d[13]), (2, 16));
     assert_eq!(&d[16..32], &ns.nguid);
-    assert_eq!((d[32], d[33], d[36]), (4, 1, 0), "CSI: NVM command set");
-    assert!(d[37..].iter().all(|&b| b == 0), "list ends with zeroes");
+    assert_eq!((d[32], d[33]), (3, 16), "UUID");
+    assert_eq!(&d[36..52], &ns.uuid);
+    assert_eq!((d[36 + 6] >> 4, d[36 + 8] >> 6), (4, 0b10), "a version 4, RFC 9562 variant UUID");
+    assert_eq!((d[52], d[53], d[56]), (4, 1, 0), "CSI: NVM command set");
+    assert!(d[57..].iter().all(|&b| b == 0), "list ends with zeroes");
     let (_, other) = h.identify(0x03, 1);
     assert_ne!(&other[4..12], &d[4..12], "identifiers differ between namespaces");
 }

@@ -21,6 +21,7 @@
 //! | `copy.rs` | Copy: ranges, limits, PI, cross-namespace |
 //! | `copy_formats.rs` | Copy descriptor formats against every PI format |
 //! | `optional_features.rs` | optional features left out: absent in Identify, Invalid Field when probed |
+//! | `ns_mgmt.rs` | Namespace Management / Attachment, CNS 10h-13h, capacity, restart |
 
 mod cmd;
 mod fake_host;
@@ -44,3 +45,4 @@ mod copy;
 mod copy_formats;
 mod optional_features;
 mod hooks;
+mod ns_mgmt;
