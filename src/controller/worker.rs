@@ -168,7 +168,8 @@ fn view_of(sqid: u16, sqe: &SubmissionEntry) -> CommandView {
 }
 
 /// Sticky corruption asked for by the hook: spoil the stored tags on the medium
-/// before the command runs (a later write of those blocks heals them).
+/// before the command runs (a later write of those blocks heals them). Idempotent:
+/// a block already spoiled is left as it is (`nvm::inject::corrupt`).
 fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller::hooks::Injection) {
     let Some(ns) = shared.namespace(view.nsid) else { return };
     for &(tag, first, last) in &inj.corrupt {

@@ -1,11 +1,14 @@
 //! The command hook: injected statuses, completion delays, sticky corruption of
-//! stored PI tags (healed by a rewrite), transient guard corruption of returned
+//! stored PI tags (idempotent however often it fires, healed by a rewrite,
+//! re-applied by a later firing; two tags of one block independent; never-written
+//! blocks left alone), transient guard corruption of returned
 //! tuples, race-window widening, and the buffer-mutation detector reporting the
 //! exact bytes a "guest" changed while its write was in flight (and nothing when
 //! it did not).
 
 use super::fake_host::{cmd, pattern, FakeHost, Store};
-use super::pi_io::{read, tuples, type1_512, Prinfo, ALL, APP_TAG, GUARD};
+use super::fake_host::NsConfig;
+use super::pi_io::{read, tuple_at, tuples, type1_512, Prinfo, ALL, APP, APP_TAG, GUARD, REF};
 use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection, Tag};
 use crate::spec::opcode::nvm as iop;
 use crate::spec::Status;
@@ -57,15 +60,31 @@ fn host_on(hook: Arc<TestHook>, ns: super::fake_host::NsConfig) -> FakeHost {
 }
 
 fn write_good(h: &mut FakeHost, lba: u64, nlb: u64, seed: u8) -> Vec<u8> {
-    let ns = type1_512();
-    let data = pattern(nlb as usize * 512, seed);
-    let md = tuples(ns, &data, APP_TAG, lba);
+    write_good_ref(h, lba, nlb, seed, lba)
+}
+
+/// Writes `nlb` blocks of pattern `seed` at `lba` with correct PI whose
+/// reference tags start at `first_ref` (the LBA for Type 1; any value for Type 2).
+fn write_good_ref(h: &mut FakeHost, lba: u64, nlb: u64, seed: u8, first_ref: u64) -> Vec<u8> {
+    let ns = h.config(1);
+    let data = pattern(nlb as usize * ns.lbs as usize, seed);
+    let md = tuples(ns, &data, APP_TAG, first_ref);
     let d = h.alloc_with(&data);
     let m = h.alloc_with(&md);
     let (p1, p2) = h.prps(d, data.len() as u64);
     let w = cmd::write(1, lba, nlb).with_prps(p1, p2).with_mptr(m);
-    assert_eq!(h.io(1, Prinfo::check(ALL, lba).apply(w)).status, Status::SUCCESS);
+    assert_eq!(h.io(1, Prinfo::check(ALL, first_ref).apply(w)).status, Status::SUCCESS);
     data
+}
+
+/// From now on every read fires the hook, spoiling `tags` (as `when=always` does).
+fn corrupt_on_every_read(hook: &TestHook, tags: &[(Tag, u64, u64)]) {
+    let inj = Injection { corrupt: tags.to_vec(), ..Default::default() };
+    *hook.plan.lock().unwrap() = Some((iop::READ, inj, true));
+}
+
+fn stop_firing(hook: &TestHook) {
+    *hook.plan.lock().unwrap() = None;
 }
 
 #[test]
@@ -120,6 +139,95 @@ fn app_and_ref_tag_corruption() {
     *hook.plan.lock().unwrap() = Some((iop::READ, inj, false));
     assert_eq!(read(&mut h, 20, 1, Prinfo::check(ALL, 20)).0, Status::APP_TAG_CHECK_ERROR);
     assert_eq!(read(&mut h, 21, 1, Prinfo::check(ALL, 21)).0, Status::REF_TAG_CHECK_ERROR);
+}
+
+/// One tag of one block spoiled by every read: checked reads fail the same way
+/// on every firing (Linux retries a 0x282 without DNR; the retry fired the rule
+/// again and used to flip the bit back), unchecked reads return the same tuple;
+/// a rewrite heals, a later firing spoils again. `ilbrt` is the first block's
+/// reference tag (the LBA for Type 1).
+fn stays_spoiled(ns: NsConfig, tag: Tag, prchk: u32, status: Status, ilbrt: u64) {
+    let hook = Arc::new(TestHook::default());
+    let mut h = host_on(hook.clone(), ns);
+    let data = write_good_ref(&mut h, 50, 2, 5, ilbrt);
+    corrupt_on_every_read(&hook, &[(tag, 50, 50)]);
+    let mut first_md = None;
+    for n in 1..=3 {
+        let what = format!("{tag:?} on {ns:?}, firing {n}");
+        assert_eq!(read(&mut h, 50, 1, Prinfo::check(prchk, ilbrt)).0, status, "{what}");
+        let (s, got, md) = read(&mut h, 50, 2, Prinfo::check(0, ilbrt));
+        assert_eq!((s, &got), (Status::SUCCESS, &data), "{what}: unchecked reads return the data");
+        assert_eq!(&md, first_md.get_or_insert_with(|| md.clone()), "{what}: the same spoiled tuple");
+        assert_eq!(read(&mut h, 51, 1, Prinfo::check(ALL, ilbrt + 1)).0, Status::SUCCESS, "{what}: block 51 fine");
+    }
+    write_good_ref(&mut h, 50, 1, 6, ilbrt);
+    stop_firing(&hook);
+    assert_eq!(read(&mut h, 50, 1, Prinfo::check(ALL, ilbrt)).0, Status::SUCCESS, "{tag:?}: a rewrite heals");
+    corrupt_on_every_read(&hook, &[(tag, 50, 50)]);
+    for n in 1..=2 {
+        assert_eq!(read(&mut h, 50, 1, Prinfo::check(prchk, ilbrt)).0, status, "{tag:?}: spoiled again, firing {n}");
+    }
+}
+
+#[test]
+fn sticky_corruption_stays_however_often_it_fires() {
+    let type1 = type1_512();
+    stays_spoiled(type1, Tag::Guard, GUARD, Status::GUARD_CHECK_ERROR, 50);
+    stays_spoiled(type1, Tag::AppTag, APP, Status::APP_TAG_CHECK_ERROR, 50);
+    stays_spoiled(type1, Tag::RefTag, REF, Status::REF_TAG_CHECK_ERROR, 50);
+    // 64b guard, 4 KiB blocks.
+    let crc64 = NsConfig::new(4096).metadata(16).pi(1, 2);
+    stays_spoiled(crc64, Tag::Guard, GUARD, Status::GUARD_CHECK_ERROR, 50);
+    stays_spoiled(crc64, Tag::RefTag, REF, Status::REF_TAG_CHECK_ERROR, 50);
+    // Type 2: the host chooses the reference tags, here unrelated to the LBA.
+    let type2 = NsConfig::new(512).metadata(8).pi(2, 0);
+    stays_spoiled(type2, Tag::RefTag, REF, Status::REF_TAG_CHECK_ERROR, 0x7000_0000);
+    stays_spoiled(type2, Tag::AppTag, APP, Status::APP_TAG_CHECK_ERROR, 0x7000_0000);
+    stays_spoiled(type2, Tag::Guard, GUARD, Status::GUARD_CHECK_ERROR, 0x7000_0000);
+}
+
+#[test]
+fn guard_and_ref_spoiled_on_one_block_do_not_undo_each_other() {
+    let hook = Arc::new(TestHook::default());
+    let mut h = host_with(hook.clone());
+    write_good(&mut h, 60, 1, 7);
+    let (_, _, good) = read(&mut h, 60, 1, Prinfo::check(0, 60));
+    corrupt_on_every_read(&hook, &[(Tag::Guard, 60, 60)]);
+    assert_eq!(read(&mut h, 60, 1, Prinfo::check(GUARD, 60)).0, Status::GUARD_CHECK_ERROR);
+    // A second rule, on the reference tag, fires on the same block.
+    corrupt_on_every_read(&hook, &[(Tag::RefTag, 60, 60)]);
+    assert_eq!(read(&mut h, 60, 1, Prinfo::check(REF, 60)).0, Status::REF_TAG_CHECK_ERROR);
+    assert_eq!(read(&mut h, 60, 1, Prinfo::check(GUARD, 60)).0, Status::GUARD_CHECK_ERROR, "guard still spoiled");
+    // Both rules on every read, in either order.
+    for tags in [[(Tag::Guard, 60, 60), (Tag::RefTag, 60, 60)], [(Tag::RefTag, 60, 60), (Tag::Guard, 60, 60)]] {
+        corrupt_on_every_read(&hook, &tags);
+        for _ in 0..3 {
+            assert_eq!(read(&mut h, 60, 1, Prinfo::check(GUARD, 60)).0, Status::GUARD_CHECK_ERROR);
+            assert_eq!(read(&mut h, 60, 1, Prinfo::check(REF, 60)).0, Status::REF_TAG_CHECK_ERROR);
+            assert_eq!(read(&mut h, 60, 1, Prinfo::check(APP, 60)).0, Status::SUCCESS, "the app tag is untouched");
+        }
+    }
+    stop_firing(&hook);
+    let (_, _, md) = read(&mut h, 60, 1, Prinfo::check(0, 60));
+    let (now, was) = (tuple_at(type1_512(), &md, 0), tuple_at(type1_512(), &good, 0));
+    assert_ne!(now.guard, was.guard);
+    assert_ne!(now.ref_tag, was.ref_tag);
+    assert_eq!(now.app_tag, was.app_tag);
+}
+
+#[test]
+fn never_written_blocks_are_left_alone_until_written() {
+    let hook = Arc::new(TestHook::default());
+    let mut h = host_with(hook.clone());
+    corrupt_on_every_read(&hook, &[(Tag::Guard, 120, 121), (Tag::AppTag, 120, 121), (Tag::RefTag, 120, 121)]);
+    for _ in 0..2 {
+        let (s, _, md) = read(&mut h, 120, 2, Prinfo::check(ALL, 120));
+        assert_eq!(s, Status::SUCCESS, "an all-ones tuple is not checked, so there is nothing to spoil");
+        assert!(md.iter().all(|&b| b == 0xff), "the never-written pattern stays");
+    }
+    write_good(&mut h, 120, 1, 8);
+    assert_eq!(read(&mut h, 120, 1, Prinfo::check(ALL, 120)).0, Status::GUARD_CHECK_ERROR, "written: spoiled");
+    assert_eq!(read(&mut h, 121, 1, Prinfo::check(ALL, 121)).0, Status::SUCCESS);
 }
 
 #[test]
