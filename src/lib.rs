@@ -1,8 +1,11 @@
 //! vnvme: an out-of-process NVMe controller with end-to-end Protection
 //! Information, attached to QEMU over vfio-user.
 //!
-//! Layers, top to bottom (see docs/design.md): `cli`, `transport::vfio_user`,
-//! `controller`, `nvm`, `pi`, `dma`, `storage`, `spec`.
+//! Layers, top to bottom (see docs/design.md; `tests/layers.rs` keeps the
+//! arrows pointing down): `cli` and `bench`, `driver`, `control`,
+//! `transport::vfio_user`, `controller`, `nvm`, `counters`, `pi`, `dma`,
+//! `storage`, `spec`. Diagnostics go through `tracing` (the subscriber is
+//! installed by `cli::diagnostics`).
 
 pub mod bench;
 pub mod cli;
@@ -16,15 +19,3 @@ pub mod pi;
 pub mod spec;
 pub mod storage;
 pub mod transport;
-
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static LOG: AtomicBool = AtomicBool::new(true);
-
-/// Whether diagnostics go to stderr (`--quiet` turns them off).
-pub fn log_enabled() -> bool {
-    LOG.load(Ordering::Relaxed)
-}
-pub fn set_log(on: bool) {
-    LOG.store(on, Ordering::Relaxed);
-}

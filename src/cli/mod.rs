@@ -2,6 +2,7 @@
 //! Argument parsing and human output only; no NVMe logic.
 
 pub mod ctl;
+pub mod diagnostics;
 pub mod ns_spec;
 pub mod serve;
 pub mod signals;
@@ -173,7 +174,7 @@ fn bench_io(image: &std::path::Path, seconds: f64, poll_us: u32) -> Result<(), S
         let f = std::fs::File::create(image).map_err(|e| format!("{}: {e}", image.display()))?;
         f.set_len(1 << 30).map_err(|e| format!("{}: {e}", image.display()))?;
     }
-    crate::set_log(false);
+    diagnostics::init(diagnostics::Verbosity { diagnostics: false, trace: false });
     println!("device-side IOPS, in-process driver, image {} ({seconds} s per test, poll {poll_us} us)", image.display());
     println!("{:<22} {:>12} {:>12}", "test", "IOPS", "irq/IO");
     for r in crate::driver::bench::run(image, seconds, poll_us)? {
@@ -188,7 +189,7 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
         let f = std::fs::File::create(image).map_err(|e| format!("{}: {e}", image.display()))?;
         f.set_len(1 << 30).map_err(|e| format!("{}: {e}", image.display()))?;
     }
-    crate::set_log(false);
+    diagnostics::init(diagnostics::Verbosity { diagnostics: false, trace: false });
     let tests = [(32u16, 1usize, nvm::READ), (32, 1, nvm::WRITE), (1, 1, nvm::READ), (1, 1, nvm::WRITE)];
     let ns = crate::driver::bench::namespace_on(image)?;
     let make = |rules: usize, detect: bool| -> Result<Arc<dyn crate::controller::hooks::CommandHook>, String> {

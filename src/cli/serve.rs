@@ -116,9 +116,9 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     let filled = metadata::fill_unwritten(&*ns.store, &ns.format())
         .map_err(|e| format!("namespace {nsid}: initialising metadata: {e}"))?;
     if filled > 0 {
-        crate::controller::tracing_log(format_args!(
+        tracing::info!(
             "namespace {nsid}: gave {filled} bytes of never-written metadata the unwritten pattern (PI tuple all ones)"
-        ));
+        );
     }
     let marks = crate::nvm::uncorrectable::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
     let ids = crate::nvm::ns_ids::NsIds::load_or_create(p).map_err(|e| format!("namespace {nsid}: identifiers: {e}"))?;
@@ -145,24 +145,18 @@ fn namespace_table(a: &ServeArgs, given: Vec<Arc<Namespace>>) -> Result<Namespac
             ));
         }
     }
-    crate::controller::tracing_log(format_args!(
+    tracing::info!(
         "namespace management in {}: {} namespaces, {} bytes of capacity",
         path.display(),
         managed.len(),
         dir.capacity
-    ));
+    );
     Ok(NamespaceTable::new(given, MANAGED_NN, Some(dir), managed))
 }
 
 pub fn run(a: ServeArgs) -> Result<(), String> {
-    crate::set_log(!a.quiet);
-    // RUST_LOG=vnvme::trace=debug sends every trace event to `tracing` on stderr.
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
+    let trace_stderr = a.trace_stderr || std::env::var_os("VNVME_TRACE").is_some_and(|v| v == "1");
+    super::diagnostics::init(super::diagnostics::Verbosity { diagnostics: !a.quiet, trace: trace_stderr });
     if a.max_queues == 0 || a.max_queues > 64 {
         return Err(format!("--max-queues {}: must be 1-64", a.max_queues));
     }
@@ -170,12 +164,11 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     let namespaces: Vec<Arc<Namespace>> =
         specs.iter().enumerate().map(|(i, s)| open_namespace(i as u32 + 1, s)).collect::<Result<_, _>>()?;
     let table = Arc::new(namespace_table(&a, namespaces)?);
-    let plane = if a.control.is_some() || !a.faults.is_empty() || a.detect_mutation || a.trace_stderr {
-        let plane =
-            Arc::new(crate::control::ControlPlane::new(table.clone(), a.detect_mutation).with_trace_stderr(a.trace_stderr));
+    let plane = if a.control.is_some() || !a.faults.is_empty() || a.detect_mutation || trace_stderr {
+        let plane = Arc::new(crate::control::ControlPlane::new(table.clone(), a.detect_mutation));
         for rule in &a.faults {
             let id = plane.add_rule(rule).map_err(|e| format!("--fault {rule}: {e}"))?;
-            crate::controller::tracing_log(format_args!("fault rule {id}: {rule}"));
+            tracing::info!("fault rule {id}: {rule}");
         }
         Some(plane)
     } else {
@@ -209,7 +202,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     {
         let conn_fd = conn_fd.clone();
         signals::spawn_waiter(stopping.clone(), move |sig| {
-            crate::controller::tracing_log(format_args!("signal {sig}: finishing in-flight commands and flushing"));
+            tracing::info!("signal {sig}: finishing in-flight commands and flushing");
             // SAFETY: shutdown(2) on fds this process owns; it only wakes blocked
             // accept/recv calls, the owners close the fds.
             unsafe {
@@ -223,7 +216,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     }
     for e in table.snapshot().allocated() {
         let (ns, f) = (&e.ns, e.ns.format());
-        crate::controller::tracing_log(format_args!(
+        tracing::info!(
             "namespace {}{}: {} blocks of {}+{} (pi {}, pif {}, {})",
             ns.nsid,
             if e.attached { "" } else { " (detached)" },
@@ -233,9 +226,9 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             f.protection.pi_type,
             f.lbaf.pif,
             if f.extended { "extended LBA" } else { "separate metadata" }
-        ));
+        );
     }
-    crate::controller::tracing_log(format_args!("listening on {}", a.socket.display()));
+    tracing::info!("listening on {}", a.socket.display());
     loop {
         let (mut stream, _) = match listener.listener.accept() {
             Ok(s) => s,
@@ -250,7 +243,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             break;
         }
         conn_fd.store(stream.as_raw_fd(), Ordering::SeqCst);
-        crate::controller::tracing_log(format_args!("client connected"));
+        tracing::info!("client connected");
         let dma = Arc::new(DmaMap::default());
         let irqs = Arc::new(Interrupts::new(config.msix_vectors));
         let ctrl = Controller::with_table(config.clone(), dma.clone(), irqs.clone(), table.clone());
@@ -263,16 +256,16 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         conn_fd.store(-1, Ordering::SeqCst);
         session.ctrl.close();
         dma.unmap_all();
-        crate::controller::tracing_log(format_args!("counters: {}", session.ctrl.shared.counters.summary()));
+        tracing::info!("counters: {}", session.ctrl.shared.counters.summary());
         for ns in table.snapshot().allocated().map(|e| &e.ns) {
-            crate::controller::tracing_log(format_args!("namespace {} traffic: {}", ns.nsid, ns.counters.summary()));
+            tracing::info!("namespace {} traffic: {}", ns.nsid, ns.counters.summary());
         }
         match r {
-            Ok(()) => crate::controller::tracing_log(format_args!("client disconnected")),
+            Ok(()) => tracing::info!("client disconnected"),
             Err(e) if stopping.load(Ordering::SeqCst) => {
                 let _ = e;
             }
-            Err(e) => crate::controller::tracing_log(format_args!("connection error: {e}")),
+            Err(e) => tracing::warn!("connection error: {e}"),
         }
         if a.once || stopping.load(Ordering::SeqCst) {
             break;
@@ -281,6 +274,6 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     for ns in table.snapshot().allocated().map(|e| &e.ns) {
         ns.store.flush().map_err(|e| format!("flushing namespace {}: {e}", ns.nsid))?;
     }
-    crate::controller::tracing_log(format_args!("stopped"));
+    tracing::info!("stopped");
     Ok(())
 }

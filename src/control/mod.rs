@@ -41,7 +41,6 @@ pub struct ControlPlane {
     pub faults: FaultPlan,
     stats: Mutex<Stats>,
     trace_tx: broadcast::Sender<Arc<TraceEvent>>,
-    trace_stderr: bool,
     detect: AtomicBool,
     mutations: Mutex<VecDeque<TraceEvent>>,
     namespaces: Arc<NamespaceTable>,
@@ -49,20 +48,17 @@ pub struct ControlPlane {
     baseline: Mutex<Baseline>,
 }
 
-impl ControlPlane {
-    /// Print every trace event to stderr as JSON (also with VNVME_TRACE=1).
-    pub fn with_trace_stderr(mut self, on: bool) -> Self {
-        self.trace_stderr |= on;
-        self
-    }
+/// The `tracing` target of the per-command trace events: each completed command,
+/// as one JSON line, at info level (`serve --trace-stderr` enables it).
+pub const TRACE_TARGET: &str = "vnvme::trace";
 
+impl ControlPlane {
     pub fn new(namespaces: Arc<NamespaceTable>, detect: bool) -> Self {
         let (trace_tx, _) = broadcast::channel(4096);
         ControlPlane {
             faults: FaultPlan::new(),
             stats: Mutex::new(Stats::default()),
             trace_tx,
-            trace_stderr: std::env::var_os("VNVME_TRACE").is_some_and(|v| v == "1"),
             detect: AtomicBool::new(detect),
             mutations: Mutex::new(VecDeque::new()),
             namespaces,
@@ -202,29 +198,26 @@ impl CommandHook for ControlPlane {
     fn completed(&self, done: &Completed) {
         let has_pi = self.namespaces.snapshot().entry(done.view.nsid).is_some_and(|e| e.ns.format().has_pi());
         self.stats.lock().unwrap().record(done, has_pi);
-        let to_tracing = tracing::enabled!(target: "vnvme::trace", tracing::Level::DEBUG);
-        let want_event = self.trace_stderr || to_tracing || self.trace_tx.receiver_count() > 0 || done.mutation.is_some();
+        let to_tracing = tracing::enabled!(target: TRACE_TARGET, tracing::Level::INFO);
+        let want_event = to_tracing || self.trace_tx.receiver_count() > 0 || done.mutation.is_some();
         if !want_event {
             return;
         }
         let ev = TraceEvent::from_completed(done);
         if let Some(m) = &ev.mutation {
-            crate::controller::tracing_log(format_args!(
+            tracing::info!(
                 "buffer mutation: ns {} queue {} cid {}: bytes changed in flight {:?} (lba, first, last) over {} us",
                 ev.nsid, ev.queue, ev.cid, m.blocks, m.window_us
-            ));
+            );
             let mut q = self.mutations.lock().unwrap();
             q.push_back(ev.clone());
             while q.len() > RECENT_MUTATIONS {
                 q.pop_front();
             }
         }
-        if self.trace_stderr || to_tracing {
+        if to_tracing {
             if let Ok(text) = serde_json::to_string(&ev) {
-                if self.trace_stderr {
-                    eprintln!("vnvme-trace: {text}");
-                }
-                tracing::debug!(target: "vnvme::trace", "{text}");
+                tracing::info!(target: TRACE_TARGET, "{text}");
             }
         }
         let _ = self.trace_tx.send(Arc::new(ev));

@@ -40,7 +40,7 @@ pub fn start(path: &Path, plane: Arc<ControlPlane>) -> std::io::Result<ControlSe
             let listener = match UnixListener::from_std(std_listener) {
                 Ok(l) => l,
                 Err(e) => {
-                    crate::controller::tracing_log(format_args!("control socket: {e}"));
+                    tracing::info!("control socket: {e}");
                     return;
                 }
             };
@@ -50,7 +50,7 @@ pub fn start(path: &Path, plane: Arc<ControlPlane>) -> std::io::Result<ControlSe
                         tokio::spawn(serve(stream, plane.clone()));
                     }
                     Err(e) => {
-                        crate::controller::tracing_log(format_args!("control socket accept: {e}"));
+                        tracing::info!("control socket accept: {e}");
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     }
                 }

@@ -258,7 +258,7 @@ impl Controller {
                 Doorbell::CqHead(q) => self.shared.queues.read().unwrap().cqs.get(q as usize).is_some_and(|e| e.is_some()),
             };
             let info = if exists { admin::aer::ERROR_INVALID_DOORBELL_VALUE } else { admin::aer::ERROR_INVALID_DOORBELL_REGISTER };
-            tracing_log(format_args!("invalid doorbell write at {offset:#x} value {value}"));
+            tracing::info!("invalid doorbell write at {offset:#x} value {value}");
             self.shared.raise_event(AsyncEvent::error(info));
         }
     }
@@ -272,10 +272,10 @@ impl Controller {
         let aligned = self.regs.asq.is_multiple_of(4096) && self.regs.acq.is_multiple_of(4096);
         if !page_ok || !sizes_ok || !css_ok || !aligned || sq_size < 2 || cq_size < 2 {
             // NVMe-Base 3.5.1: an invalid configuration at enable is reported by CFS.
-            tracing_log(format_args!(
+            tracing::warn!(
                 "enable refused: cc {:#x} aqa {:#x} asq {:#x} acq {:#x}",
                 self.regs.cc, self.regs.aqa, self.regs.asq, self.regs.acq
-            ));
+            );
             self.shared.fatal.store(true, Ordering::SeqCst);
             return;
         }
@@ -290,7 +290,7 @@ impl Controller {
         self.admin = Some(AdminQueue { sq_base: self.regs.asq, sq_size, sq_head: 0, sq_tail: 0, cq });
         self.shared.running.store(true, Ordering::SeqCst);
         self.regs.csts |= csts::RDY;
-        tracing_log(format_args!("controller enabled (admin SQ {} entries, CQ {} entries)", sq_size, cq_size));
+        tracing::info!("controller enabled (admin SQ {} entries, CQ {} entries)", sq_size, cq_size);
     }
 
     /// Controller reset (CC.EN 1 -> 0, or transport reset): stop every queue, drop
@@ -298,7 +298,7 @@ impl Controller {
     /// commands finish first (workers are joined), so nothing acknowledged is lost.
     pub fn reset(&mut self) {
         if self.admin.is_some() {
-            tracing_log(format_args!("controller reset"));
+            tracing::info!("controller reset");
         }
         self.stop_queues();
         self.admin = None;
@@ -342,11 +342,11 @@ impl Controller {
         self.admin = None;
         for ns in self.shared.namespaces.snapshot().allocated().map(|e| &e.ns) {
             if let Err(e) = ns.store.flush() {
-                tracing_log(format_args!("flush of namespace {} at shutdown failed: {e}", ns.nsid));
+                tracing::warn!("flush of namespace {} at shutdown failed: {e}", ns.nsid);
             }
         }
         self.regs.csts = (self.regs.csts & !csts::SHST_MASK) | csts::SHST_COMPLETE;
-        tracing_log(format_args!("shutdown complete: namespaces flushed"));
+        tracing::info!("shutdown complete: namespaces flushed");
     }
 
     /// Fetch and run admin commands up to the tail.
@@ -399,14 +399,6 @@ impl Controller {
 impl Drop for Controller {
     fn drop(&mut self) {
         self.stop_queues();
-    }
-}
-
-/// Controller-level diagnostics go to stderr with a prefix; the control plane's
-/// trace is the structured channel.
-pub fn tracing_log(args: std::fmt::Arguments<'_>) {
-    if crate::log_enabled() {
-        eprintln!("vnvme: {args}");
     }
 }
 

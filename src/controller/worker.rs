@@ -174,7 +174,7 @@ fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller
     let Some(ns) = shared.namespace(view.nsid) else { return };
     for &(tag, first, last) in &inj.corrupt {
         if let Err(e) = nvm::inject::corrupt(&ns, tag, first, last) {
-            super::tracing_log(format_args!("fault injection: corrupting stored PI failed: {e}"));
+            tracing::warn!("fault injection: corrupting stored PI failed: {e}");
         }
     }
 }

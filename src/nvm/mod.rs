@@ -160,7 +160,7 @@ pub fn check_range(slba: u64, nlb: u64, nlbas: u64) -> Result<(), Status> {
 
 /// Store errors are reported to the host as media errors on write and read.
 pub fn store_error(write: bool, e: &std::io::Error) -> Status {
-    crate::controller::tracing_log(format_args!("backing store error: {e}"));
+    tracing::warn!("backing store error: {e}");
     if write {
         Status::WRITE_FAULT
     } else {

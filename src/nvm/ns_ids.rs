@@ -70,10 +70,10 @@ impl NsIds {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let ids = Self::generate()?;
                 if let Err(e) = ids.save(image) {
-                    crate::controller::tracing_log(format_args!(
+                    tracing::warn!(
                         "{}: cannot keep the namespace identifiers ({e}); they change at the next start",
                         path.display()
-                    ));
+                    );
                 }
                 Ok(ids)
             }

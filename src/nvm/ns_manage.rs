@@ -31,7 +31,7 @@ pub struct CreateRequest {
 }
 
 fn internal(what: &str, e: std::io::Error) -> Status {
-    crate::controller::tracing_log(format_args!("namespace management: {what}: {e}"));
+    tracing::info!("namespace management: {what}: {e}");
     Status::INTERNAL_ERROR
 }
 
@@ -69,10 +69,10 @@ pub fn create(t: &NamespaceTable, r: &CreateRequest) -> Result<u32, Status> {
     let ns = dir.create(&rec, bytes).map_err(|e| internal("creating an image", e))?;
     set.put(nsid, Some(NsEntry { ns, attached: false, origin: Origin::Managed }));
     t.commit(guard, set);
-    crate::controller::tracing_log(format_args!(
+    tracing::info!(
         "namespace {nsid} created: {} blocks of {}+{}, pi {}",
         r.nsze, lbaf.lbs, lbaf.ms, r.pi
-    ));
+    );
     Ok(nsid)
 }
 
@@ -102,10 +102,10 @@ pub fn delete(t: &NamespaceTable, nsid: u32) -> Result<Vec<u32>, Status> {
         if e.attached {
             was_attached.push(id);
         }
-        crate::controller::tracing_log(format_args!(
+        tracing::info!(
             "namespace {id} deleted{}",
             if e.origin == Origin::Given { " (an --ns image: the file stays)" } else { "" }
-        ));
+        );
     }
     t.commit(guard, set);
     Ok(was_attached)
@@ -133,7 +133,7 @@ pub fn set_attached(t: &NamespaceTable, nsid: u32, attach: bool) -> Result<(), S
     }
     set.put(nsid, Some(e));
     t.commit(guard, set);
-    crate::controller::tracing_log(format_args!("namespace {nsid} {}", if attach { "attached" } else { "detached" }));
+    tracing::info!("namespace {nsid} {}", if attach { "attached" } else { "detached" });
     Ok(())
 }
 
@@ -142,7 +142,7 @@ pub fn format_changed(t: &NamespaceTable, nsid: u32) {
     let (Some(dir), Some(e)) = (t.dir.as_ref(), t.snapshot().entry(nsid).cloned()) else { return };
     if e.origin == Origin::Managed {
         if let Err(err) = dir.save(&NsRecord::of(&e)) {
-            crate::controller::tracing_log(format_args!("namespace {nsid}: saving its record after Format NVM: {err}"));
+            tracing::info!("namespace {nsid}: saving its record after Format NVM: {err}");
         }
     }
 }

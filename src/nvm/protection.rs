@@ -47,11 +47,11 @@ pub fn context(f: &ActiveFormat, sqe: &SubmissionEntry, slba: u64, checks: PiChe
     match PiContext::new(fmt, checks, ref_tag, app_tag, app_mask, storage_tag, slba) {
         Ok(c) => Ok(Some(c)),
         Err(e @ PiSetupError::InitialRefTagMismatch { .. }) => {
-            crate::controller::tracing_log(format_args!("{e}"));
+            tracing::info!("{e}");
             Err(Status::INVALID_PROTECTION_INFORMATION)
         }
         Err(e) => {
-            crate::controller::tracing_log(format_args!("PI setup: {e}"));
+            tracing::info!("PI setup: {e}");
             Err(Status::INTERNAL_ERROR)
         }
     }

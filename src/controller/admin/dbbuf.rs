@@ -24,7 +24,7 @@ pub fn config(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         }
     }
     *ctrl.shared.shadow.write().unwrap() = Some(sh);
-    crate::controller::tracing_log(format_args!("shadow doorbells at {db:#x}, EventIdx at {ei:#x}"));
+    tracing::info!("shadow doorbells at {db:#x}, EventIdx at {ei:#x}");
     // Wake every worker so it starts reading the shadow buffer.
     for q in ctrl.shared.queues.read().unwrap().sqs.iter().flatten() {
         q.sq.notify();

@@ -9,7 +9,7 @@ use super::irq::Interrupts;
 use super::pci::{self, ConfigSpace};
 use super::protocol::{cmd, flags, irq, region, Builder, Header, Payload, ShortPayload, DEVICE_FLAGS_PCI, DEVICE_FLAGS_RESET, DMA_UNMAP_FLAG_ALL, SERVER_CAPS};
 use super::socket::{self, Message};
-use crate::controller::{tracing_log, Controller};
+use crate::controller::Controller;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -86,9 +86,9 @@ impl Session {
         self.irqs.set_bus_master(on);
         if on {
             let refused = self.dma.refused_without_bus_master();
-            tracing_log(format_args!("bus mastering on (PCI Command bit 2); {refused} DMA accesses refused while it was off so far"));
+            tracing::warn!("bus mastering on (PCI Command bit 2); {refused} DMA accesses refused while it was off so far");
         } else {
-            tracing_log(format_args!("bus mastering off (PCI Command bit 2): no DMA and no MSI-X until it is set again"));
+            tracing::info!("bus mastering off (PCI Command bit 2): no DMA and no MSI-X until it is set again");
         }
     }
 
@@ -96,7 +96,7 @@ impl Session {
     pub fn run(&mut self, stream: &mut UnixStream) -> io::Result<()> {
         while let Some(msg) = socket::recv(stream)? {
             if !msg.header.is_command() {
-                tracing_log(format_args!("ignoring a non-command message (id {})", msg.header.id));
+                tracing::warn!("ignoring a non-command message (id {})", msg.header.id);
                 continue;
             }
             let no_reply = msg.header.no_reply();
@@ -135,7 +135,7 @@ impl Session {
                 Ok(Reply::None)
             }
             c => {
-                tracing_log(format_args!("unsupported vfio-user command {c} ({})", cmd::name(c)));
+                tracing::warn!("unsupported vfio-user command {c} ({})", cmd::name(c));
                 Ok(Reply::Error(libc::ENOSYS))
             }
         };
@@ -146,7 +146,7 @@ impl Session {
         let major = p.u16(0).unwrap_or(0);
         let minor = p.u16(2).unwrap_or(0);
         if major != 0 {
-            tracing_log(format_args!("client speaks vfio-user {major}.{minor}; replying 0.0"));
+            tracing::info!("client speaks vfio-user {major}.{minor}; replying 0.0");
         }
         let mut b = Builder::default().u16(0).u16(0).bytes(SERVER_CAPS.as_bytes()).0;
         b.push(0);
@@ -163,9 +163,9 @@ impl Session {
             Ok(()) => {
                 if fd.is_none() && !self.warned_unshared && size >= (1 << 20) {
                     self.warned_unshared = true;
-                    tracing_log(format_args!(
+                    tracing::info!(
                         "DMA_MAP of {iova:#x}+{size:#x} came without an fd: guest RAM must be memory-backend-memfd (or -file) with share=on"
-                    ));
+                    );
                 }
                 Ok(Reply::None)
             }
