@@ -47,6 +47,16 @@ pub trait DmaMemory: Send + Sync {
     fn write_u32(&self, gpa: u64, v: u32) -> Result<(), DmaError> {
         self.write(gpa, &v.to_le_bytes())
     }
+    /// Write a dword as one store that the guest sees only after every earlier
+    /// write of this thread (Release): a completion entry's phase-carrying DW3
+    /// (NVMe-Base 4.2.4) goes out this way after the entry's other 12 bytes.
+    /// `gpa` must be 4-byte aligned. The default (a Release fence, then
+    /// [`write_u32`](Self::write_u32)) suits memory that is never shared with a
+    /// concurrent guest, such as [`VecMemory`], whose lock orders accesses anyway.
+    fn write_u32_release(&self, gpa: u64, v: u32) -> Result<(), DmaError> {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+        self.write_u32(gpa, v)
+    }
     fn read_u64(&self, gpa: u64) -> Result<u64, DmaError> {
         let mut b = [0u8; 8];
         self.read(gpa, &mut b)?;
