@@ -19,7 +19,7 @@
 //! cleared the bit has been answered, guest memory is left alone.
 
 use super::guest_copy::{read_guest, write_guest};
-use crate::dma::{DmaError, DmaMemory};
+use crate::dma::{DmaError, DmaMemory, GuestAddr};
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
@@ -125,7 +125,7 @@ impl DmaMap {
     }
 
     fn access(&self, gpa: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), DmaError> {
-        let err = DmaError { addr: gpa, len: len as u64 };
+        let err = DmaError { addr: GuestAddr(gpa), len: len as u64 };
         let regions = self.regions.read().unwrap();
         if !self.bus_master.load(Ordering::Acquire) {
             self.refused.fetch_add(1, Ordering::Relaxed);
@@ -152,15 +152,15 @@ impl DmaMap {
 }
 
 impl DmaMemory for DmaMap {
-    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), DmaError> {
-        self.access(gpa, buf.len(), false, |p, at, n| {
+    fn read(&self, gpa: GuestAddr, buf: &mut [u8]) -> Result<(), DmaError> {
+        self.access(gpa.0, buf.len(), false, |p, at, n| {
             // SAFETY: p..p+n is inside a live mapping (see access); guest memory
             // and our buffer never overlap.
             unsafe { read_guest(p, &mut buf[at..at + n]) }
         })
     }
-    fn write(&self, gpa: u64, data: &[u8]) -> Result<(), DmaError> {
-        self.access(gpa, data.len(), true, |p, at, n| {
+    fn write(&self, gpa: GuestAddr, data: &[u8]) -> Result<(), DmaError> {
+        self.access(gpa.0, data.len(), true, |p, at, n| {
             // SAFETY: as in read, with the direction reversed; the region is writable.
             unsafe { write_guest(&data[at..at + n], p) }
         })
@@ -169,12 +169,12 @@ impl DmaMemory for DmaMap {
     /// thread wrote to guest memory before is visible to the guest first. Fails
     /// (writing nothing) if the dword is unaligned in the guest or the mapping,
     /// or not wholly inside one writable region.
-    fn write_u32_release(&self, gpa: u64, v: u32) -> Result<(), DmaError> {
-        if !gpa.is_multiple_of(4) {
+    fn write_u32_release(&self, gpa: GuestAddr, v: u32) -> Result<(), DmaError> {
+        if !gpa.0.is_multiple_of(4) {
             return Err(DmaError { addr: gpa, len: 4 });
         }
         let mut stored = false;
-        self.access(gpa, 4, true, |p, _, n| {
+        self.access(gpa.0, 4, true, |p, _, n| {
             if n == 4 && (p as usize).is_multiple_of(4) {
                 // SAFETY: p..p+4 is inside a live writable mapping (see access) and
                 // 4-byte aligned; the guest accesses it only as plain memory, and
@@ -214,17 +214,17 @@ mod tests {
         m.map(0x100000, 1 << 20, 0, true, Some(&f)).unwrap();
         m.map(0x200000, 1 << 20, 1 << 20, true, Some(&f)).unwrap();
         let mut b = [0u8; 5];
-        m.read(0x100000, &mut b).unwrap();
+        m.read(GuestAddr(0x100000), &mut b).unwrap();
         assert_eq!(&b, b"hello");
         // A copy that spans the two regions.
-        m.write(0x1ffffe, &[1, 2, 3, 4]).unwrap();
+        m.write(GuestAddr(0x1ffffe), &[1, 2, 3, 4]).unwrap();
         let mut c = [0u8; 4];
-        m.read(0x1ffffe, &mut c).unwrap();
+        m.read(GuestAddr(0x1ffffe), &mut c).unwrap();
         assert_eq!(c, [1, 2, 3, 4]);
-        assert!(m.read(0x300000, &mut c).is_err());
+        assert!(m.read(GuestAddr(0x300000), &mut c).is_err());
         assert_eq!(m.map(0x100000, 4096, 0, true, Some(&f)).unwrap_err().raw_os_error(), Some(libc::EEXIST));
         assert_eq!(m.unmap(0x100000, 1 << 20), 1);
-        assert!(m.read(0x100000, &mut b).is_err());
+        assert!(m.read(GuestAddr(0x100000), &mut b).is_err());
     }
 
     #[test]
@@ -232,13 +232,13 @@ mod tests {
         let f = memfd(1 << 20);
         let m = DmaMap::default();
         m.map(0x10000, 1 << 20, 0, true, Some(&f)).unwrap();
-        m.write_u32_release(0x1000c, 0xdead_beef).unwrap();
-        assert_eq!(m.read_u32(0x1000c).unwrap(), 0xdead_beef);
-        assert!(m.write_u32_release(0x1000e, 1).is_err(), "unaligned");
-        assert!(m.write_u32_release(0x10000 + (1 << 20), 1).is_err(), "outside the map");
-        assert_eq!(m.read_u32(0x1000c).unwrap(), 0xdead_beef);
+        m.write_u32_release(GuestAddr(0x1000c), 0xdead_beef).unwrap();
+        assert_eq!(m.read_u32(GuestAddr(0x1000c)).unwrap(), 0xdead_beef);
+        assert!(m.write_u32_release(GuestAddr(0x1000e), 1).is_err(), "unaligned");
+        assert!(m.write_u32_release(GuestAddr(0x10000 + (1 << 20)), 1).is_err(), "outside the map");
+        assert_eq!(m.read_u32(GuestAddr(0x1000c)).unwrap(), 0xdead_beef);
         m.set_bus_master(false);
-        assert!(m.write_u32_release(0x1000c, 2).is_err());
+        assert!(m.write_u32_release(GuestAddr(0x1000c), 2).is_err());
         assert_eq!(m.refused_without_bus_master(), 1);
     }
 
@@ -249,12 +249,12 @@ mod tests {
         m.map(0, 1 << 20, 0, true, Some(&f)).unwrap();
         m.set_bus_master(false);
         let mut b = [0u8; 5];
-        assert!(m.read(0, &mut b).is_err());
+        assert!(m.read(GuestAddr(0), &mut b).is_err());
         assert_eq!(b, [0; 5], "nothing was read");
-        assert!(m.write(0, b"HELLO").is_err());
+        assert!(m.write(GuestAddr(0), b"HELLO").is_err());
         assert_eq!(m.refused_without_bus_master(), 2);
         m.set_bus_master(true);
-        m.read(0, &mut b).unwrap();
+        m.read(GuestAddr(0), &mut b).unwrap();
         assert_eq!(&b, b"hello", "the refused write left guest memory as it was");
     }
 
@@ -264,7 +264,7 @@ mod tests {
         let m = DmaMap::default();
         m.map(0, 1 << 20, 0, false, Some(&f)).unwrap();
         m.map(1 << 20, 1 << 20, 0, true, None).unwrap();
-        assert!(m.write(0, &[1]).is_err());
-        assert!(m.read((1 << 20) + 4, &mut [0u8; 4]).is_err());
+        assert!(m.write(GuestAddr(0), &[1]).is_err());
+        assert!(m.read(GuestAddr((1 << 20) + 4), &mut [0u8; 4]).is_err());
     }
 }
