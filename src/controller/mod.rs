@@ -25,7 +25,7 @@ pub use interrupt::InterruptSink;
 pub use crate::nvm::namespace::Namespace;
 pub use crate::nvm::ns_table::NamespaceTable;
 
-use crate::dma::DmaMemory;
+use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
 use crate::spec::{CompletionEntry, Status, SubmissionEntry};
 use admin::aer::{AerState, AsyncEvent};
@@ -362,7 +362,7 @@ impl Controller {
             self.shared.admin_sq_head.store(head, Ordering::SeqCst);
             let cq = a.cq.clone();
             let mut raw = [0u8; 64];
-            if self.shared.mem.read(addr, &mut raw).is_err() {
+            if self.shared.mem.read(GuestAddr(addr), &mut raw).is_err() {
                 self.shared.fatal.store(true, Ordering::SeqCst);
                 return;
             }

@@ -8,7 +8,7 @@
 //! so its tail and phase live under a mutex.
 
 use super::shadow::ShadowDoorbells;
-use crate::dma::DmaMemory;
+use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::CompletionEntry;
 use std::sync::atomic::{fence, AtomicBool, AtomicU16, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -91,8 +91,9 @@ impl CompletionQueue {
     }
 
     /// Post one entry, waiting for space if the queue is full. The entry's low 12
-    /// bytes are written before DW3 (which carries the phase tag), with a release
-    /// fence between, so the host never sees the new phase with old contents.
+    /// bytes are written first, then DW3 (status and phase tag) as one 32-bit
+    /// store with Release ordering, so the host never sees the new phase with old
+    /// contents.
     pub fn post(&self, mem: &dyn DmaMemory, entry: &CompletionEntry, shadow: Option<&ShadowDoorbells>) -> Result<(), PostError> {
         self.post_or_abandon(mem, entry, shadow, &|| false)
     }
@@ -140,9 +141,8 @@ impl CompletionQueue {
             r = self.space.wait_timeout(r, Duration::from_millis(5)).unwrap().0;
         }
         let addr = self.base + r.tail as u64 * CompletionEntry::SIZE as u64;
-        mem.write(addr, &entry.low_bytes()).map_err(|_| PostError::Memory)?;
-        fence(Ordering::Release);
-        mem.write_u32(addr + 12, entry.dw3(r.phase)).map_err(|_| PostError::Memory)?;
+        mem.write(GuestAddr(addr), &entry.low_bytes()).map_err(|_| PostError::Memory)?;
+        mem.write_u32_release(GuestAddr(addr + 12), entry.dw3(r.phase)).map_err(|_| PostError::Memory)?;
         r.tail += 1;
         if r.tail == self.size {
             r.tail = 0;
@@ -227,7 +227,7 @@ mod tests {
         let e = CompletionEntry { dw0: 0, dw1: 0, sq_head: 1, sq_id: 1, cid: 7, status: Status::SUCCESS };
         cq.post(&mem, &e, None).unwrap();
         let mut b = [0u8; 16];
-        mem.read(0x1000, &mut b).unwrap();
+        mem.read(GuestAddr(0x1000), &mut b).unwrap();
         let (got, phase) = CompletionEntry::parse(&b);
         assert!(phase);
         assert_eq!(got.cid, 7);
@@ -239,12 +239,47 @@ mod tests {
             });
             cq.post(&mem, &e, None).unwrap();
         });
-        mem.read(0x1010, &mut b).unwrap();
+        mem.read(GuestAddr(0x1010), &mut b).unwrap();
         assert!(CompletionEntry::parse(&b).1);
         assert!(cq.set_head(0));
         cq.post(&mem, &e, None).unwrap();
-        mem.read(0x1000, &mut b).unwrap();
+        mem.read(GuestAddr(0x1000), &mut b).unwrap();
         assert!(!CompletionEntry::parse(&b).1, "phase flips after the wrap");
+    }
+
+    /// Guest memory that records each write: (address, length, released dword?).
+    struct RecordingMemory {
+        inner: VecMemory,
+        writes: Mutex<Vec<(u64, usize, bool)>>,
+    }
+
+    impl DmaMemory for RecordingMemory {
+        fn read(&self, gpa: GuestAddr, buf: &mut [u8]) -> Result<(), crate::dma::DmaError> {
+            self.inner.read(gpa, buf)
+        }
+        fn write(&self, gpa: GuestAddr, data: &[u8]) -> Result<(), crate::dma::DmaError> {
+            self.writes.lock().unwrap().push((gpa.0, data.len(), false));
+            self.inner.write(gpa, data)
+        }
+        fn write_u32_release(&self, gpa: GuestAddr, v: u32) -> Result<(), crate::dma::DmaError> {
+            self.writes.lock().unwrap().push((gpa.0, 4, true));
+            self.inner.write_u32(gpa, v)
+        }
+    }
+
+    #[test]
+    fn entry_is_posted_as_twelve_bytes_then_the_released_phase_dword() {
+        let mem = RecordingMemory { inner: VecMemory::new(1 << 16), writes: Mutex::new(Vec::new()) };
+        let cq = CompletionQueue::new(1, 0x2000, 4, 0, true);
+        let e = CompletionEntry { dw0: 5, dw1: 6, sq_head: 1, sq_id: 1, cid: 9, status: Status::SUCCESS };
+        cq.post(&mem, &e, None).unwrap();
+        cq.post(&mem, &e, None).unwrap();
+        let w = mem.writes.lock().unwrap().clone();
+        assert_eq!(w, [(0x2000, 12, false), (0x200c, 4, true), (0x2010, 12, false), (0x201c, 4, true)]);
+        let mut b = [0u8; 16];
+        mem.read(GuestAddr(0x2010), &mut b).unwrap();
+        let (got, phase) = CompletionEntry::parse(&b);
+        assert_eq!((got, phase), (e, true));
     }
 
     #[test]

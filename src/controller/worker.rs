@@ -12,6 +12,7 @@ use super::hooks::{CommandView, Completed, MutationReport};
 use crate::nvm::inject::IoOptions;
 use crate::nvm::{self, Buffers, IoEnv};
 use std::time::Instant;
+use crate::dma::GuestAddr;
 use crate::spec::{CompletionEntry, SubmissionEntry};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
@@ -70,7 +71,7 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                 break;
             }
             let mut raw = [0u8; 64];
-            if shared.mem.read(sq.entry_addr(head), &mut raw).is_err() {
+            if shared.mem.read(GuestAddr(sq.entry_addr(head)), &mut raw).is_err() {
                 shared.fatal.store(true, Ordering::SeqCst);
                 return head;
             }

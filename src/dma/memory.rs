@@ -1,7 +1,7 @@
 //! [`VecMemory`]: guest memory backed by a vector, for tests and the QEMU-less
 //! driver. Ranges can be poisoned to play a guest address outside the DMA map.
 
-use super::{DmaError, DmaMemory};
+use super::{DmaError, DmaMemory, GuestAddr};
 use std::sync::Mutex;
 
 pub struct VecMemory {
@@ -18,7 +18,7 @@ impl VecMemory {
         self.poisoned.lock().unwrap().push((addr, len));
     }
     fn check(&self, gpa: u64, len: usize, size: usize) -> Result<std::ops::Range<usize>, DmaError> {
-        let err = DmaError { addr: gpa, len: len as u64 };
+        let err = DmaError { addr: GuestAddr(gpa), len: len as u64 };
         let end = gpa.checked_add(len as u64).ok_or(err)?;
         if end > size as u64 {
             return Err(err);
@@ -32,16 +32,16 @@ impl VecMemory {
 }
 
 impl DmaMemory for VecMemory {
-    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), DmaError> {
+    fn read(&self, gpa: GuestAddr, buf: &mut [u8]) -> Result<(), DmaError> {
         let b = self.bytes.lock().unwrap();
-        let r = self.check(gpa, buf.len(), b.len())?;
+        let r = self.check(gpa.0, buf.len(), b.len())?;
         buf.copy_from_slice(&b[r]);
         Ok(())
     }
-    fn write(&self, gpa: u64, data: &[u8]) -> Result<(), DmaError> {
+    fn write(&self, gpa: GuestAddr, data: &[u8]) -> Result<(), DmaError> {
         let mut b = self.bytes.lock().unwrap();
         let size = b.len();
-        let r = self.check(gpa, data.len(), size)?;
+        let r = self.check(gpa.0, data.len(), size)?;
         b[r].copy_from_slice(data);
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! page, and a PRP List pointer otherwise. A list fills its page; when more entries
 //! are needed than fit, the last entry of the page points to the next list page.
 
-use super::{DmaMemory, SgList, Segment};
+use super::{DmaMemory, GuestAddr, SgList, Segment};
 use crate::spec::Status;
 
 /// Build the scatter list for `len` bytes described by PRP1/PRP2.
@@ -39,7 +39,7 @@ pub fn walk(mem: &dyn DmaMemory, prp1: u64, prp2: u64, len: u64, page_size: u64)
     while remaining > 0 {
         let in_page = ((page_size - (list_addr % page_size)) / 8) as usize;
         let bytes = &mut page[..in_page * 8];
-        mem.read(list_addr, bytes).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
+        mem.read(GuestAddr(list_addr), bytes).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
         let mut next = None;
         for i in 0..in_page {
             let entry = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
@@ -90,7 +90,7 @@ mod tests {
 
     fn put_list(mem: &VecMemory, at: u64, entries: &[u64]) {
         for (i, e) in entries.iter().enumerate() {
-            mem.write(at + i as u64 * 8, &e.to_le_bytes()).unwrap();
+            mem.write(GuestAddr(at + i as u64 * 8), &e.to_le_bytes()).unwrap();
         }
     }
 

@@ -15,7 +15,7 @@
 //! used for data transfer"). [`SglLength::Exact`] is the strict behaviour of SGLS
 //! bit 18 clear: the SGL must describe exactly the transfer.
 
-use super::{Direction, DmaMemory, SgList, Segment};
+use super::{Direction, DmaMemory, GuestAddr, SgList, Segment};
 use crate::spec::Status;
 
 pub const DESC_SIZE: usize = 16;
@@ -125,7 +125,7 @@ pub fn walk(
             // Fetch the next piece of the segment only once a descriptor in it is needed.
             let k = (n - i).min(FETCH_DESCRIPTORS);
             let piece = &mut raw[..k * DESC_SIZE];
-            mem.read(seg.addr + (i * DESC_SIZE) as u64, piece).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
+            mem.read(GuestAddr(seg.addr + (i * DESC_SIZE) as u64), piece).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
             for b in piece.chunks(DESC_SIZE) {
                 if w.done() {
                     break;

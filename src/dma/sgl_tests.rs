@@ -7,7 +7,7 @@ use crate::dma::VecMemory;
 
 fn put(mem: &VecMemory, at: u64, descs: &[Descriptor]) {
     for (i, d) in descs.iter().enumerate() {
-        mem.write(at + (i * 16) as u64, &d.encode()).unwrap();
+        mem.write(GuestAddr(at + (i * 16) as u64), &d.encode()).unwrap();
     }
 }
 const R: Direction = Direction::ControllerToHost;

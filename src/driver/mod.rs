@@ -12,7 +12,7 @@
 pub mod bench;
 
 use crate::controller::{Controller, InterruptSink};
-use crate::dma::DmaMemory;
+use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::opcode::admin;
 use crate::spec::registers::{self as reg, csts};
 use crate::spec::{CompletionEntry, Status, SubmissionEntry};
@@ -98,7 +98,7 @@ impl Driver {
     pub fn admin(&self, mut sqe: SubmissionEntry) -> Result<CompletionEntry, String> {
         let mut q = self.admin.lock().unwrap();
         sqe.dw[0] = (sqe.dw[0] & 0xffff) | (q.tail as u32) << 16;
-        self.mem.write(q.sq + q.tail as u64 * 64, &sqe.to_bytes()).map_err(|e| err(&e.to_string()))?;
+        self.mem.write(GuestAddr(q.sq + q.tail as u64 * 64), &sqe.to_bytes()).map_err(|e| err(&e.to_string()))?;
         q.tail = (q.tail + 1) % q.size;
         self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE, 4, q.tail as u64);
         let c = self.poll_one(&mut q, Duration::from_secs(10))?.ok_or_else(|| err("admin command timed out"))?;
@@ -126,7 +126,7 @@ impl Driver {
 
     /// Place a command in the SQ (not yet visible to the device).
     pub fn push(&self, q: &mut HostQueue, sqe: &SubmissionEntry) -> Result<(), String> {
-        self.mem.write(q.sq + q.tail as u64 * 64, &sqe.to_bytes()).map_err(|e| err(&e.to_string()))?;
+        self.mem.write(GuestAddr(q.sq + q.tail as u64 * 64), &sqe.to_bytes()).map_err(|e| err(&e.to_string()))?;
         q.tail = (q.tail + 1) % q.size;
         Ok(())
     }
@@ -141,9 +141,9 @@ impl Driver {
     /// The shadow-doorbell write behind both doorbells of a queue: `off` selects
     /// the SQ tail (8 * qid) or the CQ head (8 * qid + 4) slot.
     fn tell(&self, off: u64, new: u16, old: u16) {
-        let _ = self.mem.write_u32(self.shadow.0 + off, new as u32);
+        let _ = self.mem.write_u32(GuestAddr(self.shadow.0 + off), new as u32);
         std::sync::atomic::fence(Ordering::SeqCst);
-        let ev = self.mem.read_u32(self.shadow.1 + off).unwrap_or(0) as u16;
+        let ev = self.mem.read_u32(GuestAddr(self.shadow.1 + off)).unwrap_or(0) as u16;
         if need_event(ev, new, old) {
             self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE + off, 4, new as u64);
         }
@@ -154,7 +154,7 @@ impl Driver {
         let deadline = Instant::now() + wait;
         loop {
             let mut b = [0u8; 16];
-            self.mem.read(q.cq + q.head as u64 * 16, &mut b).map_err(|e| err(&e.to_string()))?;
+            self.mem.read(GuestAddr(q.cq + q.head as u64 * 16), &mut b).map_err(|e| err(&e.to_string()))?;
             let (c, phase) = CompletionEntry::parse(&b);
             if phase == q.phase {
                 q.head += 1;

@@ -6,7 +6,7 @@
 
 use super::IoEnv;
 use crate::dma::sgl::{self, Buffer, Descriptor};
-use crate::dma::{prp, Direction, SgList};
+use crate::dma::{prp, Direction, GuestAddr, SgList};
 use crate::spec::command::Psdt;
 use crate::spec::{Status, SubmissionEntry};
 
@@ -32,7 +32,7 @@ pub fn metadata_list(env: &IoEnv, sqe: &SubmissionEntry, len: u64, dir: Directio
         Psdt::SglMptrSgl => {
             // MPTR is the address of one SGL descriptor (NVMe-Base 4.1.2, Figure 92).
             let mut raw = [0u8; 16];
-            mem.read(sqe.mptr(), &mut raw).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
+            mem.read(GuestAddr(sqe.mptr()), &mut raw).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
             sgl::walk(mem, Descriptor::parse(&raw), len, dir, Buffer::Metadata, env.sgl_length)
         }
         Psdt::Reserved => Err(Status::INVALID_FIELD),

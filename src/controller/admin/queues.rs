@@ -12,6 +12,7 @@
 use super::{done, fail, Outcome};
 use crate::controller::queue::{CompletionQueue, SubmissionQueue};
 use crate::controller::{worker, Controller, IoQueue};
+use crate::dma::GuestAddr;
 use crate::spec::{CompletionEntry, Status, SubmissionEntry};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -129,7 +130,7 @@ pub fn delete_sq(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         let mut any = false;
         while h != tail {
             let mut raw = [0u8; 64];
-            if ctrl.shared.mem.read(q.sq.entry_addr(h), &mut raw).is_err() {
+            if ctrl.shared.mem.read(GuestAddr(q.sq.entry_addr(h)), &mut raw).is_err() {
                 break;
             }
             h = (h + 1) % q.sq.size;

@@ -17,7 +17,7 @@ pub(super) use super::fixtures::{on_both_stores, pattern, watchdog, NsConfig, St
 use super::fixtures::TempImage;
 use crate::controller::interrupt::RecordingSink;
 use crate::controller::{Controller, ControllerConfig, NamespaceTable};
-use crate::dma::{DmaMemory, VecMemory};
+use crate::dma::{DmaMemory, GuestAddr, VecMemory};
 use crate::nvm::namespace::Namespace;
 use crate::spec::registers::{self as reg, csts};
 use crate::spec::{CompletionEntry, Status, SubmissionEntry};
@@ -152,7 +152,7 @@ impl FakeHost {
         let len = len.max(1).div_ceil(PAGE) * PAGE;
         assert!(addr + len <= MEM_SIZE as u64, "fake host out of guest memory");
         self.next_free += len;
-        self.mem.write(addr, &vec![0u8; len as usize]).unwrap();
+        self.mem.write(GuestAddr(addr), &vec![0u8; len as usize]).unwrap();
         addr
     }
     /// A buffer holding `data`.
@@ -162,11 +162,11 @@ impl FakeHost {
         a
     }
     pub fn put(&self, addr: u64, data: &[u8]) {
-        self.mem.write(addr, data).unwrap();
+        self.mem.write(GuestAddr(addr), data).unwrap();
     }
     pub fn get(&self, addr: u64, len: u64) -> Vec<u8> {
         let mut b = vec![0u8; len as usize];
-        self.mem.read(addr, &mut b).unwrap();
+        self.mem.read(GuestAddr(addr), &mut b).unwrap();
         b
     }
     pub fn put_u64s(&self, addr: u64, entries: &[u64]) {
@@ -262,7 +262,7 @@ impl FakeHost {
         self.next_cid = self.next_cid.wrapping_add(1).max(1);
         sqe.dw[0] = (sqe.dw[0] & 0xffff) | (cid as u32) << 16;
         let q = self.queues[qid as usize].as_mut().expect("no such host queue");
-        self.mem.write(q.sq_base + q.sq_tail as u64 * 64, &sqe.to_bytes()).unwrap();
+        self.mem.write(GuestAddr(q.sq_base + q.sq_tail as u64 * 64), &sqe.to_bytes()).unwrap();
         q.sq_tail = (q.sq_tail + 1) % q.sq_size;
         cid
     }
@@ -290,7 +290,7 @@ impl FakeHost {
     pub fn try_completion(&mut self, qid: u16) -> Option<CompletionEntry> {
         let q = self.queues[qid as usize].as_mut().expect("no such host queue");
         let mut raw = [0u8; 16];
-        self.mem.read(q.cq_base + q.cq_head as u64 * 16, &mut raw).unwrap();
+        self.mem.read(GuestAddr(q.cq_base + q.cq_head as u64 * 16), &mut raw).unwrap();
         let (e, phase) = CompletionEntry::parse(&raw);
         if phase != q.phase {
             return None;

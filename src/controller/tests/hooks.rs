@@ -256,7 +256,7 @@ fn mutation_detector_reports_bytes_changed_during_the_widened_window() {
     let mem = h.mem.clone();
     let writer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(60));
-        crate::dma::DmaMemory::write(&*mem, buf + 512 + 100, &[9u8; 20]).unwrap();
+        crate::dma::DmaMemory::write(&*mem, crate::dma::GuestAddr(buf + 512 + 100), &[9u8; 20]).unwrap();
     });
     assert_eq!(h.io(1, cmd::write(1, 40, 4).with_prps(p1, p2)).status, Status::SUCCESS);
     writer.join().unwrap();

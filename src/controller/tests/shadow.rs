@@ -4,7 +4,7 @@
 //! `nvme_dbbuf_update_and_check_event` does; everything published gets processed.
 
 use super::fake_host::{cmd, pattern, FakeHost, NsConfig, Store, PAGE, TIMEOUT};
-use crate::dma::DmaMemory;
+use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::Status;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
@@ -23,22 +23,22 @@ impl Shadow {
         s
     }
     fn sq_tail(&self, h: &FakeHost, qid: u16) -> u16 {
-        h.mem.read_u32(self.db + 8 * qid as u64).unwrap() as u16
+        h.mem.read_u32(GuestAddr(self.db + 8 * qid as u64)).unwrap() as u16
     }
     fn sq_event(&self, h: &FakeHost, qid: u16) -> u16 {
-        h.mem.read_u32(self.ei + 8 * qid as u64).unwrap() as u16
+        h.mem.read_u32(GuestAddr(self.ei + 8 * qid as u64)).unwrap() as u16
     }
 
     /// Publish the host's SQ tail in the shadow buffer only.
     fn publish_sq(&self, h: &FakeHost, qid: u16) -> (u16, u16) {
         let old = self.sq_tail(h, qid);
         let new = h.queue(qid).sq_tail;
-        h.mem.write_u32(self.db + 8 * qid as u64, new as u32).unwrap();
+        h.mem.write_u32(GuestAddr(self.db + 8 * qid as u64), new as u32).unwrap();
         (old, new)
     }
     /// Publish the host's CQ head in the shadow buffer only.
     fn publish_cq(&self, h: &FakeHost, qid: u16) {
-        h.mem.write_u32(self.db + 8 * qid as u64 + 4, h.queue(qid).cq_head as u32).unwrap();
+        h.mem.write_u32(GuestAddr(self.db + 8 * qid as u64 + 4), h.queue(qid).cq_head as u32).unwrap();
     }
 
     /// Publish the SQ tail and ring the doorbell only if EventIdx asks for it.

@@ -2,8 +2,13 @@
 //! (memfd-backed RAM), mmapped here and read and written by copy. Implements
 //! [`DmaMemory`] for the controller.
 //!
+//! Copies use volatile accesses ([`guest_copy`](super::guest_copy)): the guest
+//! writes this memory concurrently, so a plain memcpy over it would be a data
+//! race. `write_u32_release` is one aligned atomic store with Release ordering,
+//! for a completion entry's phase dword.
+//!
 //! Concurrency: the region list sits behind an RwLock. Every access holds the
-//! read lock for the length of its memcpy, so DMA_UNMAP (write lock) waits for
+//! read lock for the length of its copy, so DMA_UNMAP (write lock) waits for
 //! in-flight copies before the memory is unmapped; no pointer into a mapping
 //! outlives the lock.
 //!
@@ -13,11 +18,12 @@
 //! under way finish first and none starts after: once the config write that
 //! cleared the bit has been answered, guest memory is left alone.
 
-use crate::dma::{DmaError, DmaMemory};
+use super::guest_copy::{read_guest, write_guest};
+use crate::dma::{DmaError, DmaMemory, GuestAddr};
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 struct Region {
@@ -119,7 +125,7 @@ impl DmaMap {
     }
 
     fn access(&self, gpa: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), DmaError> {
-        let err = DmaError { addr: gpa, len: len as u64 };
+        let err = DmaError { addr: GuestAddr(gpa), len: len as u64 };
         let regions = self.regions.read().unwrap();
         if !self.bus_master.load(Ordering::Acquire) {
             self.refused.fetch_add(1, Ordering::Relaxed);
@@ -146,21 +152,39 @@ impl DmaMap {
 }
 
 impl DmaMemory for DmaMap {
-    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), DmaError> {
-        let len = buf.len();
-        let dst = buf.as_mut_ptr();
-        self.access(gpa, len, false, |p, at, n| {
-            // SAFETY: p..p+n is inside a live mapping (see access); dst+at..+n is
-            // inside `buf`; guest memory and our buffer never overlap.
-            unsafe { std::ptr::copy_nonoverlapping(p, dst.add(at), n) }
+    fn read(&self, gpa: GuestAddr, buf: &mut [u8]) -> Result<(), DmaError> {
+        self.access(gpa.0, buf.len(), false, |p, at, n| {
+            // SAFETY: p..p+n is inside a live mapping (see access); guest memory
+            // and our buffer never overlap.
+            unsafe { read_guest(p, &mut buf[at..at + n]) }
         })
     }
-    fn write(&self, gpa: u64, data: &[u8]) -> Result<(), DmaError> {
-        let src = data.as_ptr();
-        self.access(gpa, data.len(), true, |p, at, n| {
+    fn write(&self, gpa: GuestAddr, data: &[u8]) -> Result<(), DmaError> {
+        self.access(gpa.0, data.len(), true, |p, at, n| {
             // SAFETY: as in read, with the direction reversed; the region is writable.
-            unsafe { std::ptr::copy_nonoverlapping(src.add(at), p, n) }
+            unsafe { write_guest(&data[at..at + n], p) }
         })
+    }
+    /// One aligned 32-bit atomic store with Release ordering: everything this
+    /// thread wrote to guest memory before is visible to the guest first. Fails
+    /// (writing nothing) if the dword is unaligned in the guest or the mapping,
+    /// or not wholly inside one writable region.
+    fn write_u32_release(&self, gpa: GuestAddr, v: u32) -> Result<(), DmaError> {
+        if !gpa.0.is_multiple_of(4) {
+            return Err(DmaError { addr: gpa, len: 4 });
+        }
+        let mut stored = false;
+        self.access(gpa.0, 4, true, |p, _, n| {
+            if n == 4 && (p as usize).is_multiple_of(4) {
+                // SAFETY: p..p+4 is inside a live writable mapping (see access) and
+                // 4-byte aligned; the guest accesses it only as plain memory, and
+                // every access of ours to it is atomic or volatile.
+                let dword = unsafe { AtomicU32::from_ptr(p.cast::<u32>()) };
+                dword.store(v.to_le(), Ordering::Release);
+                stored = true;
+            }
+        })?;
+        if stored { Ok(()) } else { Err(DmaError { addr: gpa, len: 4 }) }
     }
 }
 
@@ -190,17 +214,32 @@ mod tests {
         m.map(0x100000, 1 << 20, 0, true, Some(&f)).unwrap();
         m.map(0x200000, 1 << 20, 1 << 20, true, Some(&f)).unwrap();
         let mut b = [0u8; 5];
-        m.read(0x100000, &mut b).unwrap();
+        m.read(GuestAddr(0x100000), &mut b).unwrap();
         assert_eq!(&b, b"hello");
         // A copy that spans the two regions.
-        m.write(0x1ffffe, &[1, 2, 3, 4]).unwrap();
+        m.write(GuestAddr(0x1ffffe), &[1, 2, 3, 4]).unwrap();
         let mut c = [0u8; 4];
-        m.read(0x1ffffe, &mut c).unwrap();
+        m.read(GuestAddr(0x1ffffe), &mut c).unwrap();
         assert_eq!(c, [1, 2, 3, 4]);
-        assert!(m.read(0x300000, &mut c).is_err());
+        assert!(m.read(GuestAddr(0x300000), &mut c).is_err());
         assert_eq!(m.map(0x100000, 4096, 0, true, Some(&f)).unwrap_err().raw_os_error(), Some(libc::EEXIST));
         assert_eq!(m.unmap(0x100000, 1 << 20), 1);
-        assert!(m.read(0x100000, &mut b).is_err());
+        assert!(m.read(GuestAddr(0x100000), &mut b).is_err());
+    }
+
+    #[test]
+    fn released_dword_is_stored_aligned_and_refused_otherwise() {
+        let f = memfd(1 << 20);
+        let m = DmaMap::default();
+        m.map(0x10000, 1 << 20, 0, true, Some(&f)).unwrap();
+        m.write_u32_release(GuestAddr(0x1000c), 0xdead_beef).unwrap();
+        assert_eq!(m.read_u32(GuestAddr(0x1000c)).unwrap(), 0xdead_beef);
+        assert!(m.write_u32_release(GuestAddr(0x1000e), 1).is_err(), "unaligned");
+        assert!(m.write_u32_release(GuestAddr(0x10000 + (1 << 20)), 1).is_err(), "outside the map");
+        assert_eq!(m.read_u32(GuestAddr(0x1000c)).unwrap(), 0xdead_beef);
+        m.set_bus_master(false);
+        assert!(m.write_u32_release(GuestAddr(0x1000c), 2).is_err());
+        assert_eq!(m.refused_without_bus_master(), 1);
     }
 
     #[test]
@@ -210,12 +249,12 @@ mod tests {
         m.map(0, 1 << 20, 0, true, Some(&f)).unwrap();
         m.set_bus_master(false);
         let mut b = [0u8; 5];
-        assert!(m.read(0, &mut b).is_err());
+        assert!(m.read(GuestAddr(0), &mut b).is_err());
         assert_eq!(b, [0; 5], "nothing was read");
-        assert!(m.write(0, b"HELLO").is_err());
+        assert!(m.write(GuestAddr(0), b"HELLO").is_err());
         assert_eq!(m.refused_without_bus_master(), 2);
         m.set_bus_master(true);
-        m.read(0, &mut b).unwrap();
+        m.read(GuestAddr(0), &mut b).unwrap();
         assert_eq!(&b, b"hello", "the refused write left guest memory as it was");
     }
 
@@ -225,7 +264,7 @@ mod tests {
         let m = DmaMap::default();
         m.map(0, 1 << 20, 0, false, Some(&f)).unwrap();
         m.map(1 << 20, 1 << 20, 0, true, None).unwrap();
-        assert!(m.write(0, &[1]).is_err());
-        assert!(m.read((1 << 20) + 4, &mut [0u8; 4]).is_err());
+        assert!(m.write(GuestAddr(0), &[1]).is_err());
+        assert!(m.read(GuestAddr((1 << 20) + 4), &mut [0u8; 4]).is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! the transport-independent [`Controller`](crate::controller::Controller).
 
 pub mod dma_map;
+mod guest_copy;
 pub mod irq;
 pub mod pci;
 pub mod protocol;
