@@ -86,7 +86,7 @@ qemu_deviation() {
 ns=0 vdev="" qdev="" lbs=0 ms=0 pil=0 pif=0 pi=0 ts=0 CHK=7 APP=0x1234
 FMT=()
 
-# The reference tag of LBA $1 (as in pi-passthru): Type 1 the LBA, Type 2 an arbitrary base plus
+# The reference tag of LBA $1 (as in pi-passthru.sh): Type 1 the LBA, Type 2 an arbitrary base plus
 # the LBA, Type 3 one constant.
 ref_of() {
     case $pi in
