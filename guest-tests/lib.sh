@@ -113,11 +113,10 @@ sha() {
 
 # pi_tool ARGS...: guest-tests/pi_tool.py, the one PI implementation (python3 builtins only; the harness
 # copies it beside lib.sh). Its docstring lists the commands (meta, ext, check, check-ext, guard, ...).
+VNVME_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # absolute: tests cd into work directories
 pi_tool() {
-    local py
-    py=$(dirname "${BASH_SOURCE[0]}")/pi_tool.py
-    [[ -f $py ]] || fail "pi_tool: $py not found (it travels beside lib.sh)"
-    python3 "$py" "$@"
+    [[ -f $VNVME_LIB_DIR/pi_tool.py ]] || fail "pi_tool: $VNVME_LIB_DIR/pi_tool.py not found (it travels beside lib.sh)"
+    python3 "$VNVME_LIB_DIR/pi_tool.py" "$@"
 }
 
 # pi_py ARGS...: the 16-bit guard, type 1 shorthands of pi_tool for the older tests.
