@@ -111,72 +111,41 @@ sha() {
     sha256sum "$1" | cut -d' ' -f1
 }
 
-# pi_py ARGS...: small PI helper in python3 (the guest has python3-minimal: builtins only).
-#   pi_py selftest                          check CRC-16/T10-DIF("123456789") == 0xd0db
+# pi_tool ARGS...: guest-tests/pi_tool.py, the one PI implementation (python3 builtins only; the harness
+# copies it beside lib.sh). Its docstring lists the commands (meta, ext, check, check-ext, guard, ...).
+VNVME_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # absolute: tests cd into work directories
+pi_tool() {
+    [[ -f $VNVME_LIB_DIR/pi_tool.py ]] || fail "pi_tool: $VNVME_LIB_DIR/pi_tool.py not found (it travels beside lib.sh)"
+    python3 "$VNVME_LIB_DIR/pi_tool.py" "$@"
+}
+
+# pi_py ARGS...: the 16-bit guard, type 1 shorthands of pi_tool for the older tests.
+#   pi_py selftest                          pi_tool's self-test (CRC-16/T10-DIF("123456789") == 0xd0db, ...)
 #   pi_py crc16 FILE                        print the CRC-16/T10-DIF of FILE as 0xXXXX
 #   pi_py meta DATA LBS MS PIL APP REF [GUARD_XOR]
 #                                           write to stdout the separate metadata for DATA: one MS-byte
 #                                           record per LBS-byte block, holding a type 1 tuple (guard,
 #                                           app tag, ref tag + block index, big endian) in its last 8
 #                                           bytes (PIL=0; the guard then also covers the zero metadata
-#                                           bytes before it) or first 8 bytes (PIL=1); GUARD_XOR spoils
-#                                           the guard
+#                                           bytes before it) or first 8 bytes (PIL=1); a non-zero
+#                                           GUARD_XOR spoils the guard
 #   pi_py check-ext BUF LBS MS APP REF      check the tuples inside an extended-LBA buffer (data+PI per
-#                                           block, PI in the last 8 bytes of the metadata)
+#                                           block, PI in the last 8 bytes of the metadata), all three
+#                                           fields, an escape tuple included
 pi_py() {
-    python3 - "$@" <<'PY'
-import sys
-
-def crc16_t10dif(data, crc=0):
-    # CRC-16/T10-DIF: polynomial 0x8BB7, initial value 0, not reflected, no final xor.
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x8BB7) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
-
-def tuple8(guard, app, ref):
-    return guard.to_bytes(2, "big") + app.to_bytes(2, "big") + (ref & 0xFFFFFFFF).to_bytes(4, "big")
-
-cmd, args = sys.argv[1], sys.argv[2:]
-if cmd == "selftest":
-    got = crc16_t10dif(b"123456789")
-    if got != 0xD0DB:
-        sys.exit("crc16 selftest failed: 0x%04x" % got)
-    print("crc16 selftest ok: 0x%04x" % got)
-elif cmd == "crc16":
-    print("0x%04x" % crc16_t10dif(open(args[0], "rb").read()))
-elif cmd == "meta":
-    data = open(args[0], "rb").read()
-    lbs, ms, pil, app, ref = (int(a, 0) for a in args[1:6])
-    xor = int(args[6], 0) if len(args) > 6 else 0
-    if ms < 8 or len(data) % lbs:
-        sys.exit("meta: need ms >= 8 and whole blocks")
-    out = bytearray()
-    pad = bytes(ms - 8)
-    for i in range(len(data) // lbs):
-        block = data[i * lbs:(i + 1) * lbs]
-        if pil:
-            out += tuple8(crc16_t10dif(block) ^ xor, app, ref + i) + pad
-        else:
-            # PI last: the guard also covers the metadata bytes in front of the tuple.
-            out += pad + tuple8(crc16_t10dif(block + pad) ^ xor, app, ref + i)
-    sys.stdout.buffer.write(bytes(out))
-elif cmd == "check-ext":
-    buf = open(args[0], "rb").read()
-    lbs, ms, app, ref = (int(a, 0) for a in args[1:5])
-    rec = lbs + ms
-    if len(buf) % rec:
-        sys.exit("check-ext: buffer of %d bytes is not whole %d-byte records" % (len(buf), rec))
-    for i in range(len(buf) // rec):
-        block, meta = buf[i * rec:i * rec + lbs], buf[i * rec + lbs:(i + 1) * rec]
-        want = tuple8(crc16_t10dif(block + meta[:-8]), app, ref + i)
-        if meta[-8:] != want:
-            sys.exit("check-ext: block %d: PI %s, expected %s" % (i, meta[-8:].hex(), want.hex()))
-    print("check-ext: %d block(s) carry correct type 1 PI" % (len(buf) // rec))
-else:
-    sys.exit("pi_py: unknown command " + cmd)
-PY
+    local cmd=${1:-}
+    shift || true
+    case $cmd in
+    selftest) pi_tool selftest ;;
+    crc16) pi_tool guard 0 "$1" ;;
+    meta)
+        local bad=()
+        (($# < 7)) || (($7 == 0)) || bad=(--bad guard)
+        pi_tool meta "$1" "$2" "$3" "$4" 0 1 "$5" "$6" "${bad[@]}"
+        ;;
+    check-ext) pi_tool check-ext "$1" "$2" "$3" 0 0 1 "$4" "$5" --no-escape ;;
+    *) fail "pi_py: unknown command '$cmd'" ;;
+    esac
 }
 
 # fs_roundtrip FSTYPE: mkfs on namespace 1, mount, write files, drop caches, read back and compare

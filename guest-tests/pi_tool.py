@@ -34,6 +34,8 @@ Commands (numbers may be decimal or 0x-hex):
       does not order the checks), always exit 0
   check-ext BUF LBS MS PIL PIF TYPE APP REF [--prchk BITS] [--app-mask MASK] [--status]
       check an extended-LBA buffer (data + metadata per block)
+  check and check-ext take --no-escape: an escape tuple is checked like any other (for tuples the host
+      knows exactly, e.g. the ones a controller inserted with PRACT)
   data SEED NBYTES
       write NBYTES deterministic pseudo-random bytes (python's random.Random(SEED)) to stdout
   show META MS PIL PIF
@@ -220,7 +222,7 @@ def check_all(data, mds, fmt, app, ref, opts):
     for i, md in enumerate(mds):
         block = data[i * fmt.lbs:(i + 1) * fmt.lbs]
         g, a, r = fmt.decode(md)
-        if fmt.escaped(a, r):
+        if fmt.escaped(a, r) and not opts.get("no-escape"):
             continue
         fails = []
         want_g = fmt.guard(block, md)
@@ -296,7 +298,7 @@ def main(argv):
             out = b"".join(data[i * fmt.lbs:(i + 1) * fmt.lbs] + md for i, md in enumerate(mds))
         sys.stdout.buffer.write(out)
     elif cmd in ("check", "check-ext"):
-        pos, opts = parse_opts(args, {"prchk": True, "app-mask": True, "status": False})
+        pos, opts = parse_opts(args, {"prchk": True, "app-mask": True, "status": False, "no-escape": False})
         n = 9 if cmd == "check" else 8
         if len(pos) != n:
             sys.exit("usage: pi_tool.py check DATA META LBS MS PIL PIF TYPE APP REF, or check-ext BUF LBS ...")

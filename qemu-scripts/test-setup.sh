@@ -106,7 +106,7 @@ if ((cold)); then
         pass "cold ($n_stages stages in $(lab_elapsed "$t0" "$(lab_now)"))"
         # The lab it made boots a guest (guest-test's own probe boot, no vnvme needed).
         if VNVME_LAB=$lab VNVME_SKIP_SETUP=1 "$here/guest-test" --device qemu --kernel "$kernel" --ns lbs=512 \
-            "$repo/guest-tests/pi-profile" >"$work/out" 2>&1; then
+            "$repo/guest-tests/pi-profile.sh" >"$work/out" 2>&1; then
             pass "cold-lab-boots ($kernel, $(grep -m1 '^accel' "$work/out" || echo 'accel unknown'))"
         else
             fail "cold-lab-boots"

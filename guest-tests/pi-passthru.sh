@@ -23,7 +23,7 @@ here=$(dirname "$0")
 #
 # LBA 200 and up, never 0: QEMU's own device swallows a guard error on the first block of a
 # command at SLBA 0 (/tmp/research/qemu-dif.md 1.1); the spec has no such exemption, and
-# pi-differential shows that case. Blocks: 200 (single-block write), 201-202 (two-block write),
+# pi-differential.sh shows that case. Blocks: 200 (single-block write), 201-202 (two-block write),
 # 203 (escape), 204-205 (PRACT write), 206 (masked app tag).
 L=200
 APP=0x1234

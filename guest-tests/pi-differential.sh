@@ -3,6 +3,7 @@
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/lib.sh"
+. "$here/differential.sh"
 
 # How it works. For each namespace i (vnvme's copy VNVME_DEV<i>, QEMU's copy VNVME_QDEV<i>, same
 # format, separate fresh images) the same commands run on both devices. A model of what the
@@ -23,9 +24,6 @@ here=$(dirname "$0")
 # (non-PI metadata 0h; PRACT=0: PI all zeroes; PRACT=1: generated; DEAC=1: PI as for a deallocated
 # block, where NVMe 1.4 section 6.17 said "based on PRINFO": both accepted). Where the spec allows
 # two outcomes (Type 3 PRCHK ref, DEAC, DSM), both are accepted.
-
-[[ ${VNVME_DEVICE:-} == both ]] || fail "run with --device both (vnvme's copy as VNVME_DEV<i>, QEMU's as VNVME_QDEV<i>)"
-tool() { python3 "$here/pi_tool.py" "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # Known QEMU deviations (QEMU 11.1 hw/nvme; /tmp/research/qemu-dif.md). qemu_deviation STEP prints
@@ -82,11 +80,11 @@ qemu_deviation() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Per-namespace state (set in the loop at the bottom).
+# Per-namespace state (set by diff_each_ns and ns_setup at the bottom).
 ns=0 vdev="" qdev="" lbs=0 ms=0 pil=0 pif=0 pi=0 ts=0 CHK=7 APP=0x1234
 FMT=()
 
-# The reference tag of LBA $1 (as in pi-passthru): Type 1 the LBA, Type 2 an arbitrary base plus
+# The reference tag of LBA $1 (as in pi-passthru.sh): Type 1 the LBA, Type 2 an arbitrary base plus
 # the LBA, Type 3 one constant.
 ref_of() {
     case $pi in
@@ -141,20 +139,6 @@ mkbuf() {
     shift 4
     tool data "$((seed * 1000 + ns))" $((n * lbs)) >"$name.data"
     tool meta "$name.data" "${FMT[@]}" $APP "$(ref_of "$lba")" --extra pattern "$@" >"$name.meta"
-}
-
-# nvme_st OUT ARGS...: run nvme ARGS; print 0 on success, else the NVMe status nvme-cli reported
-# (DNR and More included), e.g. 0x282 or 0x4181.
-nvme_st() {
-    local out=$1 st
-    shift
-    if nvme "$@" >"$out" 2>&1; then
-        echo 0
-        return
-    fi
-    st=$(sed -n 's/^NVMe status: .*(0x\([0-9a-fA-F]*\))$/\1/p' "$out" | tail -n1)
-    [[ -n $st ]] || { cat "$out" >&2; fail "nvme $* failed without an NVMe status"; }
-    printf '0x%x\n' $((0x$st))
 }
 
 rows=()
@@ -485,34 +469,20 @@ sequence() {
     t_read r240-after 240 2 $CHK
 }
 
-total_fail=0
-all_devs=()
-for ((ns = 1; ns <= VNVME_NS_COUNT; ns++)); do
-    vdev=$(ns_dev "$ns")
-    qv=VNVME_QDEV$ns
-    qdev=${!qv:-}
-    [[ -n $qdev && -b $qdev ]] || fail "no QEMU block device for nsid $ns (VNVME_QDEV$ns='$qdev')"
-    lbs=$(ns_get "$ns" lbs) ms=$(ns_get "$ns" ms) pil=$(ns_get "$ns" pil) pif=$(ns_get "$ns" pif) pi=$(ns_get "$ns" pi)
-    (($(ns_get "$ns" mset) == 0)) || fail "nsid $ns: this test needs separate metadata (mset=0)"
+# ns_setup / ns_report: the per-namespace hooks of diff_each_ns (differential.sh).
+ns_setup() {
     ((pi >= 1 && pi <= 3)) || fail "nsid $ns: this test needs PI type 1, 2 or 3"
     case $pif in 0) ts=8 ;; 2) ts=16 ;; *) fail "nsid $ns: pif=$pif not supported by both devices" ;; esac
     ((ms >= ts)) || fail "nsid $ns: ms=$ms smaller than the tuple"
     ((pi == 3)) && CHK=6 || CHK=7
-    FMT=("$lbs" "$ms" "$pil" "$pif" "$pi")
     step "nsid $ns: vnvme $vdev, QEMU $qdev: $lbs+$ms type $pi pil=$pil pif=$pif (PRCHK $CHK for the main sequence)"
-    work=ns$ns
-    mkdir -p "$work"
-    cd "$work"
-    mkdir -p v q model
-    head -c "$lbs" /dev/zero >unw.data
-    tool meta unw.data "${FMT[@]}" 0 0 --escape >unw.meta
-    rows=() failures=0 deviations=()
-    sequence
+    deviations=()
+}
+ns_report() {
     printf '%-19s %-34s %-11s %-7s %-7s %-5s %s\n' step command spec vnvme qemu bytes verdict
     printf '%s\n' "${rows[@]}"
     echo "nsid $ns ($lbs+$ms type $pi pil=$pil pif=$pif): ${#rows[@]} commands, $failures failure(s); known QEMU differences seen: ${deviations[*]:-none}"
-    total_fail=$((total_fail + failures))
-    cd ..
-done
+}
+diff_each_ns ns_setup ns_report
 ((total_fail == 0)) || fail "$total_fail command(s) where vnvme departs from the spec or the devices differ in an undocumented way (rows marked FAIL above)"
 echo "pi-differential ok"

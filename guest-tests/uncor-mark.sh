@@ -1,5 +1,5 @@
 #!/bin/bash
-# Mark LBAs 300-303 of namespace 1 uncorrectable (used by qemu-scripts/test-image-moves to check the mark survives a restart).
+# Mark LBAs 300-303 of namespace 1 uncorrectable (used by qemu-scripts/test-image-moves.sh to check the mark survives a restart).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

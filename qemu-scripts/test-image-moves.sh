@@ -1,7 +1,7 @@
 #!/bin/bash
 # One image moves between QEMU's built-in nvme device and vnvme, and vnvme's writes persist across boots.
 #
-# Usage: qemu-scripts/test-image-moves [--kernel old|lts|new] [--ns-props PROPS]
+# Usage: qemu-scripts/test-image-moves.sh [--kernel old|lts|new] [--ns-props PROPS]
 #
 # Five VM boots on one image (default props lbs=512,ms=8,mset=0,pi=1: the block layer generates and
 # verifies PI, so the metadata layout is checked too):
@@ -22,7 +22,7 @@ while (($#)); do
     --kernel) kernel=$2; shift 2 ;;
     --ns-props) props=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    *) echo "test-image-moves: unknown argument '$1'" >&2; exit 2 ;;
+    *) echo "test-image-moves.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
 lab=${VNVME_LAB:-/var/cache/vnvme-lab}
@@ -32,10 +32,10 @@ img=$work/moving.img
 truncate -s 512M "$img"
 for t in A B C D; do
     for k in write check; do
-        cp "$repo/guest-tests/pattern-$k" "$work/pattern-$k.$t"
+        cp "$repo/guest-tests/pattern-$k.sh" "$work/pattern-$k.$t.sh"
     done
 done
-cp "$repo/guest-tests/lib.sh" "$repo/guest-tests/uncor-mark" "$repo/guest-tests/uncor-check" "$work/"
+cp "$repo/guest-tests/lib.sh" "$repo/guest-tests/uncor-mark.sh" "$repo/guest-tests/uncor-check.sh" "$work/"
 passed=0 failed=0
 step() { # NAME DEVICE SCRIPTS...
     local name=$1 dev=$2
@@ -49,13 +49,13 @@ step() { # NAME DEVICE SCRIPTS...
         failed=$((failed + 1))
     fi
 }
-step 1-qemu-writes qemu "$work/pattern-write.A"
-step 2-vnvme-reads-qemu vnvme "$work/pattern-check.A" "$work/pattern-write.B"
-step 3-qemu-reads-vnvme qemu "$work/pattern-check.B" "$work/pattern-write.C"
+step 1-qemu-writes qemu "$work/pattern-write.A.sh"
+step 2-vnvme-reads-qemu vnvme "$work/pattern-check.A.sh" "$work/pattern-write.B.sh"
+step 3-qemu-reads-vnvme qemu "$work/pattern-check.B.sh" "$work/pattern-write.C.sh"
 if ((!quick)); then
-    step 4-vnvme-reads-qemu-again vnvme "$work/pattern-check.C" "$work/pattern-write.D"
-    step 5-vnvme-persists vnvme "$work/pattern-check.D" "$work/uncor-mark"
-    step 6-uncorrectable-persists vnvme "$work/uncor-check"
+    step 4-vnvme-reads-qemu-again vnvme "$work/pattern-check.C.sh" "$work/pattern-write.D.sh"
+    step 5-vnvme-persists vnvme "$work/pattern-check.D.sh" "$work/uncor-mark.sh"
+    step 6-uncorrectable-persists vnvme "$work/uncor-check.sh"
 fi
 echo "kernel: $kernel, ns: $props$( ((quick)) && echo ' (quick)')"
 echo "$passed passed, $failed failed"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Read LBAs 1000-1063 one by one and print which failed (used by qemu-scripts/test-fault-prob with a seeded probability rule).
+# Read LBAs 1000-1063 one by one and print which failed (used by qemu-scripts/test-fault-prob.sh with a seeded probability rule).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

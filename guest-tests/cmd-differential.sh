@@ -3,6 +3,7 @@
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/lib.sh"
+. "$here/differential.sh"
 
 # How it works. For each namespace i (vnvme's copy VNVME_DEV<i>, QEMU's copy VNVME_QDEV<i>, same
 # format, separate fresh images) the same nvme-cli commands run on both devices: a few writes of
@@ -37,9 +38,6 @@ here=$(dirname "$0")
 # PI (lbs=512,ms=8), also run the Compare step on a non-PI metadata byte (k-meta-extra/k-meta-diff)
 # and read back never-written blocks whose non-PI metadata bytes the spec defines (00h with DLFEAT
 # read behaviour 001b, NVM-CS 3.3.3.2.1).
-
-[[ ${VNVME_DEVICE:-} == both ]] || fail "run with --device both (vnvme's copy as VNVME_DEV<i>, QEMU's as VNVME_QDEV<i>)"
-tool() { python3 "$here/pi_tool.py" "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # Known, documented differences. qemu_known STEP prints "ID QEMU_STATUS" when a difference at STEP
@@ -112,25 +110,11 @@ qemu_known() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Per-namespace state (set in the loop at the bottom).
+# Per-namespace state (set by diff_each_ns and ns_setup at the bottom).
 ns=0 vdev="" qdev="" lbs=0 ms=0 pil=0 pif=0 pi=0 ts=0 nsze=0 nsid=1 DESFMT=0
 APP=0x1234 LBAT2=0x5678
 FMT=()
 pick() { ((pi)) && echo "$1" || echo "$2"; } # pick PI_VALUE NOPI_VALUE
-
-# nvme_st OUT ARGS...: run nvme ARGS; print 0 on success, else the NVMe status nvme-cli reported
-# (DNR included), e.g. 0x282 or 0x4181. A failure without an NVMe status fails the test.
-nvme_st() {
-    local out=$1 st
-    shift
-    if nvme "$@" >"$out" 2>&1; then
-        echo 0
-        return
-    fi
-    st=$(sed -n 's/^NVMe status: .*(0x\([0-9a-fA-F]*\))$/\1/p' "$out" | tail -n1)
-    [[ -n $st ]] || { cat "$out" >&2; fail "nvme $* failed without an NVMe status"; }
-    printf '0x%x\n' $((0x$st))
-}
 
 # The model: model/<lba>.{data,meta} for blocks written so far (as the spec and vnvme's documented
 # choices require them to read); a missing file means never written (unw.data, unw.meta: zero data,
@@ -660,19 +644,12 @@ sequence() {
     t_compare k-oor $((nsze - 1)) 2 0 oor 0x80
 }
 
-total_fail=0
-for ((ns = 1; ns <= VNVME_NS_COUNT; ns++)); do
-    vdev=$(ns_dev "$ns")
-    qv=VNVME_QDEV$ns
-    qdev=${!qv:-}
-    [[ -n $qdev && -b $qdev ]] || fail "no QEMU block device for nsid $ns (VNVME_QDEV$ns='$qdev')"
-    lbs=$(ns_get "$ns" lbs) ms=$(ns_get "$ns" ms) pil=$(ns_get "$ns" pil) pif=$(ns_get "$ns" pif) pi=$(ns_get "$ns" pi)
-    (($(ns_get "$ns" mset) == 0)) || fail "nsid $ns: this test needs separate metadata (mset=0)"
+# ns_setup / ns_report: the per-namespace hooks of diff_each_ns (differential.sh).
+ns_setup() {
     ((pi == 0 || pi == 1)) || fail "nsid $ns: this test models PI Type 1 or no PI (pi=$pi)"
     case $pif in 0) ts=8 DESFMT=0 ;; 2) ts=16 DESFMT=1 ;; *) fail "nsid $ns: pif=$pif not supported by both devices" ;; esac
     ((pi == 0 || ms >= ts)) || fail "nsid $ns: ms=$ms smaller than the tuple"
     ((pi == 0)) && ts=0
-    FMT=("$lbs" "$ms" "$pil" "$pif" "$pi")
     vnsid=$(cat "/sys/block/${vdev#/dev/}/nsid") qnsid=$(cat "/sys/block/${qdev#/dev/}/nsid")
     [[ $vnsid == "$qnsid" ]] || fail "nsid differs: vnvme $vnsid, QEMU $qnsid"
     nsid=$vnsid
@@ -684,23 +661,13 @@ for ((ns = 1; ns <= VNVME_NS_COUNT; ns++)); do
     assert_eq "$qmssrl $qmcl $qmsrc" "128 128 127" "QEMU's MSSRL MCL MSRC"
     assert_eq "$vnsze" "$qnsze" "NSZE of the two copies"
     nsze=$vnsze
-    work=ns$ns
-    mkdir -p "$work"
-    cd "$work"
-    mkdir -p v q model
-    head -c "$lbs" /dev/zero >unw.data
-    if ((pi)); then
-        tool meta unw.data "${FMT[@]}" 0 0 --escape >unw.meta
-    else
-        head -c "$ms" /dev/zero >unw.meta
-    fi
-    rows=() failures=0 known_seen=()
-    sequence
+    known_seen=()
+}
+ns_report() {
     printf '%-18s %-58s %-6s %-20s %-20s %s\n' step command expect vnvme qemu verdict
     printf '%s\n' "${rows[@]}"
     echo "nsid $ns ($lbs+$ms pi=$pi pil=$pil pif=$pif): ${#rows[@]} commands, $failures failure(s); known differences seen: ${known_seen[*]:-none}"
-    total_fail=$((total_fail + failures))
-    cd ..
-done
+}
+diff_each_ns ns_setup ns_report
 ((total_fail == 0)) || fail "$total_fail step(s) where vnvme departs from the spec or the devices differ in an undocumented way (rows marked FAIL above)"
 echo "cmd-differential ok"

@@ -4,8 +4,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 name=${0##*/}
+name=${name%.sh}
 tag=${name#*.}
-[[ $name == *.* && -n $tag ]] || fail "run as $name.TAG (the pattern tag is the file name suffix)"
+[[ $name == *.* && -n $tag ]] || fail "run as $name.TAG.sh (the pattern tag is in the file name)"
 dev=$(ns_dev 1)
 { yes "vnvme-image-$tag" || true; } | head -c 16M >pat
 dmesg_mark

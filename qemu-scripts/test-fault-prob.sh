@@ -1,7 +1,7 @@
 #!/bin/bash
 # A probability fault rule with a fixed seed fires on the same commands in two VM boots.
 #
-# Usage: qemu-scripts/test-fault-prob [--kernel old|lts|new]
+# Usage: qemu-scripts/test-fault-prob.sh [--kernel old|lts|new]
 # Two boots, each with `--fault ns=1,op=read,lba=1000-1063,when=prob:0.3:1234,action=status:2:0x81:dnr` and the guest
 # reading LBAs 1000-1063 one by one; the lists of failed LBAs must be equal (and neither empty nor full).
 set -euo pipefail
@@ -11,7 +11,7 @@ kernel=lts
 while (($#)); do
     case $1 in
     --kernel) kernel=$2; shift 2 ;;
-    *) echo "test-fault-prob: unknown argument '$1'" >&2; exit 2 ;;
+    *) echo "test-fault-prob.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
 rule='ns=1,op=read,lba=1000-1063,when=prob:0.3:1234,action=status:2:0x81:dnr'
@@ -20,9 +20,9 @@ passed=0 failed=0
 for run in 1 2; do
     out=$(mktemp)
     if "$here/guest-test" --device vnvme --kernel "$kernel" --ns lbs=512 --serve-arg "--fault=$rule" \
-        "$repo/guest-tests/fault-prob-run" >"$out" 2>&1; then
+        "$repo/guest-tests/fault-prob-run.sh" >"$out" 2>&1; then
         run_dir=$(sed -n 's/^run[^:]*: \([^ ]*\).*/\1/p' "$out" | tail -n1)
-        lists+=("$(sed -n 's/^FAILED-LBAS //p' "$run_dir/share/logs/fault-prob-run.log")")
+        lists+=("$(sed -n 's/^FAILED-LBAS //p' "$run_dir/share/logs/fault-prob-run.sh.log")")
         echo "PASS fault-prob/boot-$run (failed LBAs: ${lists[-1]})"
         passed=$((passed + 1))
     else
