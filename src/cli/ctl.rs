@@ -249,19 +249,11 @@ mod tests {
     #[test]
     fn human_output_is_unchanged() {
         let ev = TraceEvent {
-            time: 1795400000.123456,
-            queue: 1,
-            cid: 17,
-            opcode: "write".into(),
-            nsid: 1,
-            slba: 200,
-            nlb: 8,
-            prinfo: 7,
             status: 0x282,
             status_name: "end-to-end guard check error".into(),
-            latency_us: 41,
             fault: vec!["a".into(), "b".into()],
             mutation: Some(MutationEvent { blocks: vec![(201, 3, 9), (202, 0, 511)], window_us: 2000 }),
+            ..crate::control::protocol::tests::event()
         };
         assert_eq!(
             event_line(&ev),

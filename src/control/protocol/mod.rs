@@ -14,7 +14,7 @@
 
 pub mod reply;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use reply::*;
 

@@ -14,7 +14,8 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(cmd: &str, bo
     assert_eq!(decode::<T>(cmd, &line), Ok(body), "{line}");
 }
 
-fn event() -> TraceEvent {
+/// A trace event with a fault and a mutation (also used by `cli::ctl`'s tests).
+pub(crate) fn event() -> TraceEvent {
     TraceEvent {
         time: 1795400000.123456,
         queue: 1,
