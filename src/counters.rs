@@ -39,15 +39,40 @@ pub struct NsCounters {
     pub copy_written_bytes: AtomicU64,
 }
 
+/// A namespace's byte counters read at one moment (see [`NsCounters`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NsTraffic {
+    pub dma_to_device: u64,
+    pub dma_to_host: u64,
+    pub copy_read: u64,
+    pub copy_written: u64,
+}
+
+impl NsTraffic {
+    /// What was counted after `base` (an earlier reading of the same counters).
+    pub fn since(&self, base: &NsTraffic) -> NsTraffic {
+        NsTraffic {
+            dma_to_device: self.dma_to_device - base.dma_to_device,
+            dma_to_host: self.dma_to_host - base.dma_to_host,
+            copy_read: self.copy_read - base.copy_read,
+            copy_written: self.copy_written - base.copy_written,
+        }
+    }
+}
+
 impl NsCounters {
-    /// [DMA to device, DMA to host, Copy read, Copy written], in bytes.
-    pub fn snapshot(&self) -> [u64; 4] {
-        [&self.dma_to_device, &self.dma_to_host, &self.copy_read_bytes, &self.copy_written_bytes].map(|c| c.load(Relaxed))
+    pub fn snapshot(&self) -> NsTraffic {
+        NsTraffic {
+            dma_to_device: self.dma_to_device.load(Relaxed),
+            dma_to_host: self.dma_to_host.load(Relaxed),
+            copy_read: self.copy_read_bytes.load(Relaxed),
+            copy_written: self.copy_written_bytes.load(Relaxed),
+        }
     }
 
     pub fn summary(&self) -> String {
-        let [to_device, to_host, copy_read, copy_written] = self.snapshot();
-        format!("DMA to device {to_device} B, to host {to_host} B; Copy read {copy_read} B, written {copy_written} B inside the device")
+        let NsTraffic { dma_to_device, dma_to_host, copy_read, copy_written } = self.snapshot();
+        format!("DMA to device {dma_to_device} B, to host {dma_to_host} B; Copy read {copy_read} B, written {copy_written} B inside the device")
     }
 }
 

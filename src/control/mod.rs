@@ -18,8 +18,8 @@ use crate::controller::Shared;
 use crate::nvm::ns_table::NamespaceTable;
 use crate::spec::Status;
 use fault::{Action, FaultPlan, FaultRule};
-use protocol::Request;
-use serde_json::{json, Value};
+use crate::counters::NsTraffic;
+use protocol::{DetectReply, Done, FaultAdded, FaultList, FaultRuleStatus, MutationsReply, NsBytes, Pract, Request, StatsReply};
 use stats::Stats;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +34,7 @@ const RECENT_MUTATIONS: usize = 64;
 #[derive(Default, Clone)]
 struct Baseline {
     /// (NSID, counters) of the namespaces allocated then.
-    ns: Vec<(u32, [u64; 4])>,
+    ns: Vec<(u32, NsTraffic)>,
 }
 
 pub struct ControlPlane {
@@ -87,78 +87,76 @@ impl ControlPlane {
         self.trace_tx.subscribe()
     }
 
-    fn ns_bytes(&self) -> Vec<(u32, [u64; 4])> {
+    fn ns_bytes(&self) -> Vec<(u32, NsTraffic)> {
         self.namespaces.snapshot().allocated().map(|e| (e.ns.nsid, e.ns.counters.snapshot())).collect()
     }
 
-    /// One request from the control socket (all but `trace`).
+    /// The `stats` reply: the control plane's statistics and the controller's byte
+    /// counters (deltas since the last reset); with `reset`, start afresh after it.
+    fn stats(&self, reset: bool) -> StatsReply {
+        let mut reply = self.stats.lock().unwrap().reply();
+        let base = self.baseline.lock().unwrap().clone();
+        let now = self.ns_bytes();
+        reply.bytes = now
+            .iter()
+            .map(|&(nsid, traffic)| {
+                let old = base.ns.iter().find(|(n, _)| *n == nsid).map_or(NsTraffic::default(), |&(_, c)| c);
+                let d = traffic.since(&old);
+                NsBytes {
+                    nsid,
+                    dma_to_device_bytes: d.dma_to_device,
+                    dma_to_host_bytes: d.dma_to_host,
+                    copy_read_bytes: d.copy_read,
+                    copy_written_bytes: d.copy_written,
+                }
+            })
+            .collect();
+        if let Some(sh) = &*self.shared.lock().unwrap() {
+            let (c, g) = (&sh.counters, crate::counters::Counters::get);
+            reply.pract = Some(Pract { inserted_blocks: g(&c.pract_inserts), stripped_blocks: g(&c.pract_strips) });
+        }
+        if reset {
+            *self.stats.lock().unwrap() = Stats::default();
+            *self.baseline.lock().unwrap() = Baseline { ns: now };
+        }
+        reply
+    }
+
+    /// One request from the control socket (all but `trace`): the reply line.
     pub fn handle(&self, req: Request) -> String {
         match req {
-            Request::Stats { reset } => {
-                let mut v = self.stats.lock().unwrap().to_json();
-                let base = self.baseline.lock().unwrap().clone();
-                let now = self.ns_bytes();
-                if let Value::Object(m) = &mut v {
-                    let bytes: Vec<Value> = now
-                        .iter()
-                        .map(|(nsid, b)| {
-                            let z = [0u64; 4];
-                            let o = base.ns.iter().find(|(n, _)| n == nsid).map_or(&z, |(_, c)| c);
-                            json!({
-                                "nsid": nsid,
-                                "dma_to_device_bytes": b[0] - o[0],
-                                "dma_to_host_bytes": b[1] - o[1],
-                                "copy_read_bytes": b[2] - o[2],
-                                "copy_written_bytes": b[3] - o[3],
-                            })
-                        })
-                        .collect();
-                    m.insert("bytes".into(), Value::Array(bytes));
-                    if let Some(sh) = &*self.shared.lock().unwrap() {
-                        let (c, g) = (&sh.counters, crate::counters::Counters::get);
-                        m.insert(
-                            "pract".into(),
-                            json!({"inserted_blocks": g(&c.pract_inserts), "stripped_blocks": g(&c.pract_strips)}),
-                        );
-                    }
-                }
-                if reset {
-                    *self.stats.lock().unwrap() = Stats::default();
-                    *self.baseline.lock().unwrap() = Baseline { ns: now };
-                }
-                protocol::ok(v)
-            }
+            Request::Stats { reset } => protocol::ok(&self.stats(reset)),
             Request::FaultAdd { rule } => match self.add_rule(&rule) {
-                Ok(id) => protocol::ok(json!({"id": id})),
+                Ok(id) => protocol::ok(&FaultAdded { id }),
                 Err(e) => protocol::error(&e),
             },
             Request::FaultList => {
-                let rules: Vec<Value> = self
+                let rules = self
                     .faults
                     .list()
                     .into_iter()
-                    .map(|r| json!({"id": r.id, "rule": r.text, "matches": r.matches, "fires": r.fires}))
+                    .map(|r| FaultRuleStatus { id: r.id, rule: r.text, matches: r.matches, fires: r.fires })
                     .collect();
-                protocol::ok(json!({"rules": rules}))
+                protocol::ok(&FaultList { rules })
             }
             Request::FaultDel { id } => {
                 if self.faults.remove(id) {
-                    protocol::ok(json!({}))
+                    protocol::ok(&Done {})
                 } else {
                     protocol::error(&format!("no fault rule {id}"))
                 }
             }
             Request::FaultClear => {
                 self.faults.clear();
-                protocol::ok(json!({}))
+                protocol::ok(&Done {})
             }
             Request::Detect { on } => {
                 self.detect.store(on, Ordering::SeqCst);
-                protocol::ok(json!({"detect": on}))
+                protocol::ok(&DetectReply { detect: on })
             }
             Request::Mutations => {
-                let m: Vec<TraceEvent> = self.mutations.lock().unwrap().iter().cloned().collect();
-                protocol::ok(json!({"mutations": m}))
+                let mutations = self.mutations.lock().unwrap().iter().cloned().collect();
+                protocol::ok(&MutationsReply { mutations })
             }
             Request::Trace { .. } => protocol::error("trace is a stream: handled by the server"),
         }
@@ -277,16 +275,16 @@ mod tests {
         assert_eq!((ev.opcode.as_str(), ev.slba, ev.status, ev.fault.clone()), ("read", 100, 0x282, vec!["rot".to_string()]));
         let ev2 = rx.try_recv().unwrap();
         assert_eq!(ev2.mutation.as_ref().unwrap().blocks, vec![(201, 3, 9)]);
-        let v: Value = serde_json::from_str(&p.handle(Request::Stats { reset: true })).unwrap();
-        let ns1 = &v["namespaces"]["1"];
-        assert_eq!(ns1["pi_failed_commands"]["guard"], 1);
-        assert_eq!(ns1["pi_checked_blocks"]["guard"], 16, "two commands of 8 blocks with PRCHK guard");
-        assert_eq!(v["faults_fired"]["rot"], 1);
-        assert_eq!(v["mutations_detected"], 1);
-        assert_eq!(v["latency"]["read"]["count"], 1);
-        let m: Value = serde_json::from_str(&p.handle(Request::Mutations)).unwrap();
-        assert_eq!(m["mutations"][0]["slba"], 200);
-        let after: Value = serde_json::from_str(&p.handle(Request::Stats { reset: false })).unwrap();
-        assert_eq!(after["mutations_detected"], 0, "reset");
+        let v: StatsReply = protocol::decode("stats", &p.handle(Request::Stats { reset: true })).unwrap();
+        let ns1 = &v.namespaces[&1];
+        assert_eq!(ns1.pi_failed_commands.guard, 1);
+        assert_eq!(ns1.pi_checked_blocks.guard, 16, "two commands of 8 blocks with PRCHK guard");
+        assert_eq!(v.faults_fired["rot"], 1);
+        assert_eq!(v.mutations_detected, 1);
+        assert_eq!(v.latency["read"].count, 1);
+        let m: MutationsReply = protocol::decode("mutations", &p.handle(Request::Mutations)).unwrap();
+        assert_eq!(m.mutations[0].slba, 200);
+        let after: StatsReply = protocol::decode("stats", &p.handle(Request::Stats { reset: false })).unwrap();
+        assert_eq!(after.mutations_detected, 0, "reset");
     }
 }

@@ -3,7 +3,7 @@
 //! sequence of JSON-line requests (see `protocol`); a `trace` request turns the
 //! connection into an event stream.
 
-use super::protocol::{self, Request};
+use super::protocol::{self, LaggedNote, Request, TraceStarted};
 use super::ControlPlane;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -70,7 +70,7 @@ async fn serve(stream: UnixStream, plane: Arc<ControlPlane>) {
         let reply = match protocol::parse(&line) {
             Ok(Request::Trace { filter }) => {
                 let mut rx = plane.subscribe();
-                if w.write_all(format!("{}\n", protocol::ok(serde_json::json!({"streaming": true}))).as_bytes()).await.is_err() {
+                if w.write_all(format!("{}\n", protocol::ok(&TraceStarted { streaming: true })).as_bytes()).await.is_err() {
                     return;
                 }
                 loop {
@@ -86,7 +86,7 @@ async fn serve(stream: UnixStream, plane: Arc<ControlPlane>) {
                             }
                         }
                         Err(RecvError::Lagged(n)) => {
-                            let note = format!("{}\n", serde_json::json!({"lagged": n}));
+                            let note = format!("{}\n", protocol::to_line(&LaggedNote { lagged: n }));
                             if w.write_all(note.as_bytes()).await.is_err() {
                                 return;
                             }

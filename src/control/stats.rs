@@ -8,7 +8,7 @@
 use crate::controller::hooks::Completed;
 use crate::spec::opcode::nvm as op;
 use crate::spec::Status;
-use serde_json::{json, Value};
+use super::protocol::{CommandCount, Latency, NsStatsReply, PiChecked, PiFailed, StatsReply};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -117,48 +117,45 @@ impl Stats {
         }
     }
 
-    pub fn to_json(&self) -> Value {
-        let opname = op::name;
-        let ns: serde_json::Map<String, Value> = self
+    /// The `stats` reply, without `bytes` and `pract`: those come from the
+    /// controller's counters, which the control plane adds.
+    pub fn reply(&self) -> StatsReply {
+        let opname = |o: u8| op::name(o).to_string();
+        let namespaces = self
             .by_ns
             .iter()
-            .map(|(nsid, s)| {
-                let cmds: Vec<Value> = s
+            .map(|(&nsid, s)| {
+                let commands = s
                     .by_op_status
                     .iter()
-                    .map(|(&(o, code), &n)| {
+                    .map(|(&(o, code), &count)| {
                         let st = Status::new((code >> 8) as u8, code as u8);
-                        json!({"opcode": opname(o), "status": format!("{code:#05x}"), "status_name": st.name(), "count": n})
+                        CommandCount { opcode: opname(o), status: format!("{code:#05x}"), status_name: st.name().to_string(), count }
                     })
                     .collect();
-                let v = json!({
-                    "commands": cmds,
-                    "pi_checked_blocks": {"guard": s.pi_checked[0], "app_tag": s.pi_checked[1], "ref_tag": s.pi_checked[2]},
-                    "pi_failed_commands": {"guard": s.pi_failed[0], "app_tag": s.pi_failed[1], "ref_tag": s.pi_failed[2], "storage_tag": s.pi_failed[3]},
-                });
-                (nsid.to_string(), v)
+                let [guard, app_tag, ref_tag] = s.pi_checked;
+                let pi_checked_blocks = PiChecked { guard, app_tag, ref_tag };
+                let [guard, app_tag, ref_tag, storage_tag] = s.pi_failed;
+                let pi_failed_commands = PiFailed { guard, app_tag, ref_tag, storage_tag };
+                (nsid, NsStatsReply { commands, pi_checked_blocks, pi_failed_commands })
             })
             .collect();
-        let queues: serde_json::Map<String, Value> = self
-            .by_queue
-            .iter()
-            .map(|(q, m)| (q.to_string(), Value::Object(m.iter().map(|(&o, &n)| (opname(o).to_string(), json!(n))).collect())))
-            .collect();
-        let latency: serde_json::Map<String, Value> = self
+        let queues = self.by_queue.iter().map(|(&q, m)| (q, m.iter().map(|(&o, &n)| (opname(o), n)).collect())).collect();
+        let latency = self
             .latency
             .iter()
-            .map(|(&o, h)| {
-                (opname(o).to_string(), json!({"count": h.count, "p50_us": h.quantile_us(0.5), "p99_us": h.quantile_us(0.99), "max_us": h.max_us}))
-            })
+            .map(|(&o, h)| (opname(o), Latency { count: h.count, p50_us: h.quantile_us(0.5), p99_us: h.quantile_us(0.99), max_us: h.max_us }))
             .collect();
-        json!({
-            "seconds": self.since.elapsed().as_secs_f64(),
-            "namespaces": ns,
-            "queues": queues,
-            "latency": latency,
-            "faults_fired": self.fired,
-            "mutations_detected": self.mutations,
-        })
+        StatsReply {
+            seconds: self.since.elapsed().as_secs_f64(),
+            namespaces,
+            queues,
+            latency,
+            faults_fired: self.fired.clone(),
+            mutations_detected: self.mutations,
+            bytes: Vec::new(),
+            pract: None,
+        }
     }
 }
 
