@@ -70,9 +70,15 @@ fn serve_rejects_unknown_and_bad_properties() {
     let img = image(&d, "8M");
     let sock = d.join("s");
     let s = sock.to_str().unwrap();
-    expect_error(&["serve", "--socket", s, "--ns", &format!("path={},colour=red", img.display())], "unknown property 'colour'");
+    expect_error(
+        &["serve", "--socket", s, "--ns", &format!("path={},colour=red", img.display())],
+        "unknown property 'colour'",
+    );
     expect_error(&["serve", "--socket", s, "--ns", &format!("path={},lbs=1000", img.display())], "not supported");
-    expect_error(&["serve", "--socket", s, "--ns", &format!("path={},ms=8,pi=1,pif=2", img.display())], "ms of at least 16");
+    expect_error(
+        &["serve", "--socket", s, "--ns", &format!("path={},ms=8,pi=1,pif=2", img.display())],
+        "ms of at least 16",
+    );
     expect_error(&["serve", "--socket", s, "--ns", &format!("path={},ms=16,pi=1,pif=2", img.display())], "4096");
     assert!(!sock.exists(), "no socket left behind after a refused start");
 }
@@ -121,10 +127,7 @@ fn socket_is_private_busy_path_is_refused_and_sigterm_exits_cleanly() {
     wait_for(&sock);
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "socket mode");
-    expect_error(
-        &["serve", "--socket", sock.to_str().unwrap(), "--ns", &format!("path={}", img.display())],
-        "in use",
-    );
+    expect_error(&["serve", "--socket", sock.to_str().unwrap(), "--ns", &format!("path={}", img.display())], "in use");
     // SAFETY: kill(2) on the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let t = Instant::now();
@@ -153,7 +156,15 @@ fn serve_with_ns_dir_alone_starts_and_reports_its_namespaces() {
     std::fs::write(dir.join("ns2.img.ns"), "nsid 2\nlbaf 1\nmset 0\npi 1\npil 0\nnmic 0\nattached 1\n").unwrap();
     let sock = d.join("vnvme.sock");
     let mut child = vnvme()
-        .args(["serve", "--socket", sock.to_str().unwrap(), "--ns-dir", dir.to_str().unwrap(), "--ns-dir-capacity", "1G"])
+        .args([
+            "serve",
+            "--socket",
+            sock.to_str().unwrap(),
+            "--ns-dir",
+            dir.to_str().unwrap(),
+            "--ns-dir-capacity",
+            "1G",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -184,7 +195,10 @@ fn serve_rejects_bad_ns_dir_setups() {
     std::fs::File::create(dir.join("ns1.img")).unwrap().set_len(4096).unwrap();
     std::fs::write(dir.join("ns1.img.ns"), "nsid 1\nlbaf 0\nmset 0\npi 0\npil 0\nnmic 0\nattached 0\n").unwrap();
     let ns = format!("path={}", img.display());
-    expect_error(&["serve", "--socket", s, "--ns", &ns, "--ns-dir", dir.to_str().unwrap()], "has the NSID of --ns number 1");
+    expect_error(
+        &["serve", "--socket", s, "--ns", &ns, "--ns-dir", dir.to_str().unwrap()],
+        "has the NSID of --ns number 1",
+    );
     std::fs::write(dir.join("ns1.img.ns"), "nsid 1\nlbaf 12\n").unwrap();
     expect_error(&["serve", "--socket", s, "--ns-dir", dir.to_str().unwrap()], "ns1.img.ns");
 }

@@ -51,7 +51,9 @@ fn rules_stats_and_bad_input() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("added"));
 
-    for (rule, needle) in [("ns=1,action=explode", "explode"), ("ns=9,action=guard", "namespace 9"), ("action=guard", "ns")] {
+    for (rule, needle) in
+        [("ns=1,action=explode", "explode"), ("ns=9,action=guard", "namespace 9"), ("action=guard", "ns")]
+    {
         let out = ctl(&control, &["fault", "add", rule]);
         assert!(!out.status.success(), "{rule} accepted");
         let err = String::from_utf8_lossy(&out.stderr);

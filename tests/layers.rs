@@ -81,7 +81,8 @@ fn no_layer_names_a_layer_above_it() {
             for (line, name) in crate_refs(&text) {
                 match rank(&name) {
                     Some(r) if r > own => violations.push(format!("{}:{line}: {layer} names {name}", f.display())),
-                    None if !name.is_empty() => violations.push(format!("{}:{line}: {layer} names crate::{name}, which is in no layer", f.display())),
+                    None if !name.is_empty() => violations
+                        .push(format!("{}:{line}: {layer} names crate::{name}, which is in no layer", f.display())),
                     _ => {}
                 }
             }

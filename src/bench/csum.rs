@@ -33,7 +33,10 @@ pub struct Row {
 /// The TSC frequency in MHz from /proc/cpuinfo ("cpu MHz"), if it says so.
 pub fn tsc_mhz() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    text.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)).and_then(|v| v.trim().parse().ok())
+    text.lines()
+        .find(|l| l.starts_with("cpu MHz"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn per_block(blocks: &[Vec<u8>], rounds: usize, mut f: impl FnMut(&[u8]) -> u64) -> f64 {

@@ -1,9 +1,11 @@
 //! `vnvme ctl`: the control socket's command-line client. Human output by
 //! default, the server's JSON with `--json`.
 
-use clap::{Args, Subcommand};
-use crate::control::protocol::{self, DetectReply, Done, FaultAdded, FaultList, MutationsReply, Request, StatsReply, TraceLine, TraceStarted};
+use crate::control::protocol::{
+    self, DetectReply, Done, FaultAdded, FaultList, MutationsReply, Request, StatsReply, TraceLine, TraceStarted,
+};
 use crate::control::trace::{TraceEvent, TraceFilter};
+use clap::{Args, Subcommand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Write};
@@ -154,7 +156,8 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
         }
         CtlCmd::Fault { cmd } => match cmd {
             FaultCmd::Add { rule } => {
-                request::<FaultAdded>(path, &Request::FaultAdd { rule })?.print(a.json, |v| println!("rule {} added", v.id));
+                request::<FaultAdded>(path, &Request::FaultAdd { rule })?
+                    .print(a.json, |v| println!("rule {} added", v.id));
             }
             FaultCmd::List => {
                 request::<FaultList>(path, &Request::FaultList)?.print(a.json, |v| {
@@ -172,10 +175,12 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
             }
         },
         CtlCmd::Detect { state } => {
-            request::<DetectReply>(path, &Request::Detect { on: state == "on" })?.print(a.json, |_| println!("mutation detector {state}"));
+            request::<DetectReply>(path, &Request::Detect { on: state == "on" })?
+                .print(a.json, |_| println!("mutation detector {state}"));
         }
         CtlCmd::Mutations => {
-            request::<MutationsReply>(path, &Request::Mutations)?.print(a.json, |v| v.mutations.iter().for_each(print_event));
+            request::<MutationsReply>(path, &Request::Mutations)?
+                .print(a.json, |v| v.mutations.iter().for_each(print_event));
         }
     }
     Ok(())
@@ -190,7 +195,17 @@ fn event_line(ev: &TraceEvent) -> String {
     // No padding after the cid: the old code formatted a `serde_json::Value` there, which ignores widths.
     let mut line = format!(
         "{:.6} q{} cid {} {:<10} ns{} lba {}+{} prinfo {:#x} -> {} ({:#05x}) {} us",
-        ev.time, ev.queue, ev.cid, ev.opcode, ev.nsid, ev.slba, ev.nlb, ev.prinfo, ev.status_name, ev.status, ev.latency_us
+        ev.time,
+        ev.queue,
+        ev.cid,
+        ev.opcode,
+        ev.nsid,
+        ev.slba,
+        ev.nlb,
+        ev.prinfo,
+        ev.status_name,
+        ev.status,
+        ev.latency_us
     );
     if !ev.fault.is_empty() {
         line += &format!(" [fault {}]", ev.fault.join(", "));
@@ -226,7 +241,11 @@ fn stats_text(v: &StatsReply) -> String {
         for c in &s.commands {
             line(format!("  {:<12} {:<40} {:>10}", c.opcode, c.status_name, c.count));
         }
-        line(format!("  PI checked blocks {}  failed commands {}", json(&s.pi_checked_blocks), json(&s.pi_failed_commands)));
+        line(format!(
+            "  PI checked blocks {}  failed commands {}",
+            json(&s.pi_checked_blocks),
+            json(&s.pi_failed_commands)
+        ));
     }
     for (qid, ops) in &v.queues {
         line(format!("queue {qid}: {}", json(ops)));

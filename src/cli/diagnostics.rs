@@ -42,11 +42,8 @@ pub fn init(v: Verbosity) {
         Ok(s) if !s.is_empty() => EnvFilter::new(s),
         _ => EnvFilter::new(directives(v)),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .event_format(Lines)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).event_format(Lines).try_init();
 }
 
 /// One line per event: a prefix by target, then the message and any fields.

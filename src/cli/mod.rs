@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "vnvme", version, about = "Out-of-process NVMe controller with end-to-end Protection Information, for QEMU's vfio-user-pci")]
+#[command(
+    name = "vnvme",
+    version,
+    about = "Out-of-process NVMe controller with end-to-end Protection Information, for QEMU's vfio-user-pci"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -122,7 +126,9 @@ pub fn main() -> i32 {
     let r = match cli.cmd {
         Cmd::Serve(a) => serve::run(a),
         Cmd::Ctl(a) => ctl::run(a),
-        Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => image_create(&path, &size, lbs, ms, force),
+        Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => {
+            image_create(&path, &size, lbs, ms, force)
+        }
         Cmd::Bench { cmd: BenchCmd::Pi { bytes, runs } } => bench_pi(&bytes, runs),
         Cmd::Bench { cmd: BenchCmd::Csum { rounds } } => {
             bench_csum(rounds);
@@ -175,7 +181,10 @@ fn bench_io(image: &std::path::Path, seconds: f64, poll_us: u32) -> Result<(), S
         f.set_len(1 << 30).map_err(|e| format!("{}: {e}", image.display()))?;
     }
     diagnostics::init(diagnostics::Verbosity { diagnostics: false, trace: false });
-    println!("device-side IOPS, in-process driver, image {} ({seconds} s per test, poll {poll_us} us)", image.display());
+    println!(
+        "device-side IOPS, in-process driver, image {} ({seconds} s per test, poll {poll_us} us)",
+        image.display()
+    );
     println!("{:<22} {:>12} {:>12}", "test", "IOPS", "irq/IO");
     for r in crate::driver::bench::run(image, seconds, poll_us)? {
         println!("{:<22} {:>12.0} {:>12.3}", r.test, r.iops, r.interrupts_per_io);
@@ -193,10 +202,17 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
     let tests = [(32u16, 1usize, nvm::READ), (32, 1, nvm::WRITE), (1, 1, nvm::READ), (1, 1, nvm::WRITE)];
     let ns = crate::driver::bench::namespace_on(image)?;
     let make = |rules: usize, detect: bool| -> Result<Arc<dyn crate::controller::hooks::CommandHook>, String> {
-        let plane = crate::control::ControlPlane::new(Arc::new(crate::nvm::ns_table::NamespaceTable::fixed(vec![ns.clone()])), detect);
+        let plane = crate::control::ControlPlane::new(
+            Arc::new(crate::nvm::ns_table::NamespaceTable::fixed(vec![ns.clone()])),
+            detect,
+        );
         for i in 0..rules {
             // Never matches: a namespace-1 rule on an LBA range past the image.
-            plane.add_rule(&format!("ns=1,op=any,lba={}-{},action=guard", u64::MAX - 2 * i as u64 - 1, u64::MAX - 2 * i as u64))?;
+            plane.add_rule(&format!(
+                "ns=1,op=any,lba={}-{},action=guard",
+                u64::MAX - 2 * i as u64 - 1,
+                u64::MAX - 2 * i as u64
+            ))?;
         }
         Ok(Arc::new(plane))
     };
@@ -236,7 +252,9 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
 
 fn bench_csum(rounds: usize) {
     let (mhz, rows) = crate::bench::csum::run(rounds.max(1));
-    println!("checksum cost per 4 KiB block, warm cache, best of 5; cycles = ns x TSC {mhz:.0} MHz (from /proc/cpuinfo)");
+    println!(
+        "checksum cost per 4 KiB block, warm cache, best of 5; cycles = ns x TSC {mhz:.0} MHz (from /proc/cpuinfo)"
+    );
     println!("btrfs column: btrfs-progs' checksum documentation (11th gen Intel, 3.6 GHz TSC)");
     println!("{:<32} {:>10} {:>12} {:>14} {:>10}", "algorithm", "ns/4KiB", "cycles/4KiB", "btrfs cycles", "x btrfs");
     for r in rows {

@@ -88,15 +88,29 @@ pub struct ServeArgs {
 fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     let p = &spec.path;
     if !p.exists() {
-        return Err(format!("namespace {nsid}: image {} does not exist (create it with `vnvme image create`)", p.display()));
+        return Err(format!(
+            "namespace {nsid}: image {} does not exist (create it with `vnvme image create`)",
+            p.display()
+        ));
     }
     let store = FileStore::open(p).map_err(|e| format!("namespace {nsid}: {}: {e}", p.display()))?;
     let block = (spec.lbs + spec.ms as u32) as u64;
     if store.size() < block {
-        return Err(format!("namespace {nsid}: {} is {} bytes, smaller than one {}+{} block", p.display(), store.size(), spec.lbs, spec.ms));
+        return Err(format!(
+            "namespace {nsid}: {} is {} bytes, smaller than one {}+{} block",
+            p.display(),
+            store.size(),
+            spec.lbs,
+            spec.ms
+        ));
     }
     let mut formats = standard_formats(spec.pif, spec.sts);
-    let want = LbaFormat { lbs: spec.lbs, ms: spec.ms, pif: if spec.ms >= 16 || spec.pif != 0 { spec.pif } else { 0 }, sts: spec.sts };
+    let want = LbaFormat {
+        lbs: spec.lbs,
+        ms: spec.ms,
+        pif: if spec.ms >= 16 || spec.pif != 0 { spec.pif } else { 0 },
+        sts: spec.sts,
+    };
     let index = match formats.iter().position(|f| *f == want) {
         Some(i) => i,
         None => {
@@ -121,7 +135,8 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
         );
     }
     let marks = crate::nvm::uncorrectable::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
-    let ids = crate::nvm::ns_ids::NsIds::load_or_create(p).map_err(|e| format!("namespace {nsid}: identifiers: {e}"))?;
+    let ids =
+        crate::nvm::ns_ids::NsIds::load_or_create(p).map_err(|e| format!("namespace {nsid}: identifiers: {e}"))?;
     Ok(Arc::new(ns.with_uncorrectable(marks).with_ids(ids)))
 }
 
@@ -178,7 +193,8 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     let listener = Listener::bind(&a.socket).map_err(|e| format!("socket {}: {e}", a.socket.display()))?;
     let _control = match (&a.control, &plane) {
         (Some(path), Some(plane)) => Some(
-            crate::control::server::start(path, plane.clone()).map_err(|e| format!("control socket {}: {e}", path.display()))?,
+            crate::control::server::start(path, plane.clone())
+                .map_err(|e| format!("control socket {}: {e}", path.display()))?,
         ),
         _ => None,
     };

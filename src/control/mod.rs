@@ -15,17 +15,19 @@ pub mod trace;
 
 use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection};
 use crate::controller::Shared;
+use crate::counters::NsTraffic;
 use crate::nvm::ns_table::NamespaceTable;
 use crate::spec::Status;
 use fault::{Action, FaultPlan, FaultRule};
-use crate::counters::NsTraffic;
-use protocol::{DetectReply, Done, FaultAdded, FaultList, FaultRuleStatus, MutationsReply, NsBytes, Pract, Request, StatsReply};
+use protocol::{
+    DetectReply, Done, FaultAdded, FaultList, FaultRuleStatus, MutationsReply, NsBytes, Pract, Request, StatsReply,
+};
 use stats::Stats;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use trace::TraceEvent;
 use tokio::sync::broadcast;
+use trace::TraceEvent;
 
 /// Mutation reports kept for `ctl mutations`.
 const RECENT_MUTATIONS: usize = 64;
@@ -205,7 +207,11 @@ impl CommandHook for ControlPlane {
         if let Some(m) = &ev.mutation {
             tracing::info!(
                 "buffer mutation: ns {} queue {} cid {}: bytes changed in flight {:?} (lba, first, last) over {} us",
-                ev.nsid, ev.queue, ev.cid, m.blocks, m.window_us
+                ev.nsid,
+                ev.queue,
+                ev.cid,
+                m.blocks,
+                m.window_us
             );
             let mut q = self.mutations.lock().unwrap();
             q.push_back(ev.clone());
@@ -232,7 +238,8 @@ mod tests {
     fn plane() -> ControlPlane {
         let store: Arc<dyn crate::storage::BlockStore> = Arc::new(crate::storage::MemStore::new(1 << 20));
         let f = crate::nvm::namespace::standard_formats(0, 0);
-        let ns = Namespace::new(1, store, f, 1, false, crate::nvm::namespace::Protection { pi_type: 1, pi_first: false }, 7);
+        let ns =
+            Namespace::new(1, store, f, 1, false, crate::nvm::namespace::Protection { pi_type: 1, pi_first: false }, 7);
         ControlPlane::new(Arc::new(NamespaceTable::fixed(vec![Arc::new(ns)])), false)
     }
 
@@ -269,10 +276,19 @@ mod tests {
         let mut rx = p.subscribe();
         p.completed(&done(0x02, 100, Status::GUARD_CHECK_ERROR, vec!["rot".into()]));
         let mut d = done(0x01, 200, Status::SUCCESS, vec![]);
-        d.mutation = Some(MutationReport { sqid: 1, cid: 9, nsid: 1, blocks: vec![(201, 3, 9)], window: Duration::from_millis(2) });
+        d.mutation = Some(MutationReport {
+            sqid: 1,
+            cid: 9,
+            nsid: 1,
+            blocks: vec![(201, 3, 9)],
+            window: Duration::from_millis(2),
+        });
         p.completed(&d);
         let ev = rx.try_recv().unwrap();
-        assert_eq!((ev.opcode.as_str(), ev.slba, ev.status, ev.fault.clone()), ("read", 100, 0x282, vec!["rot".to_string()]));
+        assert_eq!(
+            (ev.opcode.as_str(), ev.slba, ev.status, ev.fault.clone()),
+            ("read", 100, 0x282, vec!["rot".to_string()])
+        );
         let ev2 = rx.try_recv().unwrap();
         assert_eq!(ev2.mutation.as_ref().unwrap().blocks, vec![(201, 3, 9)]);
         let v: StatsReply = protocol::decode("stats", &p.handle(Request::Stats { reset: true })).unwrap();

@@ -70,7 +70,10 @@ async fn serve(stream: UnixStream, plane: Arc<ControlPlane>) {
         let reply = match protocol::parse(&line) {
             Ok(Request::Trace { filter }) => {
                 let mut rx = plane.subscribe();
-                if w.write_all(format!("{}\n", protocol::ok(&TraceStarted { streaming: true })).as_bytes()).await.is_err() {
+                if w.write_all(format!("{}\n", protocol::ok(&TraceStarted { streaming: true })).as_bytes())
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 loop {

@@ -5,10 +5,10 @@
 //! buffer mutations seen. Byte counters live in the controller (`counters`) and
 //! are reported next to these, as deltas since the last reset.
 
+use super::protocol::{CommandCount, Latency, NsStatsReply, PiChecked, PiFailed, StatsReply};
 use crate::controller::hooks::Completed;
 use crate::spec::opcode::nvm as op;
 use crate::spec::Status;
-use super::protocol::{CommandCount, Latency, NsStatsReply, PiChecked, PiFailed, StatsReply};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -103,7 +103,12 @@ impl Stats {
                 }
             }
         }
-        let pi_errors = [Status::GUARD_CHECK_ERROR, Status::APP_TAG_CHECK_ERROR, Status::REF_TAG_CHECK_ERROR, Status::STORAGE_TAG_CHECK_ERROR];
+        let pi_errors = [
+            Status::GUARD_CHECK_ERROR,
+            Status::APP_TAG_CHECK_ERROR,
+            Status::REF_TAG_CHECK_ERROR,
+            Status::STORAGE_TAG_CHECK_ERROR,
+        ];
         if let Some(kind) = pi_errors.iter().position(|s| s.code() == code) {
             ns.pi_failed[kind] += 1;
         }
@@ -130,7 +135,12 @@ impl Stats {
                     .iter()
                     .map(|(&(o, code), &count)| {
                         let st = Status::new((code >> 8) as u8, code as u8);
-                        CommandCount { opcode: opname(o), status: format!("{code:#05x}"), status_name: st.name().to_string(), count }
+                        CommandCount {
+                            opcode: opname(o),
+                            status: format!("{code:#05x}"),
+                            status_name: st.name().to_string(),
+                            count,
+                        }
                     })
                     .collect();
                 let [guard, app_tag, ref_tag] = s.pi_checked;
@@ -140,11 +150,22 @@ impl Stats {
                 (nsid, NsStatsReply { commands, pi_checked_blocks, pi_failed_commands })
             })
             .collect();
-        let queues = self.by_queue.iter().map(|(&q, m)| (q, m.iter().map(|(&o, &n)| (opname(o), n)).collect())).collect();
+        let queues =
+            self.by_queue.iter().map(|(&q, m)| (q, m.iter().map(|(&o, &n)| (opname(o), n)).collect())).collect();
         let latency = self
             .latency
             .iter()
-            .map(|(&o, h)| (opname(o), Latency { count: h.count, p50_us: h.quantile_us(0.5), p99_us: h.quantile_us(0.99), max_us: h.max_us }))
+            .map(|(&o, h)| {
+                (
+                    opname(o),
+                    Latency {
+                        count: h.count,
+                        p50_us: h.quantile_us(0.5),
+                        p99_us: h.quantile_us(0.99),
+                        max_us: h.max_us,
+                    },
+                )
+            })
             .collect();
         StatsReply {
             seconds: self.since.elapsed().as_secs_f64(),

@@ -52,7 +52,10 @@ impl TraceEvent {
             status_name: done.status.name().to_string(),
             latency_us: done.latency.as_micros() as u64,
             fault: done.fired.clone(),
-            mutation: done.mutation.as_ref().map(|m| MutationEvent { blocks: m.blocks.clone(), window_us: m.window.as_micros() as u64 }),
+            mutation: done
+                .mutation
+                .as_ref()
+                .map(|m| MutationEvent { blocks: m.blocks.clone(), window_us: m.window.as_micros() as u64 }),
         }
     }
 }

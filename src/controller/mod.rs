@@ -20,17 +20,17 @@ pub mod registers;
 pub mod shadow;
 pub mod worker;
 
-pub use config::ControllerConfig;
-pub use interrupt::InterruptSink;
 pub use crate::nvm::namespace::Namespace;
 pub use crate::nvm::ns_table::NamespaceTable;
+pub use config::ControllerConfig;
+pub use interrupt::InterruptSink;
 
+use crate::counters::Counters;
 use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
 use crate::spec::{CompletionEntry, Status, SubmissionEntry};
 use admin::aer::{AerState, AsyncEvent};
 use admin::features::Features;
-use crate::counters::Counters;
 use errors::ErrorLog;
 use queue::{CompletionQueue, PostError, SubmissionQueue};
 use shadow::ShadowDoorbells;
@@ -102,7 +102,12 @@ impl Shared {
 
     /// [`complete`](Self::complete), giving up while the CQ is full once `give_up`
     /// says so (see [`CompletionQueue::post_or_abandon`]).
-    pub fn complete_or_abandon(&self, cq: &CompletionQueue, entry: &CompletionEntry, give_up: &dyn Fn() -> bool) -> bool {
+    pub fn complete_or_abandon(
+        &self,
+        cq: &CompletionQueue,
+        entry: &CompletionEntry,
+        give_up: &dyn Fn() -> bool,
+    ) -> bool {
         let sh = if cq.id == 0 { None } else { self.shadow() };
         match cq.post_or_abandon(&*self.mem, entry, sh.as_ref(), give_up) {
             Ok(()) => true,
@@ -254,10 +259,18 @@ impl Controller {
             // "Write to Invalid Doorbell Register".
             let exists = match db {
                 Doorbell::SqTail(0) | Doorbell::CqHead(0) => true,
-                Doorbell::SqTail(q) => self.shared.queues.read().unwrap().sqs.get(q as usize).is_some_and(|e| e.is_some()),
-                Doorbell::CqHead(q) => self.shared.queues.read().unwrap().cqs.get(q as usize).is_some_and(|e| e.is_some()),
+                Doorbell::SqTail(q) => {
+                    self.shared.queues.read().unwrap().sqs.get(q as usize).is_some_and(|e| e.is_some())
+                }
+                Doorbell::CqHead(q) => {
+                    self.shared.queues.read().unwrap().cqs.get(q as usize).is_some_and(|e| e.is_some())
+                }
             };
-            let info = if exists { admin::aer::ERROR_INVALID_DOORBELL_VALUE } else { admin::aer::ERROR_INVALID_DOORBELL_REGISTER };
+            let info = if exists {
+                admin::aer::ERROR_INVALID_DOORBELL_VALUE
+            } else {
+                admin::aer::ERROR_INVALID_DOORBELL_REGISTER
+            };
             tracing::info!("invalid doorbell write at {offset:#x} value {value}");
             self.shared.raise_event(AsyncEvent::error(info));
         }
@@ -274,7 +287,10 @@ impl Controller {
             // NVMe-Base 3.5.1: an invalid configuration at enable is reported by CFS.
             tracing::warn!(
                 "enable refused: cc {:#x} aqa {:#x} asq {:#x} acq {:#x}",
-                self.regs.cc, self.regs.aqa, self.regs.asq, self.regs.acq
+                self.regs.cc,
+                self.regs.aqa,
+                self.regs.asq,
+                self.regs.acq
             );
             self.shared.fatal.store(true, Ordering::SeqCst);
             return;

@@ -94,7 +94,12 @@ impl CompletionQueue {
     /// bytes are written first, then DW3 (status and phase tag) as one 32-bit
     /// store with Release ordering, so the host never sees the new phase with old
     /// contents.
-    pub fn post(&self, mem: &dyn DmaMemory, entry: &CompletionEntry, shadow: Option<&ShadowDoorbells>) -> Result<(), PostError> {
+    pub fn post(
+        &self,
+        mem: &dyn DmaMemory,
+        entry: &CompletionEntry,
+        shadow: Option<&ShadowDoorbells>,
+    ) -> Result<(), PostError> {
         self.post_or_abandon(mem, entry, shadow, &|| false)
     }
 

@@ -6,18 +6,18 @@
 //! ringing; before sleeping it publishes the tail it has seen and looks once more,
 //! so no submission is missed. Interrupts are raised once per batch.
 
+use super::hooks::{CommandView, Completed, MutationReport};
 use super::queue::{CompletionQueue, SubmissionQueue};
 use super::Shared;
-use super::hooks::{CommandView, Completed, MutationReport};
+use crate::dma::GuestAddr;
 use crate::nvm::inject::IoOptions;
 use crate::nvm::{self, Buffers, IoEnv};
-use std::time::Instant;
-use crate::dma::GuestAddr;
 use crate::spec::{CompletionEntry, SubmissionEntry};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use std::time::Instant;
 
 /// The most completions posted before an interrupt is raised, so a long batch does
 /// not hold back its first completions.
@@ -107,7 +107,8 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                     std::thread::sleep(inj.delay);
                 }
             }
-            let e = CompletionEntry { dw0: c.dw0, dw1: 0, sq_head: head, sq_id: sq.id, cid: sqe.cid(), status: c.status };
+            let e =
+                CompletionEntry { dw0: c.dw0, dw1: 0, sq_head: head, sq_id: sq.id, cid: sqe.cid(), status: c.status };
             if !posted.is_multiple_of(MAX_BATCH) && cq.is_full() {
                 // About to wait for the host to consume entries: signal the ones
                 // already posted first, or an interrupt-driven host never looks.
@@ -127,7 +128,13 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                     blocks: m.blocks,
                     window: m.window,
                 });
-                h.completed(&Completed { view, status: c.status, latency: fetched.elapsed(), fired: inj.fired, mutation });
+                h.completed(&Completed {
+                    view,
+                    status: c.status,
+                    latency: fetched.elapsed(),
+                    fired: inj.fired,
+                    mutation,
+                });
             }
             posted += 1;
             if posted.is_multiple_of(MAX_BATCH) {
@@ -165,7 +172,15 @@ fn view_of(sqid: u16, sqe: &SubmissionEntry) -> CommandView {
         op::COPY => (slba, 0),
         _ => (0, 0),
     };
-    CommandView { sqid, cid: sqe.cid(), opcode: sqe.opcode(), nsid: sqe.nsid(), slba, nlb, prinfo: ((sqe.cdw12() >> 26) & 0xf) as u8 }
+    CommandView {
+        sqid,
+        cid: sqe.cid(),
+        opcode: sqe.opcode(),
+        nsid: sqe.nsid(),
+        slba,
+        nlb,
+        prinfo: ((sqe.cdw12() >> 26) & 0xf) as u8,
+    }
 }
 
 /// Sticky corruption asked for by the hook: spoil the stored tags on the medium

@@ -89,9 +89,14 @@ pub enum Direction {
 /// One piece of a transfer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Segment {
-    Mem { addr: u64, len: u64 },
+    Mem {
+        addr: u64,
+        len: u64,
+    },
     /// SGL Bit Bucket: controller-to-host bytes that are discarded.
-    BitBucket { len: u64 },
+    BitBucket {
+        len: u64,
+    },
 }
 
 impl Segment {
@@ -181,9 +186,7 @@ mod tests {
         let mem = VecMemory::new(0x10000);
         mem.write(GuestAddr(0x1000), &[1, 2, 3, 4]).unwrap();
         mem.write(GuestAddr(0x3000), &[5, 6, 7, 8]).unwrap();
-        let l = SgList {
-            segments: vec![Segment::Mem { addr: 0x1000, len: 4 }, Segment::Mem { addr: 0x3000, len: 4 }],
-        };
+        let l = SgList { segments: vec![Segment::Mem { addr: 0x1000, len: 4 }, Segment::Mem { addr: 0x3000, len: 4 }] };
         let mut out = [0u8; 5];
         l.gather(&mem, 2, &mut out).unwrap();
         assert_eq!(out, [3, 4, 5, 6, 7]);
@@ -197,9 +200,7 @@ mod tests {
     #[test]
     fn bit_bucket_discards_on_scatter() {
         let mem = VecMemory::new(0x2000);
-        let l = SgList {
-            segments: vec![Segment::BitBucket { len: 2 }, Segment::Mem { addr: 0x100, len: 2 }],
-        };
+        let l = SgList { segments: vec![Segment::BitBucket { len: 2 }, Segment::Mem { addr: 0x100, len: 2 }] };
         l.scatter(&mem, 0, &[1, 2, 3, 4]).unwrap();
         let mut b = [0u8; 2];
         mem.read(GuestAddr(0x100), &mut b).unwrap();

@@ -5,7 +5,7 @@
 //! page, and a PRP List pointer otherwise. A list fills its page; when more entries
 //! are needed than fit, the last entry of the page points to the next list page.
 
-use super::{DmaMemory, GuestAddr, SgList, Segment};
+use super::{DmaMemory, GuestAddr, Segment, SgList};
 use crate::spec::Status;
 
 /// Build the scatter list for `len` bytes described by PRP1/PRP2.
@@ -121,10 +121,7 @@ mod tests {
         assert_eq!(l.len(), 4 * P);
         assert_eq!(
             l.segments,
-            vec![
-                Segment::Mem { addr: 0x8000, len: P },
-                Segment::Mem { addr: 0x20000, len: 3 * P },
-            ]
+            vec![Segment::Mem { addr: 0x8000, len: P }, Segment::Mem { addr: 0x20000, len: 3 * P },]
         );
     }
 

@@ -15,7 +15,7 @@
 //! used for data transfer"). [`SglLength::Exact`] is the strict behaviour of SGLS
 //! bit 18 clear: the SGL must describe exactly the transfer.
 
-use super::{Direction, DmaMemory, GuestAddr, SgList, Segment};
+use super::{Direction, DmaMemory, GuestAddr, Segment, SgList};
 use crate::spec::Status;
 
 pub const DESC_SIZE: usize = 16;
@@ -168,7 +168,12 @@ impl Walker {
     /// Check one descriptor and add what it describes. `last_in_segment`: it is
     /// its segment's last descriptor; `in_last_segment`: that segment is the last.
     /// Returns the descriptor of the next segment, if this is one.
-    fn visit(&mut self, d: Descriptor, last_in_segment: bool, in_last_segment: bool) -> Result<Option<Descriptor>, Status> {
+    fn visit(
+        &mut self,
+        d: Descriptor,
+        last_in_segment: bool,
+        in_last_segment: bool,
+    ) -> Result<Option<Descriptor>, Status> {
         self.count += 1;
         if self.count > MAX_DESCRIPTORS {
             return Err(Status::INVALID_SGL_DESCRIPTOR_COUNT);

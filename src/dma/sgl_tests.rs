@@ -100,8 +100,21 @@ fn longer_single_block_gives_its_first_bytes_or_length_invalid() {
 /// outside the DMA map: only the strict walker looks at them.
 fn longer_chain(mem: &VecMemory) -> Descriptor {
     let reserved_type = Descriptor { addr: 0x5000, len: 16, dtype: 0x9, subtype: 0 };
-    put(mem, 0x8000, &[Descriptor::data(0x1000, 100), Descriptor::data(0x2000, 300), Descriptor::segment(0x9000, 64, false)]);
-    put(mem, 0x9000, &[Descriptor::data(0x3000, 200), reserved_type, Descriptor::data(0x4000, 500), Descriptor::segment(0xa000, 16, true)]);
+    put(
+        mem,
+        0x8000,
+        &[Descriptor::data(0x1000, 100), Descriptor::data(0x2000, 300), Descriptor::segment(0x9000, 64, false)],
+    );
+    put(
+        mem,
+        0x9000,
+        &[
+            Descriptor::data(0x3000, 200),
+            reserved_type,
+            Descriptor::data(0x4000, 500),
+            Descriptor::segment(0xa000, 16, true),
+        ],
+    );
     mem.poison(0xa000, 0x1000);
     Descriptor::segment(0x8000, 48, false)
 }
@@ -146,7 +159,8 @@ fn long_segment_is_fetched_only_as_far_as_needed() {
     let mem = VecMemory::new(1 << 20);
     // 100 descriptors: two of 16 bytes, then NULL descriptors; the transfer
     // needs the first 2, and everything from descriptor 64 on is outside the DMA map.
-    let descs: Vec<Descriptor> = (0..100).map(|i| Descriptor::data(0x1000 + i * 16, if i < 2 { 16 } else { 0 })).collect();
+    let descs: Vec<Descriptor> =
+        (0..100).map(|i| Descriptor::data(0x1000 + i * 16, if i < 2 { 16 } else { 0 })).collect();
     put(&mem, 0x8000, &descs[..64]);
     mem.poison(0x8000 + 64 * 16, 36 * 16);
     let sgl = Descriptor::segment(0x8000, 100 * 16, true);

@@ -24,15 +24,26 @@ const MEM: u64 = 256 << 20;
 fn shared_memory() -> Result<std::fs::File, String> {
     let dir = if Path::new("/dev/shm").is_dir() { Path::new("/dev/shm").to_path_buf() } else { std::env::temp_dir() };
     let p = dir.join(format!("vnvme-bench-{}", std::process::id()));
-    let f = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|e| format!("{}: {e}", p.display()))?;
     let _ = std::fs::remove_file(&p);
     f.set_len(MEM).map_err(|e| e.to_string())?;
     Ok(f)
 }
 
 /// The standard tests: (queue depth, queues, opcode).
-pub const STANDARD: [(u16, usize, u8); 6] =
-    [(1, 1, nvm::READ), (1, 1, nvm::WRITE), (32, 1, nvm::READ), (32, 1, nvm::WRITE), (32, 2, nvm::READ), (32, 2, nvm::WRITE)];
+pub const STANDARD: [(u16, usize, u8); 6] = [
+    (1, 1, nvm::READ),
+    (1, 1, nvm::WRITE),
+    (32, 1, nvm::READ),
+    (32, 1, nvm::WRITE),
+    (32, 2, nvm::READ),
+    (32, 2, nvm::WRITE),
+];
 
 /// Run the standard tests for `seconds` each on `image` (512-byte blocks, no metadata).
 pub fn run(image: &Path, seconds: f64, poll_us: u32) -> Result<Vec<Row>, String> {
@@ -96,10 +107,26 @@ pub fn run_with(
 /// The benchmark's namespace: 512-byte blocks, no metadata, on `image`.
 pub fn namespace_on(image: &Path) -> Result<Arc<Namespace>, String> {
     let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(image).map_err(|e| format!("{}: {e}", image.display()))?);
-    Ok(Arc::new(Namespace::new(1, store, standard_formats(0, 0), 0, false, Protection { pi_type: 0, pi_first: false }, 1)))
+    Ok(Arc::new(Namespace::new(
+        1,
+        store,
+        standard_formats(0, 0),
+        0,
+        false,
+        Protection { pi_type: 0, pi_first: false },
+        1,
+    )))
 }
 
-fn job(drv: &Driver, mut q: super::HostQueue, op: u8, qd: u16, nlbas: u64, seconds: f64, seed: u64) -> Result<u64, String> {
+fn job(
+    drv: &Driver,
+    mut q: super::HostQueue,
+    op: u8,
+    qd: u16,
+    nlbas: u64,
+    seconds: f64,
+    seed: u64,
+) -> Result<u64, String> {
     let bufs: Vec<u64> = (0..qd).map(|_| drv.alloc(PAGE)).collect();
     let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let blocks = nlbas / 8;

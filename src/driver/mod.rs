@@ -80,7 +80,17 @@ impl Driver {
             mem,
             shadow: (base + 2 * PAGE, base + 3 * PAGE),
             next_free: Mutex::new(base + 4 * PAGE),
-            admin: Mutex::new(HostQueue { qid: 0, sq: asq, cq: acq, size: 32, tail: 0, head: 0, phase: true, rung: 0, head_told: 0 }),
+            admin: Mutex::new(HostQueue {
+                qid: 0,
+                sq: asq,
+                cq: acq,
+                size: 32,
+                tail: 0,
+                head: 0,
+                phase: true,
+                rung: 0,
+                head_told: 0,
+            }),
         };
         let dbbuf = SubmissionEntry::new(admin::DOORBELL_BUFFER_CONFIG, 0, 0).with_prps(d.shadow.0, d.shadow.1);
         d.admin(dbbuf)?;
@@ -114,7 +124,12 @@ impl Driver {
         let cq = self.alloc(size as u64 * 16);
         let sq = self.alloc(size as u64 * 64);
         let qsize = (size as u32 - 1) << 16;
-        self.admin(SubmissionEntry::new(admin::CREATE_IO_CQ, 0, 0).with_prps(cq, 0).with_cdw(10, qsize | qid as u32).with_cdw(11, 0b11))?;
+        self.admin(
+            SubmissionEntry::new(admin::CREATE_IO_CQ, 0, 0)
+                .with_prps(cq, 0)
+                .with_cdw(10, qsize | qid as u32)
+                .with_cdw(11, 0b11),
+        )?;
         self.admin(
             SubmissionEntry::new(admin::CREATE_IO_SQ, 0, 0)
                 .with_prps(sq, 0)

@@ -69,7 +69,11 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
             rec[..lbs] == *medium_data && md_equal(&rec[lbs..], medium_md)
         } else {
             let hd = &bufs.host[i * lbs..(i + 1) * lbs];
-            let hm = if with_md { &bufs.host[data_len as usize + i * ms..data_len as usize + (i + 1) * ms] } else { &[][..] };
+            let hm = if with_md {
+                &bufs.host[data_len as usize + i * ms..data_len as usize + (i + 1) * ms]
+            } else {
+                &[][..]
+            };
             hd == medium_data && (!with_md || md_equal(hm, medium_md))
         };
         if !same {

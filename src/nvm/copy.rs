@@ -97,7 +97,13 @@ fn corresponding(pi: &ActiveFormat, plain: &ActiveFormat) -> bool {
     pi.lbs() == plain.lbs() && pi.ms() == pi.lbaf.pi_size() as u64 && plain.ms() == 0
 }
 
-fn pi_move(src: &ActiveFormat, dst: &ActiveFormat, same_ns: bool, practr: bool, practw: bool) -> Result<PiMove, Status> {
+fn pi_move(
+    src: &ActiveFormat,
+    dst: &ActiveFormat,
+    same_ns: bool,
+    practr: bool,
+    practw: bool,
+) -> Result<PiMove, Status> {
     match (src.has_pi(), dst.has_pi()) {
         (false, false) if same_ns || matching(src, dst) => Ok(PiMove::Plain),
         (true, true) if same_ns || matching(src, dst) => match (practr, practw) {
@@ -221,7 +227,8 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
             }
             if let Some(c) = &dctx {
                 if matches!(mv, PiMove::Replace | PiMove::Insert) {
-                    c.generate_from(index, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md }).map_err(pi_err)?;
+                    c.generate_from(index, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })
+                        .map_err(pi_err)?;
                 } else if *mv == PiMove::PassThrough {
                     c.verify_from(index, Layout::Separate { data: &bufs.data, md: &bufs.md }).map_err(pi_err)?;
                 }

@@ -45,7 +45,8 @@ pub fn dataset_management(env: &IoEnv, sqe: &SubmissionEntry) -> Completion {
         ranges.push((slba, nlb));
     }
     for (slba, nlb) in ranges {
-        if let Err(e) = metadata::deallocate(&*ns.store, &f, slba, nlb).and_then(|_| ns.uncorrectable.clear(slba, nlb)) {
+        if let Err(e) = metadata::deallocate(&*ns.store, &f, slba, nlb).and_then(|_| ns.uncorrectable.clear(slba, nlb))
+        {
             return Completion::err_at(store_error(true, &e), slba);
         }
     }

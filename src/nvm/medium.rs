@@ -21,7 +21,14 @@ fn resize(v: &mut Vec<u8>, n: usize) {
 
 /// Read `nlb` blocks at `slba` into `data` and `md` (resized to fit). Blocks marked
 /// by Write Uncorrectable fail with Unrecovered Read Error naming the first one.
-pub fn load(ns: &Namespace, f: &ActiveFormat, slba: u64, nlb: u64, data: &mut Vec<u8>, md: &mut Vec<u8>) -> Result<(), Failure> {
+pub fn load(
+    ns: &Namespace,
+    f: &ActiveFormat,
+    slba: u64,
+    nlb: u64,
+    data: &mut Vec<u8>,
+    md: &mut Vec<u8>,
+) -> Result<(), Failure> {
     if let Some(lba) = ns.uncorrectable.first_marked(slba, nlb) {
         return Err((Status::UNRECOVERED_READ_ERROR, Some(lba)));
     }
@@ -37,7 +44,14 @@ pub fn load(ns: &Namespace, f: &ActiveFormat, slba: u64, nlb: u64, data: &mut Ve
 
 /// Write blocks at `slba` and clear any Write Uncorrectable marks on them; with
 /// `durable`, fdatasync before returning.
-pub fn store(ns: &Namespace, f: &ActiveFormat, slba: u64, data: &[u8], md: &[u8], durable: bool) -> Result<(), Failure> {
+pub fn store(
+    ns: &Namespace,
+    f: &ActiveFormat,
+    slba: u64,
+    data: &[u8],
+    md: &[u8],
+    durable: bool,
+) -> Result<(), Failure> {
     let store = &*ns.store;
     let werr = |e: std::io::Error| (store_error(true, &e), Some(slba));
     store.write_at(f.layout.data_offset(slba), data).map_err(werr)?;

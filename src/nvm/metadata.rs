@@ -124,7 +124,13 @@ mod tests {
 
     fn format(lbs: u32, ms: u16, pi: u8, pi_first: bool) -> ActiveFormat {
         let lbaf = *standard_formats(0, 0).iter().find(|f| f.lbs == lbs && f.ms == ms).unwrap();
-        ActiveFormat { index: 0, lbaf, extended: false, protection: Protection { pi_type: pi, pi_first }, layout: ImageLayout::new(1 << 20, lbs as u64, ms as u64) }
+        ActiveFormat {
+            index: 0,
+            lbaf,
+            extended: false,
+            protection: Protection { pi_type: pi, pi_first },
+            layout: ImageLayout::new(1 << 20, lbs as u64, ms as u64),
+        }
     }
 
     #[test]
@@ -164,7 +170,8 @@ mod tests {
         fill_unwritten_in(&store, &f, 2 * PAGE).unwrap();
         let mut md = vec![0u8; (f.layout.nlbas * 8) as usize];
         store.read_at(f.layout.meta_offset(0), &mut md).unwrap();
-        let bad: Vec<usize> = md.chunks(8).enumerate().filter(|(_, t)| t.iter().any(|&b| b != 0xff)).map(|(i, _)| i).collect();
+        let bad: Vec<usize> =
+            md.chunks(8).enumerate().filter(|(_, t)| t.iter().any(|&b| b != 0xff)).map(|(i, _)| i).collect();
         assert!(bad.is_empty(), "{} blocks left with a zero tuple, first LBA {:?}", bad.len(), bad.first());
     }
 

@@ -10,8 +10,8 @@
 pub mod compare;
 pub mod copy;
 pub mod dsm;
-pub mod inject;
 pub mod flush;
+pub mod inject;
 pub mod medium;
 pub mod metadata;
 pub mod mutation;
@@ -95,7 +95,10 @@ impl From<Result<(), medium::Failure>> for Completion {
 
 /// The namespace, its format and the checked LBA range (CDW10-12) of a command
 /// that names one.
-pub fn range_target<'a>(env: &'a IoEnv, sqe: &SubmissionEntry) -> Result<(&'a Arc<Namespace>, namespace::ActiveFormat, u64, u64), Status> {
+pub fn range_target<'a>(
+    env: &'a IoEnv,
+    sqe: &SubmissionEntry,
+) -> Result<(&'a Arc<Namespace>, namespace::ActiveFormat, u64, u64), Status> {
     let ns = env.namespace(sqe.nsid())?;
     let f = ns.format();
     let (slba, nlb) = lba_range(sqe, f.nlbas())?;

@@ -72,9 +72,11 @@ impl NsRecord {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (k, val) = line.split_once(char::is_whitespace).ok_or(format!("line {}: expected 'name value'", n + 1))?;
+            let (k, val) =
+                line.split_once(char::is_whitespace).ok_or(format!("line {}: expected 'name value'", n + 1))?;
             let i = KEYS.iter().position(|x| *x == k).ok_or(format!("line {}: unknown name '{k}'", n + 1))?;
-            v[i] = Some(val.trim().parse().map_err(|_| format!("line {}: {k}: '{}' is not a number", n + 1, val.trim()))?);
+            v[i] =
+                Some(val.trim().parse().map_err(|_| format!("line {}: {k}: '{}' is not a number", n + 1, val.trim()))?);
         }
         let get = |i: usize| v[i].ok_or(format!("no '{}' line", KEYS[i]));
         let rec = NsRecord {
@@ -116,7 +118,8 @@ impl NsDir {
         let rd = std::fs::read_dir(path).map_err(|e| format!("--ns-dir {}: {e}", path.display()))?;
         let mut dir = NsDir { path: path.to_path_buf(), capacity: 0 };
         let mut entries = Vec::new();
-        let mut names: Vec<PathBuf> = rd.flatten().map(|d| d.path()).filter(|p| p.to_string_lossy().ends_with(".img.ns")).collect();
+        let mut names: Vec<PathBuf> =
+            rd.flatten().map(|d| d.path()).filter(|p| p.to_string_lossy().ends_with(".img.ns")).collect();
         names.sort();
         for rp in names {
             let text = std::fs::read_to_string(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
@@ -130,7 +133,9 @@ impl NsDir {
         let held: u64 = entries.iter().map(|e| e.ns.store.size()).sum();
         dir.capacity = match capacity {
             Some(c) => c,
-            None => crate::storage::file::free_space(path).map_err(|e| format!("--ns-dir {}: {e}", path.display()))? + held,
+            None => {
+                crate::storage::file::free_space(path).map_err(|e| format!("--ns-dir {}: {e}", path.display()))? + held
+            }
         };
         Ok((dir, entries))
     }

@@ -66,7 +66,8 @@ impl NsIds {
     pub fn load_or_create(image: &Path) -> io::Result<Self> {
         let path = Self::sidecar_for(image);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+            Ok(text) => Self::parse(&text)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let ids = Self::generate()?;
                 if let Err(e) = ids.save(image) {
@@ -105,13 +106,16 @@ impl NsIds {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (k, v) = line.split_once(char::is_whitespace).ok_or(format!("line {}: expected 'name value'", n + 1))?;
+            let (k, v) =
+                line.split_once(char::is_whitespace).ok_or(format!("line {}: expected 'name value'", n + 1))?;
             let v = v.trim();
             match k {
                 "nguid" => nguid = Some(unhex::<16>(v).ok_or(format!("line {}: nguid needs 32 hex digits", n + 1))?),
                 "eui64" => eui64 = Some(unhex::<8>(v).ok_or(format!("line {}: eui64 needs 16 hex digits", n + 1))?),
                 "uuid" => {
-                    uuid = Some(unhex::<16>(&v.replace('-', "")).ok_or(format!("line {}: uuid needs 32 hex digits", n + 1))?)
+                    uuid = Some(
+                        unhex::<16>(&v.replace('-', "")).ok_or(format!("line {}: uuid needs 32 hex digits", n + 1))?,
+                    )
                 }
                 _ => return Err(format!("line {}: unknown name '{k}' (nguid, eui64, uuid)", n + 1)),
             }

@@ -69,10 +69,7 @@ pub fn create(t: &NamespaceTable, r: &CreateRequest) -> Result<u32, Status> {
     let ns = dir.create(&rec, bytes).map_err(|e| internal("creating an image", e))?;
     set.put(nsid, Some(NsEntry { ns, attached: false, origin: Origin::Managed }));
     t.commit(guard, set);
-    tracing::info!(
-        "namespace {nsid} created: {} blocks of {}+{}, pi {}",
-        r.nsze, lbaf.lbs, lbaf.ms, r.pi
-    );
+    tracing::info!("namespace {nsid} created: {} blocks of {}+{}, pi {}", r.nsze, lbaf.lbs, lbaf.ms, r.pi);
     Ok(nsid)
 }
 

@@ -39,7 +39,12 @@ pub fn host_has_metadata(f: &ActiveFormat, pract: bool) -> bool {
 
 /// The PI context for a command on `f` starting at `slba`, with the checks from
 /// CDW12 (or all off, for generation).
-pub fn context(f: &ActiveFormat, sqe: &SubmissionEntry, slba: u64, checks: PiChecks) -> Result<Option<PiContext>, Status> {
+pub fn context(
+    f: &ActiveFormat,
+    sqe: &SubmissionEntry,
+    slba: u64,
+    checks: PiChecks,
+) -> Result<Option<PiContext>, Status> {
     let Some(fmt) = pi_format(f) else { return Ok(None) };
     let (storage_tag, ref_tag) = fmt.split_command_tags(sqe.cdw2(), sqe.cdw3(), sqe.cdw14());
     let app_tag = sqe.cdw15() as u16;

@@ -6,9 +6,9 @@
 //! Data moves through per-queue bounce buffers: the guest's bytes are copied
 //! once, checked, then written; a write whose PI fails a check stores nothing.
 
+use super::medium::{self, fail, Failure};
 use super::protection::{self, host_has_metadata};
 use super::transfer::{data_list, metadata_list};
-use super::medium::{self, fail, Failure};
 use super::{range_target, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
 use crate::pi::{Layout, LayoutMut, PiChecks};

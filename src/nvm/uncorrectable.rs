@@ -77,11 +77,7 @@ impl UncorrectableMap {
         let mut r = self.ranges.lock().unwrap();
         let (mut start, mut end) = (slba, slba + nlb);
         // Merge with every range that overlaps or touches [start, end).
-        let touching: Vec<(u64, u64)> = r
-            .range(..=end)
-            .filter(|&(_, &e)| e >= start)
-            .map(|(&s, &e)| (s, e))
-            .collect();
+        let touching: Vec<(u64, u64)> = r.range(..=end).filter(|&(_, &e)| e >= start).map(|(&s, &e)| (s, e)).collect();
         for (s, e) in touching {
             r.remove(&s);
             start = start.min(s);

@@ -5,7 +5,7 @@
 //! bounded chunks, so a long Verify needs no large buffer.
 
 use super::medium::{self, fail, Failure};
-use super::{range_target, protection, Buffers, Completion, IoEnv};
+use super::{protection, range_target, Buffers, Completion, IoEnv};
 use crate::pi::Layout;
 use crate::spec::SubmissionEntry;
 

@@ -65,18 +65,9 @@ pub fn bench(total_bytes: usize, runs: u32) -> Vec<BenchRow> {
             };
             let mut md = vec![0u8; bytes / block_size as usize * usize::from(format.ms)];
             let pi_time = best_of(runs, || {
-                let generated = ctx.generate(LayoutMut::Separate {
-                    data: &data,
-                    md: &mut md,
-                });
-                let verified = ctx.verify(Layout::Separate {
-                    data: &data,
-                    md: &md,
-                });
-                debug_assert!(
-                    generated.is_ok() && verified.is_ok(),
-                    "fresh PI must verify"
-                );
+                let generated = ctx.generate(LayoutMut::Separate { data: &data, md: &mut md });
+                let verified = ctx.verify(Layout::Separate { data: &data, md: &md });
+                debug_assert!(generated.is_ok() && verified.is_ok(), "fresh PI must verify");
                 black_box(generated.is_ok() && verified.is_ok());
             });
             let gen_time = best_of(runs, || {
@@ -147,10 +138,7 @@ mod tests {
         assert_eq!(rows.len(), 6);
         for row in &rows {
             assert!(row.pi_gbps > 0.0 && row.memcpy_gbps > 0.0 && row.ratio > 0.0);
-            assert_eq!(
-                row.spec_valid,
-                row.guard == GuardFormat::Crc16T10Dif || row.block_size == 4096
-            );
+            assert_eq!(row.spec_valid, row.guard == GuardFormat::Crc16T10Dif || row.block_size == 4096);
             println!(
                 "{:<28} {:>5} B  pi {:>7.2} GB/s  memcpy {:>7.2} GB/s  ratio {:.3}{}",
                 row.guard.name(),
@@ -158,11 +146,7 @@ mod tests {
                 row.pi_gbps,
                 row.memcpy_gbps,
                 row.ratio,
-                if row.spec_valid {
-                    ""
-                } else {
-                    "  (not a valid NVMe format)"
-                }
+                if row.spec_valid { "" } else { "  (not a valid NVMe format)" }
             );
         }
     }

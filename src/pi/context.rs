@@ -53,28 +53,13 @@ pub struct PiChecks {
 
 impl PiChecks {
     /// Nothing is checked.
-    pub const NONE: Self = Self {
-        guard: false,
-        app_tag: false,
-        ref_tag: false,
-        storage_tag: false,
-    };
+    pub const NONE: Self = Self { guard: false, app_tag: false, ref_tag: false, storage_tag: false };
     /// Everything is checked.
-    pub const ALL: Self = Self {
-        guard: true,
-        app_tag: true,
-        ref_tag: true,
-        storage_tag: true,
-    };
+    pub const ALL: Self = Self { guard: true, app_tag: true, ref_tag: true, storage_tag: true };
 
     /// From the 3-bit PRCHK field and the STC bit.
     pub const fn from_prchk(prchk: u8, stc: bool) -> Self {
-        Self {
-            guard: prchk & 0b100 != 0,
-            app_tag: prchk & 0b010 != 0,
-            ref_tag: prchk & 0b001 != 0,
-            storage_tag: stc,
-        }
+        Self { guard: prchk & 0b100 != 0, app_tag: prchk & 0b010 != 0, ref_tag: prchk & 0b001 != 0, storage_tag: stc }
     }
 
     /// From Command Dword 12 of Read, Write, Compare, Verify and Write Zeroes (PRCHK at 28:26,
@@ -116,15 +101,7 @@ impl PiContext {
         first_lba: u64,
     ) -> Result<Self, PiSetupError> {
         format.validate().map_err(PiSetupError::Format)?;
-        Self::build(
-            format,
-            checks,
-            initial_ref_tag,
-            app_tag,
-            app_mask,
-            storage_tag,
-            first_lba,
-        )
+        Self::build(format, checks, initial_ref_tag, app_tag, app_mask, storage_tag, first_lba)
     }
 
     /// `new` without the logical block size rules (the benchmark measures 512-byte blocks with
@@ -142,15 +119,8 @@ impl PiContext {
         format.validate_tuple_fits().map_err(PiSetupError::Format)?;
         let ref_mask = format.ref_tag_mask();
         let initial_ref_tag = initial_ref_tag & ref_mask;
-        if pi_type == PiType::Type1
-            && checks.ref_tag
-            && ref_mask != 0
-            && initial_ref_tag != first_lba & ref_mask
-        {
-            return Err(PiSetupError::InitialRefTagMismatch {
-                slba_bits: first_lba & ref_mask,
-                initial_ref_tag,
-            });
+        if pi_type == PiType::Type1 && checks.ref_tag && ref_mask != 0 && initial_ref_tag != first_lba & ref_mask {
+            return Err(PiSetupError::InitialRefTagMismatch { slba_bits: first_lba & ref_mask, initial_ref_tag });
         }
         Ok(Self {
             format,
@@ -198,9 +168,7 @@ impl PiContext {
     /// roll-over in the reference tag width for Type 1/2, constant for Type 3.
     pub fn expected_ref_tag(&self, block_index: u64) -> u64 {
         match self.pi_type {
-            PiType::Type1 | PiType::Type2 => {
-                self.initial_ref_tag.wrapping_add(block_index) & self.ref_mask
-            }
+            PiType::Type1 | PiType::Type2 => self.initial_ref_tag.wrapping_add(block_index) & self.ref_mask,
             PiType::Type3 => self.initial_ref_tag,
         }
     }
@@ -208,12 +176,7 @@ impl PiContext {
     /// Fills the tuple in `md` (this block's metadata, `ms` bytes) for `data` (`lbs` bytes).
     /// Metadata bytes outside the tuple are left as they are (and covered by the guard if they
     /// precede it).
-    pub fn generate_block(
-        &self,
-        data: &[u8],
-        md: &mut [u8],
-        block_index: u64,
-    ) -> Result<(), PiError> {
+    pub fn generate_block(&self, data: &[u8], md: &mut [u8], block_index: u64) -> Result<(), PiError> {
         self.check_block_lengths(data, md, block_index)?;
         let (before, tuple) = md.split_at_mut(self.tuple_offset);
         let pi = PiTuple {
@@ -268,39 +231,17 @@ impl PiContext {
             }
     }
 
-    pub(crate) fn error(
-        &self,
-        kind: PiErrorKind,
-        block_index: u64,
-        expected: u64,
-        found: u64,
-    ) -> PiError {
-        PiError {
-            kind,
-            block_index,
-            lba: self.lba(block_index),
-            expected,
-            found,
-        }
+    pub(crate) fn error(&self, kind: PiErrorKind, block_index: u64, expected: u64, found: u64) -> PiError {
+        PiError { kind, block_index, lba: self.lba(block_index), expected, found }
     }
 
     fn check_block_lengths(&self, data: &[u8], md: &[u8], block_index: u64) -> Result<(), PiError> {
         let (lbs, ms) = (self.format.lbs as usize, usize::from(self.format.ms));
         if data.len() != lbs {
-            return Err(self.error(
-                PiErrorKind::BufferLength,
-                block_index,
-                lbs as u64,
-                data.len() as u64,
-            ));
+            return Err(self.error(PiErrorKind::BufferLength, block_index, lbs as u64, data.len() as u64));
         }
         if md.len() != ms {
-            return Err(self.error(
-                PiErrorKind::BufferLength,
-                block_index,
-                ms as u64,
-                md.len() as u64,
-            ));
+            return Err(self.error(PiErrorKind::BufferLength, block_index, ms as u64, md.len() as u64));
         }
         Ok(())
     }

@@ -103,12 +103,7 @@ pub enum FormatError {
     /// The metadata cannot hold the tuple.
     MetadataTooSmall { ms: u16, tuple_bytes: usize },
     /// STS outside the range of Figure 157 for this guard format.
-    StorageTagSize {
-        guard: GuardFormat,
-        sts: u8,
-        min: u8,
-        max: u8,
-    },
+    StorageTagSize { guard: GuardFormat, sts: u8, min: u8, max: u8 },
     /// DPS bits 2:0 hold a reserved value.
     ReservedPiType { pit: u8 },
 }
@@ -119,25 +114,15 @@ impl fmt::Display for FormatError {
             Self::BlockSize { lbs } => {
                 write!(f, "logical block size {lbs} is not a power of two >= 512")
             }
-            Self::BlockTooSmallForGuard { guard, lbs } => write!(
-                f,
-                "{} needs a logical block size >= 4096 (NVM CS 5.3.1), got {lbs}",
-                guard.name()
-            ),
-            Self::MetadataTooSmall { ms, tuple_bytes } => write!(
-                f,
-                "metadata size {ms} cannot hold a {tuple_bytes}-byte protection information tuple"
-            ),
-            Self::StorageTagSize {
-                guard,
-                sts,
-                min,
-                max,
-            } => write!(
-                f,
-                "storage tag size {sts} outside {min}..={max} for {} (NVM CS Figure 157)",
-                guard.name()
-            ),
+            Self::BlockTooSmallForGuard { guard, lbs } => {
+                write!(f, "{} needs a logical block size >= 4096 (NVM CS 5.3.1), got {lbs}", guard.name())
+            }
+            Self::MetadataTooSmall { ms, tuple_bytes } => {
+                write!(f, "metadata size {ms} cannot hold a {tuple_bytes}-byte protection information tuple")
+            }
+            Self::StorageTagSize { guard, sts, min, max } => {
+                write!(f, "storage tag size {sts} outside {min}..={max} for {} (NVM CS Figure 157)", guard.name())
+            }
             Self::ReservedPiType { pit } => write!(f, "reserved protection type {pit} in DPS"),
         }
     }
@@ -165,10 +150,7 @@ impl PiFormat {
             return Ok(());
         }
         if self.guard != GuardFormat::Crc16T10Dif && self.lbs < 4096 {
-            return Err(FormatError::BlockTooSmallForGuard {
-                guard: self.guard,
-                lbs: self.lbs,
-            });
+            return Err(FormatError::BlockTooSmallForGuard { guard: self.guard, lbs: self.lbs });
         }
         self.validate_tuple_fits()
     }
@@ -178,19 +160,11 @@ impl PiFormat {
     pub(crate) fn validate_tuple_fits(&self) -> Result<(), FormatError> {
         let tuple_bytes = self.tuple_bytes();
         if usize::from(self.ms) < tuple_bytes {
-            return Err(FormatError::MetadataTooSmall {
-                ms: self.ms,
-                tuple_bytes,
-            });
+            return Err(FormatError::MetadataTooSmall { ms: self.ms, tuple_bytes });
         }
         let (min, max) = Self::sts_range(self.guard);
         if self.sts < min || self.sts > max {
-            return Err(FormatError::StorageTagSize {
-                guard: self.guard,
-                sts: self.sts,
-                min,
-                max,
-            });
+            return Err(FormatError::StorageTagSize { guard: self.guard, sts: self.sts, min, max });
         }
         Ok(())
     }
@@ -226,9 +200,7 @@ impl PiFormat {
     /// Width of the Logical Block Reference Tag in bits (16b: 32-STS, 32b: 80-STS, 64b: 48-STS);
     /// 0 means no reference tag is defined.
     pub const fn ref_tag_bits(&self) -> u32 {
-        self.guard
-            .storage_ref_space_bits()
-            .saturating_sub(self.sts as u32)
+        self.guard.storage_ref_space_bits().saturating_sub(self.sts as u32)
     }
 
     /// Mask of the valid reference tag bits.
@@ -256,14 +228,7 @@ mod tests {
     use super::*;
 
     fn fmt(lbs: u32, ms: u16, guard: GuardFormat, location: PiLocation, sts: u8) -> PiFormat {
-        PiFormat {
-            lbs,
-            ms,
-            pi: Some(PiType::Type1),
-            guard,
-            location,
-            sts,
-        }
+        PiFormat { lbs, ms, pi: Some(PiType::Type1), guard, location, sts }
     }
 
     #[test]
@@ -271,50 +236,18 @@ mod tests {
         use FormatError::*;
         use GuardFormat::*;
         use PiLocation::*;
-        let sts_err = |guard, sts, min, max| StorageTagSize {
-            guard,
-            sts,
-            min,
-            max,
-        };
+        let sts_err = |guard, sts, min, max| StorageTagSize { guard, sts, min, max };
         let cases = [
             (fmt(512, 8, Crc16T10Dif, Last, 0), None),
             (fmt(4096, 16, Crc64Nvme, First, 48), None),
             (fmt(4096, 16, Crc32c, Last, 16), None),
-            (
-                fmt(520, 8, Crc16T10Dif, Last, 0),
-                Some(BlockSize { lbs: 520 }),
-            ),
-            (
-                fmt(512, 16, Crc64Nvme, Last, 0),
-                Some(BlockTooSmallForGuard {
-                    guard: Crc64Nvme,
-                    lbs: 512,
-                }),
-            ),
-            (
-                fmt(4096, 8, Crc32c, Last, 16),
-                Some(MetadataTooSmall {
-                    ms: 8,
-                    tuple_bytes: 16,
-                }),
-            ),
-            (
-                fmt(512, 8, Crc16T10Dif, Last, 33),
-                Some(sts_err(Crc16T10Dif, 33, 0, 32)),
-            ),
-            (
-                fmt(4096, 16, Crc32c, Last, 15),
-                Some(sts_err(Crc32c, 15, 16, 64)),
-            ),
-            (
-                fmt(4096, 16, Crc32c, Last, 65),
-                Some(sts_err(Crc32c, 65, 16, 64)),
-            ),
-            (
-                fmt(4096, 16, Crc64Nvme, Last, 49),
-                Some(sts_err(Crc64Nvme, 49, 0, 48)),
-            ),
+            (fmt(520, 8, Crc16T10Dif, Last, 0), Some(BlockSize { lbs: 520 })),
+            (fmt(512, 16, Crc64Nvme, Last, 0), Some(BlockTooSmallForGuard { guard: Crc64Nvme, lbs: 512 })),
+            (fmt(4096, 8, Crc32c, Last, 16), Some(MetadataTooSmall { ms: 8, tuple_bytes: 16 })),
+            (fmt(512, 8, Crc16T10Dif, Last, 33), Some(sts_err(Crc16T10Dif, 33, 0, 32))),
+            (fmt(4096, 16, Crc32c, Last, 15), Some(sts_err(Crc32c, 15, 16, 64))),
+            (fmt(4096, 16, Crc32c, Last, 65), Some(sts_err(Crc32c, 65, 16, 64))),
+            (fmt(4096, 16, Crc64Nvme, Last, 49), Some(sts_err(Crc64Nvme, 49, 0, 48))),
         ];
         for (f, want) in cases {
             assert_eq!(f.validate().err(), want, "{f:?}");
@@ -329,20 +262,11 @@ mod tests {
     fn derived_sizes() {
         use GuardFormat::*;
         let f = fmt(512, 64, Crc16T10Dif, PiLocation::Last, 8);
-        assert_eq!(
-            (f.tuple_bytes(), f.tuple_offset(), f.guard_md_bytes()),
-            (8, 56, 56)
-        );
-        assert_eq!(
-            (f.ref_tag_bits(), f.ref_tag_mask(), f.storage_tag_mask()),
-            (24, 0xFF_FFFF, 0xFF)
-        );
+        assert_eq!((f.tuple_bytes(), f.tuple_offset(), f.guard_md_bytes()), (8, 56, 56));
+        assert_eq!((f.ref_tag_bits(), f.ref_tag_mask(), f.storage_tag_mask()), (24, 0xFF_FFFF, 0xFF));
         assert_eq!(f.extended_block_bytes(), 576);
         let f = fmt(4096, 64, Crc64Nvme, PiLocation::First, 0);
-        assert_eq!(
-            (f.tuple_offset(), f.guard_md_bytes(), f.ref_tag_bits()),
-            (0, 0, 48)
-        );
+        assert_eq!((f.tuple_offset(), f.guard_md_bytes(), f.ref_tag_bits()), (0, 0, 48));
         let f = fmt(4096, 16, Crc32c, PiLocation::Last, 16);
         assert_eq!((f.ref_tag_bits(), f.ref_tag_mask()), (64, u64::MAX));
         let f = fmt(4096, 16, Crc32c, PiLocation::Last, 64);
@@ -356,10 +280,7 @@ mod tests {
         assert_eq!(PiType::from_dps(0x0), Ok(None));
         assert_eq!(PiType::from_dps(0x9), Ok(Some(PiType::Type1)));
         assert_eq!(PiType::from_dps(0x3), Ok(Some(PiType::Type3)));
-        assert_eq!(
-            PiType::from_dps(0x5),
-            Err(FormatError::ReservedPiType { pit: 5 })
-        );
+        assert_eq!(PiType::from_dps(0x5), Err(FormatError::ReservedPiType { pit: 5 }));
         assert_eq!(PiLocation::from_dps(0x9), PiLocation::First);
         assert_eq!(PiLocation::from_dps(0x1), PiLocation::Last);
         for t in PiType::ALL {

@@ -111,9 +111,7 @@ impl GuardFormat {
 
     /// An empty running guard, to be fed any number of slices in order.
     pub fn digest(self) -> GuardDigest {
-        GuardDigest {
-            inner: Digest::new(self.algorithm()),
-        }
+        GuardDigest { inner: Digest::new(self.algorithm()) }
     }
 
     /// The guard over `data` followed by `md_before_pi` (the metadata bytes that precede the
@@ -158,12 +156,8 @@ mod tests {
     /// Bit-at-a-time reference, independent of crc-fast.
     fn reference_no_table(g: GuardFormat, bytes: &[u8]) -> u64 {
         match g {
-            GuardFormat::Crc16T10Dif => Crc::<u16, NoTable>::new(&CRC_16_T10_DIF)
-                .checksum(bytes)
-                .into(),
-            GuardFormat::Crc32c => Crc::<u32, NoTable>::new(&CRC_32_ISCSI)
-                .checksum(bytes)
-                .into(),
+            GuardFormat::Crc16T10Dif => Crc::<u16, NoTable>::new(&CRC_16_T10_DIF).checksum(bytes).into(),
+            GuardFormat::Crc32c => Crc::<u32, NoTable>::new(&CRC_32_ISCSI).checksum(bytes).into(),
             GuardFormat::Crc64Nvme => Crc::<u64, NoTable>::new(&CRC_64_NVME).checksum(bytes),
         }
     }
@@ -171,12 +165,8 @@ mod tests {
     /// Byte-table reference, independent of crc-fast.
     fn reference_table1(g: GuardFormat, bytes: &[u8]) -> u64 {
         match g {
-            GuardFormat::Crc16T10Dif => Crc::<u16, Table<1>>::new(&CRC_16_T10_DIF)
-                .checksum(bytes)
-                .into(),
-            GuardFormat::Crc32c => Crc::<u32, Table<1>>::new(&CRC_32_ISCSI)
-                .checksum(bytes)
-                .into(),
+            GuardFormat::Crc16T10Dif => Crc::<u16, Table<1>>::new(&CRC_16_T10_DIF).checksum(bytes).into(),
+            GuardFormat::Crc32c => Crc::<u32, Table<1>>::new(&CRC_32_ISCSI).checksum(bytes).into(),
             GuardFormat::Crc64Nvme => Crc::<u64, Table<1>>::new(&CRC_64_NVME).checksum(bytes),
         }
     }
@@ -202,12 +192,7 @@ mod tests {
         let expect = [0xD0DB, 0xE306_9283, 0xAE8B_1486_0A79_9888];
         for (g, want) in GuardFormat::ALL.into_iter().zip(expect) {
             assert_eq!(g.compute(b"123456789", &[]), want, "{}", g.name());
-            assert_eq!(
-                reference_no_table(g, b"123456789"),
-                want,
-                "reference {}",
-                g.name()
-            );
+            assert_eq!(reference_no_table(g, b"123456789"), want, "reference {}", g.name());
         }
     }
 
@@ -237,19 +222,11 @@ mod tests {
 
     #[test]
     fn random_data_matches_table_references() {
-        for (n, len) in [0usize, 1, 7, 8, 15, 63, 64, 255, 512, 520, 4096, 4160, 9000]
-            .into_iter()
-            .enumerate()
-        {
+        for (n, len) in [0usize, 1, 7, 8, 15, 63, 64, 255, 512, 520, 4096, 4160, 9000].into_iter().enumerate() {
             let bytes = xorshift_bytes(0x9E37_79B9_7F4A_7C15 ^ n as u64, len);
             for g in GuardFormat::ALL {
                 let fast = g.compute(&bytes, &[]);
-                assert_eq!(
-                    fast,
-                    reference_no_table(g, &bytes),
-                    "{} len {len}",
-                    g.name()
-                );
+                assert_eq!(fast, reference_no_table(g, &bytes), "{} len {len}", g.name());
                 assert_eq!(fast, reference_table1(g, &bytes), "{} len {len}", g.name());
             }
         }
@@ -278,10 +255,8 @@ mod tests {
             assert_eq!(GuardFormat::from_pif(g.pif()), Some(g));
         }
         assert_eq!(GuardFormat::from_pif(3), None);
-        let sizes: Vec<_> = GuardFormat::ALL
-            .iter()
-            .map(|g| (g.guard_bytes(), g.tuple_bytes(), g.storage_ref_space_bits()))
-            .collect();
+        let sizes: Vec<_> =
+            GuardFormat::ALL.iter().map(|g| (g.guard_bytes(), g.tuple_bytes(), g.storage_ref_space_bits())).collect();
         assert_eq!(sizes, [(2, 8, 32), (4, 16, 80), (8, 16, 48)]);
     }
 }

@@ -96,12 +96,7 @@ impl PiContext {
     }
 
     /// `data` must be whole blocks and `md` exactly their metadata.
-    fn check_separate(
-        &self,
-        data_len: usize,
-        md_len: usize,
-        first_block: u64,
-    ) -> Result<(), PiError> {
+    fn check_separate(&self, data_len: usize, md_len: usize, first_block: u64) -> Result<(), PiError> {
         let (lbs, ms) = self.block_sizes();
         let blocks = data_len / lbs;
         if !data_len.is_multiple_of(lbs) {
@@ -126,11 +121,6 @@ impl PiContext {
     }
 
     fn length_error(&self, block_index: u64, expected: usize, found: usize) -> PiError {
-        self.error(
-            PiErrorKind::BufferLength,
-            block_index,
-            expected as u64,
-            found as u64,
-        )
+        self.error(PiErrorKind::BufferLength, block_index, expected as u64, found as u64)
     }
 }

@@ -143,10 +143,7 @@ pub enum PiSetupError {
     NotProtected,
     /// Type 1 with the reference tag check enabled, and ILBRT/EILBRT is not the low bits of
     /// the SLBA (NVM Command Set 1.2 §5.3.3).
-    InitialRefTagMismatch {
-        slba_bits: u64,
-        initial_ref_tag: u64,
-    },
+    InitialRefTagMismatch { slba_bits: u64, initial_ref_tag: u64 },
 }
 
 impl PiSetupError {
@@ -166,13 +163,9 @@ impl fmt::Display for PiSetupError {
         match self {
             Self::Format(e) => write!(f, "invalid PI format: {e}"),
             Self::NotProtected => write!(f, "namespace is not formatted with PI"),
-            Self::InitialRefTagMismatch {
-                slba_bits,
-                initial_ref_tag,
-            } => write!(
-                f,
-                "Type 1 initial reference tag {initial_ref_tag:#x} is not the SLBA's {slba_bits:#x}"
-            ),
+            Self::InitialRefTagMismatch { slba_bits, initial_ref_tag } => {
+                write!(f, "Type 1 initial reference tag {initial_ref_tag:#x} is not the SLBA's {slba_bits:#x}")
+            }
         }
     }
 }

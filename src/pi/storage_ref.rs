@@ -26,10 +26,7 @@ impl PiFormat {
     /// Splits a Storage and Reference Space value (right-aligned) into (storage tag, ref tag).
     pub(crate) const fn split_space(&self, space: u128) -> (u64, u64) {
         let storage = (space >> self.ref_tag_bits()) as u64;
-        (
-            storage & self.storage_tag_mask(),
-            space as u64 & self.ref_tag_mask(),
-        )
+        (storage & self.storage_tag_mask(), space as u64 & self.ref_tag_mask())
     }
 
     /// Joins (storage tag, ref tag) into a Storage and Reference Space value; bits beyond the
@@ -62,14 +59,7 @@ mod tests {
 
     fn fmt(lbs: u32, guard: GuardFormat, sts: u8) -> PiFormat {
         let (ms, pi, location) = (16, Some(PiType::Type1), PiLocation::Last);
-        PiFormat {
-            lbs,
-            ms,
-            pi,
-            guard,
-            location,
-            sts,
-        }
+        PiFormat { lbs, ms, pi, guard, location, sts }
     }
 
     #[test]
@@ -86,10 +76,7 @@ mod tests {
         assert_eq!((st, rt), ((0xABCD << 2) | 3, 5));
         // Figure 160: 16b guard, STS 0: CDW14 is the ILBRT, CDW2/CDW3 ignored.
         let f = fmt(512, GuardFormat::Crc16T10Dif, 0);
-        assert_eq!(
-            f.split_command_tags(0xFFFF_FFFF, 0xFFFF_FFFF, 0x1234_5678),
-            (0, 0x1234_5678)
-        );
+        assert_eq!(f.split_command_tags(0xFFFF_FFFF, 0xFFFF_FFFF, 0x1234_5678), (0, 0x1234_5678));
     }
 
     #[test]
@@ -98,15 +85,9 @@ mod tests {
             let (min, max) = PiFormat::sts_range(guard);
             for sts in min..=max {
                 let f = fmt(4096, guard, sts);
-                let (st, rt) = (
-                    0xA5A5_5A5A_F0F0_0F0F & f.storage_tag_mask(),
-                    0x1234_5678_9ABC_DEF0 & f.ref_tag_mask(),
-                );
+                let (st, rt) = (0xA5A5_5A5A_F0F0_0F0F & f.storage_tag_mask(), 0x1234_5678_9ABC_DEF0 & f.ref_tag_mask());
                 let space = f.join_space(st, rt);
-                assert!(
-                    space < 1u128 << guard.storage_ref_space_bits(),
-                    "{guard:?} sts {sts}"
-                );
+                assert!(space < 1u128 << guard.storage_ref_space_bits(), "{guard:?} sts {sts}");
                 assert_eq!(f.split_space(space), (st, rt), "{guard:?} sts {sts}");
             }
         }

@@ -46,12 +46,7 @@ impl PiTuple {
         let guard = be_value(&tuple[..g]) as u64;
         let app_tag = u16::from_be_bytes([tuple[g], tuple[g + 1]]);
         let (storage_tag, ref_tag) = format.split_space(be_value(&tuple[g + 2..]));
-        Self {
-            guard,
-            app_tag,
-            storage_tag,
-            ref_tag,
-        }
+        Self { guard, app_tag, storage_tag, ref_tag }
     }
 
     /// Encodes the tuple into the start of `out` for `format`. Bits of a value beyond its
@@ -64,18 +59,13 @@ impl PiTuple {
         let tuple = &mut out[..format.tuple_bytes()];
         put_be_value(&mut tuple[..g], u128::from(self.guard));
         tuple[g..g + 2].copy_from_slice(&self.app_tag.to_be_bytes());
-        put_be_value(
-            &mut tuple[g + 2..],
-            format.join_space(self.storage_tag, self.ref_tag),
-        );
+        put_be_value(&mut tuple[g + 2..], format.join_space(self.storage_tag, self.ref_tag));
     }
 }
 
 /// Big-endian bytes (at most 16) to a right-aligned integer.
 fn be_value(bytes: &[u8]) -> u128 {
-    bytes
-        .iter()
-        .fold(0u128, |acc, &b| (acc << 8) | u128::from(b))
+    bytes.iter().fold(0u128, |acc, &b| (acc << 8) | u128::from(b))
 }
 
 /// Writes the low `out.len()` bytes of `value` big-endian.
@@ -91,11 +81,7 @@ mod tests {
     use super::*;
 
     fn fmt(guard: GuardFormat, sts: u8) -> PiFormat {
-        let lbs = if guard == GuardFormat::Crc16T10Dif {
-            512
-        } else {
-            4096
-        };
+        let lbs = if guard == GuardFormat::Crc16T10Dif { 512 } else { 4096 };
         PiFormat {
             lbs,
             ms: guard.tuple_bytes() as u16,
@@ -110,24 +96,14 @@ mod tests {
     fn layout_16b_guard() {
         // Linux t10_pi_tuple: be16 guard, be16 app tag, be32 ref tag.
         let f = fmt(GuardFormat::Crc16T10Dif, 0);
-        let t = PiTuple {
-            guard: 0xD0DB,
-            app_tag: 0x1234,
-            storage_tag: 0,
-            ref_tag: 0x89AB_CDEF,
-        };
+        let t = PiTuple { guard: 0xD0DB, app_tag: 0x1234, storage_tag: 0, ref_tag: 0x89AB_CDEF };
         let mut b = [0u8; 8];
         t.encode(&f, &mut b);
         assert_eq!(b, [0xD0, 0xDB, 0x12, 0x34, 0x89, 0xAB, 0xCD, 0xEF]);
         assert_eq!(PiTuple::decode(&f, &b), t);
         // STS 8: the first space byte is the storage tag, the last three the ref tag.
         let f = fmt(GuardFormat::Crc16T10Dif, 8);
-        let t = PiTuple {
-            guard: 1,
-            app_tag: 2,
-            storage_tag: 0x5A,
-            ref_tag: 0x00_0102,
-        };
+        let t = PiTuple { guard: 1, app_tag: 2, storage_tag: 0x5A, ref_tag: 0x00_0102 };
         t.encode(&f, &mut b);
         assert_eq!(b, [0x00, 0x01, 0x00, 0x02, 0x5A, 0x00, 0x01, 0x02]);
         assert_eq!(PiTuple::decode(&f, &b), t);
@@ -138,32 +114,16 @@ mod tests {
         // SPDK g32: be32 guard, be16 app tag, 2 + 8 bytes of storage/ref space; with STS 16 the
         // reference tag is the last 8 bytes.
         let f = fmt(GuardFormat::Crc32c, 16);
-        let t = PiTuple {
-            guard: 0xE306_9283,
-            app_tag: 0xBEEF,
-            storage_tag: 0xCAFE,
-            ref_tag: 0x0102_0304_0506_0708,
-        };
+        let t = PiTuple { guard: 0xE306_9283, app_tag: 0xBEEF, storage_tag: 0xCAFE, ref_tag: 0x0102_0304_0506_0708 };
         let mut b = [0u8; 16];
         t.encode(&f, &mut b);
-        assert_eq!(
-            b,
-            [0xE3, 0x06, 0x92, 0x83, 0xBE, 0xEF, 0xCA, 0xFE, 1, 2, 3, 4, 5, 6, 7, 8]
-        );
+        assert_eq!(b, [0xE3, 0x06, 0x92, 0x83, 0xBE, 0xEF, 0xCA, 0xFE, 1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(PiTuple::decode(&f, &b), t);
         // STS 64: 64-bit storage tag then a 16-bit reference tag.
         let f = fmt(GuardFormat::Crc32c, 64);
-        let t = PiTuple {
-            guard: 0,
-            app_tag: 0,
-            storage_tag: 0x1122_3344_5566_7788,
-            ref_tag: 0x99AA,
-        };
+        let t = PiTuple { guard: 0, app_tag: 0, storage_tag: 0x1122_3344_5566_7788, ref_tag: 0x99AA };
         t.encode(&f, &mut b);
-        assert_eq!(
-            &b[6..],
-            [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA]
-        );
+        assert_eq!(&b[6..], [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA]);
         assert_eq!(PiTuple::decode(&f, &b), t);
     }
 
@@ -171,30 +131,15 @@ mod tests {
     fn layout_64b_guard() {
         // Linux crc64_pi_tuple: be64 guard, be16 app tag, 6-byte big-endian ref tag.
         let f = fmt(GuardFormat::Crc64Nvme, 0);
-        let t = PiTuple {
-            guard: 0xAE8B_1486_0A79_9888,
-            app_tag: 0xFFFE,
-            storage_tag: 0,
-            ref_tag: 0x0000_A1B2_C3D4_E5F6,
-        };
+        let t =
+            PiTuple { guard: 0xAE8B_1486_0A79_9888, app_tag: 0xFFFE, storage_tag: 0, ref_tag: 0x0000_A1B2_C3D4_E5F6 };
         let mut b = [0u8; 16];
         t.encode(&f, &mut b);
-        assert_eq!(
-            b,
-            [
-                0xAE, 0x8B, 0x14, 0x86, 0x0A, 0x79, 0x98, 0x88, 0xFF, 0xFE, 0xA1, 0xB2, 0xC3, 0xD4,
-                0xE5, 0xF6
-            ]
-        );
+        assert_eq!(b, [0xAE, 0x8B, 0x14, 0x86, 0x0A, 0x79, 0x98, 0x88, 0xFF, 0xFE, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6]);
         assert_eq!(PiTuple::decode(&f, &b), t);
         // STS 18 as in Figure 164: 18-bit storage tag, 30-bit reference tag.
         let f = fmt(GuardFormat::Crc64Nvme, 18);
-        let t = PiTuple {
-            guard: 0,
-            app_tag: 0,
-            storage_tag: 0x3_FFFF,
-            ref_tag: 0,
-        };
+        let t = PiTuple { guard: 0, app_tag: 0, storage_tag: 0x3_FFFF, ref_tag: 0 };
         t.encode(&f, &mut b);
         assert_eq!(&b[10..], [0xFF, 0xFF, 0xC0, 0, 0, 0]);
     }
@@ -202,22 +147,12 @@ mod tests {
     #[test]
     fn wide_values_are_truncated_to_their_fields() {
         let f = fmt(GuardFormat::Crc16T10Dif, 8);
-        let t = PiTuple {
-            guard: 0x1_FFFF,
-            app_tag: 0,
-            storage_tag: 0x1FF,
-            ref_tag: u64::MAX,
-        };
+        let t = PiTuple { guard: 0x1_FFFF, app_tag: 0, storage_tag: 0x1FF, ref_tag: u64::MAX };
         let mut b = [0u8; 8];
         t.encode(&f, &mut b);
         assert_eq!(
             PiTuple::decode(&f, &b),
-            PiTuple {
-                guard: 0xFFFF,
-                app_tag: 0,
-                storage_tag: 0xFF,
-                ref_tag: 0xFF_FFFF
-            }
+            PiTuple { guard: 0xFFFF, app_tag: 0, storage_tag: 0xFF, ref_tag: 0xFF_FFFF }
         );
     }
 
@@ -234,11 +169,8 @@ mod tests {
             let (min, max) = PiFormat::sts_range(guard);
             for sts in min..=max {
                 let f = fmt(guard, sts);
-                let guard_mask = if guard.guard_bytes() == 8 {
-                    u64::MAX
-                } else {
-                    (1u64 << (guard.guard_bytes() * 8)) - 1
-                };
+                let guard_mask =
+                    if guard.guard_bytes() == 8 { u64::MAX } else { (1u64 << (guard.guard_bytes() * 8)) - 1 };
                 for _ in 0..8 {
                     let t = PiTuple {
                         guard: next() & guard_mask,
@@ -249,10 +181,7 @@ mod tests {
                     let mut b = [0u8; 16];
                     t.encode(&f, &mut b);
                     assert_eq!(PiTuple::decode(&f, &b), t, "{guard:?} sts {sts}");
-                    assert!(
-                        b[f.tuple_bytes()..].iter().all(|&v| v == 0),
-                        "wrote past the tuple"
-                    );
+                    assert!(b[f.tuple_bytes()..].iter().all(|&v| v == 0), "wrote past the tuple");
                 }
             }
         }

@@ -145,7 +145,15 @@ impl SubmissionEntry {
 
 impl std::fmt::Debug for SubmissionEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SQE(opc {:#04x} cid {} nsid {} cdw10 {:#x} cdw11 {:#x} cdw12 {:#x})",
-            self.opcode(), self.cid(), self.nsid(), self.cdw10(), self.cdw11(), self.cdw12())
+        write!(
+            f,
+            "SQE(opc {:#04x} cid {} nsid {} cdw10 {:#x} cdw11 {:#x} cdw12 {:#x})",
+            self.opcode(),
+            self.cid(),
+            self.nsid(),
+            self.cdw10(),
+            self.cdw11(),
+            self.cdw12()
+        )
     }
 }

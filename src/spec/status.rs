@@ -37,18 +37,10 @@ impl Status {
     }
     /// The 15-bit Status Field (CQE DW3 bits 31:17, shifted down by 17).
     pub const fn field(&self) -> u16 {
-        (self.sc as u16)
-            | ((self.sct as u16 & 0x7) << 8)
-            | ((self.more as u16) << 13)
-            | ((self.dnr as u16) << 14)
+        (self.sc as u16) | ((self.sct as u16 & 0x7) << 8) | ((self.more as u16) << 13) | ((self.dnr as u16) << 14)
     }
     pub const fn from_field(f: u16) -> Self {
-        Status {
-            sc: (f & 0xff) as u8,
-            sct: ((f >> 8) & 0x7) as u8,
-            more: f & (1 << 13) != 0,
-            dnr: f & (1 << 14) != 0,
-        }
+        Status { sc: (f & 0xff) as u8, sct: ((f >> 8) & 0x7) as u8, more: f & (1 << 13) != 0, dnr: f & (1 << 14) != 0 }
     }
     /// The value nvme-cli prints ("status 0x282" for SCT 2 / SC 0x82), i.e. the
     /// field without M and DNR, with DNR at bit 14.
@@ -101,8 +93,7 @@ impl Status {
     pub const IO_COMMAND_SET_NOT_SUPPORTED: Status = Status::new(sct::COMMAND_SPECIFIC, 0x29).dnr();
     // NVM Command Set command specific (NVM-CS Figure 21).
     pub const CONFLICTING_ATTRIBUTES: Status = Status::new(sct::COMMAND_SPECIFIC, 0x80).dnr();
-    pub const INVALID_PROTECTION_INFORMATION: Status =
-        Status::new(sct::COMMAND_SPECIFIC, 0x81).dnr();
+    pub const INVALID_PROTECTION_INFORMATION: Status = Status::new(sct::COMMAND_SPECIFIC, 0x81).dnr();
     pub const COMMAND_SIZE_LIMIT_EXCEEDED: Status = Status::new(sct::COMMAND_SPECIFIC, 0x83).dnr();
     pub const INCOMPATIBLE_NS_OR_FORMAT: Status = Status::new(sct::COMMAND_SPECIFIC, 0x85).dnr();
     pub const OVERLAPPING_IO_RANGE: Status = Status::new(sct::COMMAND_SPECIFIC, 0x87).dnr();

@@ -25,7 +25,14 @@ pub fn serve(name: &str, extra: &[&str]) -> Server {
     let img = dir.join("ns.img");
     std::fs::File::create(&img).unwrap().set_len(8 << 20).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_vnvme"))
-        .args(["serve", "--quiet", "--socket", dir.join("s").to_str().unwrap(), "--ns", &format!("path={}", img.display())])
+        .args([
+            "serve",
+            "--quiet",
+            "--socket",
+            dir.join("s").to_str().unwrap(),
+            "--ns",
+            &format!("path={}", img.display()),
+        ])
         .args(extra)
         .spawn()
         .unwrap();

@@ -36,7 +36,12 @@ pub(crate) fn event() -> TraceEvent {
 /// The stats of the capture: ns 1 with one failed read (guard, rule `rot`) on
 /// queue 1 and one write on queue 2, 8 blocks each with PRCHK all.
 fn stats() -> StatsReply {
-    let cmd = |opcode: &str, status: &str, status_name: &str| CommandCount { opcode: opcode.into(), status: status.into(), status_name: status_name.into(), count: 1 };
+    let cmd = |opcode: &str, status: &str, status_name: &str| CommandCount {
+        opcode: opcode.into(),
+        status: status.into(),
+        status_name: status_name.into(),
+        count: 1,
+    };
     let lat = |us| Latency { count: 1, p50_us: us, p99_us: us, max_us: us };
     let ns1 = NsStatsReply {
         commands: vec![cmd("write", "0x000", "success"), cmd("read", "0x282", "end-to-end guard check error")],
@@ -46,7 +51,10 @@ fn stats() -> StatsReply {
     StatsReply {
         seconds: 0.000072257,
         namespaces: BTreeMap::from([(1, ns1)]),
-        queues: BTreeMap::from([(1, BTreeMap::from([("read".to_string(), 1)])), (2, BTreeMap::from([("write".to_string(), 1)]))]),
+        queues: BTreeMap::from([
+            (1, BTreeMap::from([("read".to_string(), 1)])),
+            (2, BTreeMap::from([("write".to_string(), 1)])),
+        ]),
         latency: BTreeMap::from([("read".to_string(), lat(40)), ("write".to_string(), lat(300))]),
         faults_fired: BTreeMap::from([("rot".to_string(), 1)]),
         mutations_detected: 0,
@@ -58,8 +66,18 @@ fn stats() -> StatsReply {
 fn fault_list() -> FaultList {
     FaultList {
         rules: vec![
-            FaultRuleStatus { id: 1, rule: "ns=1,op=read,lba=100-107,when=always,action=guard,name=rot".into(), matches: 1, fires: 1 },
-            FaultRuleStatus { id: 2, rule: "ns=1,op=write,when=once,action=status:2:0x80:dnr".into(), matches: 0, fires: 0 },
+            FaultRuleStatus {
+                id: 1,
+                rule: "ns=1,op=read,lba=100-107,when=always,action=guard,name=rot".into(),
+                matches: 1,
+                fires: 1,
+            },
+            FaultRuleStatus {
+                id: 2,
+                rule: "ns=1,op=write,when=once,action=status:2:0x80:dnr".into(),
+                matches: 0,
+                fires: 0,
+            },
         ],
     }
 }
@@ -67,7 +85,10 @@ fn fault_list() -> FaultList {
 #[test]
 fn requests_parse_and_bad_ones_explain_themselves() {
     assert_eq!(parse(r#"{"cmd":"stats"}"#), Ok(Request::Stats { reset: false }));
-    assert_eq!(parse(r#"{"cmd":"fault-add","rule":"ns=1,action=guard"}"#), Ok(Request::FaultAdd { rule: "ns=1,action=guard".into() }));
+    assert_eq!(
+        parse(r#"{"cmd":"fault-add","rule":"ns=1,action=guard"}"#),
+        Ok(Request::FaultAdd { rule: "ns=1,action=guard".into() })
+    );
     assert!(parse(r#"{"cmd":"trace","filter":{"ns":1,"errors":true}}"#).is_ok());
     assert!(parse("{not json").unwrap_err().starts_with("malformed request"));
     assert!(parse(r#"{"cmd":"reboot"}"#).unwrap_err().starts_with("unknown command"));
@@ -77,7 +98,12 @@ fn requests_parse_and_bad_ones_explain_themselves() {
 
 #[test]
 fn requests_round_trip_and_name_their_cmd() {
-    let filter = crate::control::trace::TraceFilter { ns: Some(1), op: Some(vec!["read".into()]), lba: Some((100, 199)), errors: true };
+    let filter = crate::control::trace::TraceFilter {
+        ns: Some(1),
+        op: Some(vec!["read".into()]),
+        lba: Some((100, 199)),
+        errors: true,
+    };
     for req in [
         Request::Stats { reset: true },
         Request::Trace { filter },
@@ -122,7 +148,10 @@ fn wire_form_is_what_the_json_macro_code_wrote() {
     assert_eq!(ok(&MutationsReply::default()), r#"{"mutations":[],"ok":true}"#);
     assert_eq!(ok(&TraceStarted { streaming: true }), r#"{"ok":true,"streaming":true}"#);
     assert_eq!(to_line(&LaggedNote { lagged: 4 }), r#"{"lagged":4}"#);
-    assert_eq!(error("`bogus` in fault rule is not key=value"), r#"{"error":"`bogus` in fault rule is not key=value","ok":false}"#);
+    assert_eq!(
+        error("`bogus` in fault rule is not key=value"),
+        r#"{"error":"`bogus` in fault rule is not key=value","ok":false}"#
+    );
 }
 
 #[test]
@@ -134,4 +163,3 @@ fn a_reply_the_client_cannot_read_names_the_command() {
     assert!(decode::<Done>("fault-clear", "[1,2]").unwrap_err().starts_with("fault-clear: unexpected reply"));
     assert_eq!(decode::<Done>("fault-clear", r#"{"ok":false}"#), Err("fault-clear: request failed".to_string()));
 }
-

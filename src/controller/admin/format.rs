@@ -4,8 +4,8 @@
 //! afterwards; the host is told through a Namespace Attribute Changed event.
 
 use super::{done, fail, Outcome};
-use crate::nvm::namespace::{ActiveFormat, Namespace, Protection};
 use crate::controller::Controller;
+use crate::nvm::namespace::{ActiveFormat, Namespace, Protection};
 use crate::spec::{Status, SubmissionEntry};
 use crate::storage::ImageLayout;
 use std::sync::Arc;

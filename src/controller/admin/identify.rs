@@ -5,9 +5,9 @@
 
 use super::identify_lists as lists;
 use super::{fail, transfer, write_to_host, Outcome};
+use crate::controller::Controller;
 use crate::nvm::namespace::Namespace;
 use crate::nvm::ns_table::NsSet;
-use crate::controller::Controller;
 use crate::spec::identify::{cns, ctrl as c, indep_ns, nid, ns as n, nvm_ctrl, nvm_ns, Page4k, CSI_NVM};
 use crate::spec::{Status, SubmissionEntry};
 
@@ -95,7 +95,10 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         .u32(c::OAES, 1 << 8)
         .u32(c::CTRATT, c::CTRATT_ELBAS)
         .u8(c::CNTRLTYPE, 1)
-        .u16(c::OACS, c::OACS_FORMAT_NVM | if cfg.shadow_doorbells { c::OACS_DOORBELL_BUFFER_CONFIG } else { 0 } | oacs_ns)
+        .u16(
+            c::OACS,
+            c::OACS_FORMAT_NVM | if cfg.shadow_doorbells { c::OACS_DOORBELL_BUFFER_CONFIG } else { 0 } | oacs_ns,
+        )
         .u8(c::ACL, 3)
         .u8(c::AERL, super::aer::AERL)
         // One firmware slot, read only.
@@ -192,7 +195,12 @@ fn descriptors(ns: &Namespace) -> Page4k {
     let mut p = Page4k::default();
     let mut off = 0;
     // NVMe-Base 5.1.13.2.3: every identifier the namespace has, and its CSI (CAP.CSS bit 6 is set).
-    let ids = [(nid::EUI64, &ns.eui64[..]), (nid::NGUID, &ns.nguid[..]), (nid::UUID, &ns.uuid[..]), (nid::CSI, &[CSI_NVM][..])];
+    let ids = [
+        (nid::EUI64, &ns.eui64[..]),
+        (nid::NGUID, &ns.nguid[..]),
+        (nid::UUID, &ns.uuid[..]),
+        (nid::CSI, &[CSI_NVM][..]),
+    ];
     for (t, v) in ids {
         p.u8(off, t).u8(off + 1, v.len() as u8).bytes(off + 4, v);
         off += 4 + v.len();

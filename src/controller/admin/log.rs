@@ -3,8 +3,8 @@
 //! changed namespace list, and commands supported and effects.
 
 use super::{fail, transfer, write_to_host, Outcome};
-use crate::counters::Counters;
 use crate::controller::Controller;
+use crate::counters::Counters;
 use crate::spec::opcode::{admin as aop, nvm as iop};
 use crate::spec::{Status, SubmissionEntry};
 
@@ -117,7 +117,7 @@ fn smart(c: &Counters, error_entries: u64) -> Vec<u8> {
     d[1..3].copy_from_slice(&temp.to_le_bytes());
     d[3] = 100; // available spare %
     d[4] = 10; // available spare threshold %
-    // Data units are thousands of 512-byte units, rounded up.
+               // Data units are thousands of 512-byte units, rounded up.
     let units = |bytes: u64| (bytes / 512).div_ceil(1000);
     put128(&mut d, 32, units(Counters::get(&c.bytes_read)));
     put128(&mut d, 48, units(Counters::get(&c.bytes_written)));
@@ -168,7 +168,8 @@ fn command_effects(ns_management: bool) -> Vec<u8> {
     for op in [iop::READ, iop::COMPARE, iop::VERIFY] {
         put(1024, op, CSUPP);
     }
-    for op in [iop::WRITE, iop::FLUSH, iop::DATASET_MANAGEMENT, iop::WRITE_ZEROES, iop::WRITE_UNCORRECTABLE, iop::COPY] {
+    for op in [iop::WRITE, iop::FLUSH, iop::DATASET_MANAGEMENT, iop::WRITE_ZEROES, iop::WRITE_UNCORRECTABLE, iop::COPY]
+    {
         put(1024, op, CSUPP | LBCC);
     }
     d

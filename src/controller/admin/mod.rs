@@ -21,7 +21,10 @@ use crate::spec::{Status, SubmissionEntry};
 /// The result of an admin command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Done { dw0: u32, status: Status },
+    Done {
+        dw0: u32,
+        status: Status,
+    },
     /// Completed later (Asynchronous Event Request).
     Deferred,
 }

@@ -37,7 +37,14 @@ fn plain_ranges(ranges: &[(u64, u64)]) -> Vec<Vec<u8>> {
     ranges.iter().map(|&(s, n)| entry(0, 0, s, n, 0, 0, 0)).collect()
 }
 
-fn copy_cmd(h: &mut FakeHost, nsid: u32, sdlba: u64, format: u8, entries: &[Vec<u8>], cdw12_extra: u32) -> SubmissionEntry {
+fn copy_cmd(
+    h: &mut FakeHost,
+    nsid: u32,
+    sdlba: u64,
+    format: u8,
+    entries: &[Vec<u8>],
+    cdw12_extra: u32,
+) -> SubmissionEntry {
     let list: Vec<u8> = entries.concat();
     let buf = h.alloc_with(&list);
     let (p1, p2) = h.prps(buf, list.len() as u64);
@@ -90,7 +97,11 @@ fn copies_several_ranges_in_order_inside_the_device() {
     assert_eq!(sh.counters.copy_bytes.load(Relaxed), 7 * 512, "moved inside the device");
     assert_eq!(sh.counters.dma_to_device.load(Relaxed) - dma_before, 3 * 32, "only the range list crossed DMA");
     assert_eq!(h.namespaces[0].counters.copy_written_bytes.load(Relaxed), 7 * 512);
-    assert_eq!(h.namespaces[0].counters.dma_to_device.load(Relaxed) - ns_dma_before, 3 * 32, "the destination namespace counts the range list");
+    assert_eq!(
+        h.namespaces[0].counters.dma_to_device.load(Relaxed) - ns_dma_before,
+        3 * 32,
+        "the destination namespace counts the range list"
+    );
 }
 
 #[test]
@@ -155,7 +166,11 @@ fn pi_pass_through_checks_source_tags_and_keeps_the_tuples() {
     assert_eq!(gmd, md, "pass-through keeps the source's tuples (ref tags 40, 41)");
     // Wrong expected ref tag in the range: reference tag check error on the source.
     let bad = vec![entry(0, 0, 40, 2, 41, APP_TAG, 0xffff)];
-    assert_eq!(copy(&mut h, 1, 90, 0, &bad, 0x1 << 12).status, Status::INVALID_PROTECTION_INFORMATION, "Type 1 ELBT must be SLBA");
+    assert_eq!(
+        copy(&mut h, 1, 90, 0, &bad, 0x1 << 12).status,
+        Status::INVALID_PROTECTION_INFORMATION,
+        "Type 1 ELBT must be SLBA"
+    );
     let wrong_app = vec![entry(0, 0, 40, 2, 40, APP_TAG ^ 1, 0xffff)];
     assert_eq!(copy(&mut h, 1, 90, 0, &wrong_app, 0x2 << 12).status, Status::APP_TAG_CHECK_ERROR);
 }
@@ -169,7 +184,10 @@ fn pi_replace_generates_destination_tags() {
     let d = h.alloc_with(&data);
     let m = h.alloc_with(&md);
     let (p1, p2) = h.prps(d, data.len() as u64);
-    assert_eq!(h.io(1, Prinfo::check(ALL, 60).apply(cmd::write(1, 60, 3).with_prps(p1, p2).with_mptr(m))).status, Status::SUCCESS);
+    assert_eq!(
+        h.io(1, Prinfo::check(ALL, 60).apply(cmd::write(1, 60, 3).with_prps(p1, p2).with_mptr(m))).status,
+        Status::SUCCESS
+    );
     // Both PRACT set: new PI with ILBRT 200 (the SDLBA) and LBAT 0x7777.
     let e = vec![entry(0, 0, 60, 3, 60, APP_TAG, 0xffff)];
     let mut c = copy_cmd(&mut h, 1, 200, 0, &e, (0x8 | 0x4) << 12 | 1 << 29);
@@ -196,7 +214,10 @@ fn corrupt_source_guard_fails_and_leaves_destination() {
     let d = h.alloc_with(&data);
     let m = h.alloc_with(&md);
     let (p1, p2) = h.prps(d, data.len() as u64);
-    assert_eq!(h.io(1, Prinfo::check(0, 70).apply(cmd::write(1, 70, 2).with_prps(p1, p2).with_mptr(m))).status, Status::SUCCESS);
+    assert_eq!(
+        h.io(1, Prinfo::check(0, 70).apply(cmd::write(1, 70, 2).with_prps(p1, p2).with_mptr(m))).status,
+        Status::SUCCESS
+    );
     let e = vec![entry(0, 0, 70, 2, 70, APP_TAG, 0xffff)];
     let c = copy(&mut h, 1, 400, 0, &e, (GUARD >> 26) << 12);
     assert_eq!((c.status, c.dw0), (Status::GUARD_CHECK_ERROR, 0));
@@ -240,7 +261,10 @@ fn cross_namespace_strip_insert_and_incompatible() {
     let d = h.alloc_with(&data);
     let m = h.alloc_with(&md);
     let (p1, p2) = h.prps(d, data.len() as u64);
-    assert_eq!(h.io(1, Prinfo::check(ALL, 10).apply(cmd::write(1, 10, 2).with_prps(p1, p2).with_mptr(m))).status, Status::SUCCESS);
+    assert_eq!(
+        h.io(1, Prinfo::check(ALL, 10).apply(cmd::write(1, 10, 2).with_prps(p1, p2).with_mptr(m))).status,
+        Status::SUCCESS
+    );
     // PI -> no PI: strip needs PRINFOR.PRACT; without it the formats are incompatible.
     let e = vec![entry(2, 1, 10, 2, 10, APP_TAG, 0xffff)];
     assert_eq!(copy(&mut h, 2, 0, 2, &e, 0).status, Status::INCOMPATIBLE_NS_OR_FORMAT);

@@ -87,7 +87,8 @@ fn copy_one(h: &mut FakeHost, format: u8) -> CompletionEntry {
     let list = entry(format & 3, 1, 0, 1, 0, 0, 0);
     let buf = h.alloc_with(&list);
     let (p1, p2) = h.prps(buf, list.len() as u64);
-    let sqe = SubmissionEntry::new(iop::COPY, 0, 1).with_prps(p1, p2).with_cdw(10, 8).with_cdw(12, (format as u32) << 8);
+    let sqe =
+        SubmissionEntry::new(iop::COPY, 0, 1).with_prps(p1, p2).with_cdw(10, 8).with_cdw(12, (format as u32) << 8);
     h.io(1, sqe)
 }
 

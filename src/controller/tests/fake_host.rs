@@ -13,8 +13,8 @@
 //! after a fixed sleep. Command builders live in `cmd.rs`.
 
 pub(super) use super::cmd;
-pub(super) use super::fixtures::{on_both_stores, pattern, watchdog, NsConfig, Store};
 use super::fixtures::TempImage;
+pub(super) use super::fixtures::{on_both_stores, pattern, watchdog, NsConfig, Store};
 use crate::controller::interrupt::RecordingSink;
 use crate::controller::{Controller, ControllerConfig, NamespaceTable};
 use crate::dma::{DmaMemory, GuestAddr, VecMemory};
@@ -377,4 +377,3 @@ impl FakeHost {
         (s, self.get(buf, len))
     }
 }
-

@@ -6,8 +6,8 @@
 //! exact bytes a "guest" changed while its write was in flight (and nothing when
 //! it did not).
 
-use super::fake_host::{cmd, pattern, FakeHost, Store};
 use super::fake_host::NsConfig;
+use super::fake_host::{cmd, pattern, FakeHost, Store};
 use super::pi_io::{read, tuple_at, tuples, type1_512, Prinfo, ALL, APP, APP_TAG, GUARD, REF};
 use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection, Tag};
 use crate::spec::opcode::nvm as iop;

@@ -34,12 +34,17 @@ impl TempDir {
     fn new() -> Self {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!("vnvme-nsdir-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let p = std::env::temp_dir().join(format!(
+            "vnvme-nsdir-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
     fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         v.sort();
         v
     }
@@ -172,7 +177,11 @@ fn create_attach_io_detach_delete() {
     assert_eq!(ctrl_list(&mut h, 0x12, 2, 0), Ok(vec![]), "attached to no controller");
     assert_eq!(write_one(&mut h, 2, &[7; 512]), Status::INVALID_NAMESPACE, "I/O to a detached namespace");
     assert_eq!(dir.files(), ["ns2.img", "ns2.img.ids", "ns2.img.ns"]);
-    assert_eq!(std::fs::metadata(dir.0.join("ns2.img")).unwrap().len(), 1000 * 520, "QEMU's layout: data then metadata");
+    assert_eq!(
+        std::fs::metadata(dir.0.join("ns2.img")).unwrap().len(),
+        1000 * 520,
+        "QEMU's layout: data then metadata"
+    );
 
     assert_eq!(attach_notice(&mut h, aer, 2, 0), (Status::SUCCESS, vec![2]));
     assert_eq!(nsid_list(&mut h, 0x02), [1, 2]);
@@ -208,13 +217,21 @@ fn create_rejects_bad_fields_with_the_spec_status() {
         (fields(100, 100, 0x80, 0, 0), Status::INVALID_FIELD, "FLBAS bit 7 is reserved"),
         (fields(100, 100, 0, 0, 2), Status::INVALID_FIELD, "NMIC reserved bits"),
         (fields(100, 99, 0, 0, 0), Status::THIN_PROVISIONING_NOT_SUPPORTED, "NCAP below NSZE"),
-        (fields(CAPACITY / 512, CAPACITY / 512, 1, 0, 0), Status::NS_INSUFFICIENT_CAPACITY, "512+8 of the whole capacity"),
+        (
+            fields(CAPACITY / 512, CAPACITY / 512, 1, 0, 0),
+            Status::NS_INSUFFICIENT_CAPACITY,
+            "512+8 of the whole capacity",
+        ),
         (fields(u64::MAX, u64::MAX, 0, 0, 0), Status::NS_INSUFFICIENT_CAPACITY, "size overflows"),
     ] {
         assert_eq!(create(&mut h, &d).0, want, "{what}");
     }
     let buf = h.alloc_with(&fields(8, 8, 0, 0, 0));
-    assert_eq!(h.admin(cmd::ns_create(buf).with_cdw(11, 2 << 24)).status, Status::IO_COMMAND_SET_NOT_SUPPORTED, "CSI 2");
+    assert_eq!(
+        h.admin(cmd::ns_create(buf).with_cdw(11, 2 << 24)).status,
+        Status::IO_COMMAND_SET_NOT_SUPPORTED,
+        "CSI 2"
+    );
     assert_eq!(h.admin(cmd::ns_create(buf).with_cdw(10, 2)).status, Status::INVALID_FIELD, "SEL 2");
     assert!(dir.files().is_empty(), "nothing left behind by failed creates");
     for nsid in 2..=NN {
@@ -234,7 +251,9 @@ fn delete_and_attachment_reject_bad_targets() {
     assert_eq!(attach(&mut h, 0xffff_ffff, 0, &[1]), Status::INVALID_FIELD);
     assert_eq!(attach(&mut h, 0, 0, &[1]), Status::INVALID_NAMESPACE);
     assert_eq!(create(&mut h, &fields(8, 8, 0, 0, 0)), (Status::SUCCESS, 2));
-    for (ids, what) in [(&[][..], "empty"), (&[2][..], "no controller 2"), (&[1, 1][..], "repeated"), (&[0, 1][..], "CNTLID 0")] {
+    for (ids, what) in
+        [(&[][..], "empty"), (&[2][..], "no controller 2"), (&[1, 1][..], "repeated"), (&[0, 1][..], "CNTLID 0")]
+    {
         assert_eq!(attach(&mut h, 2, 0, ids), Status::CONTROLLER_LIST_INVALID, "{what}");
     }
     assert_eq!(attach(&mut h, 2, 2, &[1]), Status::INVALID_FIELD, "SEL 2");
@@ -270,7 +289,11 @@ fn capacity_is_accounted_in_identify() {
     assert_eq!(create(&mut h, &fields(CAPACITY / 512, CAPACITY / 512, 0, 0, 0)).0, Status::NS_INSUFFICIENT_CAPACITY);
     assert_eq!(h.admin(cmd::ns_delete(2)).status, Status::SUCCESS);
     assert_eq!(caps(&mut h).1, CAPACITY, "capacity returned on delete");
-    assert_eq!(create(&mut h, &fields(CAPACITY / 512, CAPACITY / 512, 0, 0, 0)).0, Status::SUCCESS, "exactly all of it");
+    assert_eq!(
+        create(&mut h, &fields(CAPACITY / 512, CAPACITY / 512, 0, 0, 0)).0,
+        Status::SUCCESS,
+        "exactly all of it"
+    );
     assert_eq!(caps(&mut h).1, 0);
 }
 
@@ -337,7 +360,10 @@ fn created_namespaces_and_their_format_survive_a_restart() {
         assert_eq!(create(&mut h, &fields(64, 64, 0, 0, 0)).1, 3);
         assert_eq!(attach(&mut h, 2, 0, &[1]), Status::SUCCESS);
         // Format NVM to 512+8 Type 1: the record follows.
-        assert_eq!(h.admin(crate::spec::SubmissionEntry::new(0x80, 0, 2).with_cdw(10, 1 | 1 << 5)).status, Status::SUCCESS);
+        assert_eq!(
+            h.admin(crate::spec::SubmissionEntry::new(0x80, 0, 2).with_cdw(10, 1 | 1 << 5)).status,
+            Status::SUCCESS
+        );
         descs = h.identify(0x03, 2).1;
         given_at_start = h.namespaces.len();
     }

@@ -54,7 +54,11 @@ fn identify_controller_says_the_left_out_features_are_absent() {
     assert_eq!(&d[c::HMPRE..c::HMPRE + 4], &[0; 4], "no Host Memory Buffer");
     assert_eq!(&d[c::SANICAP..c::SANICAP + 4], &[0; 4], "no Sanitize");
     let oacs = u16::from_le_bytes([d[c::OACS], d[c::OACS + 1]]);
-    assert_eq!(oacs & !(c::OACS_FORMAT_NVM | c::OACS_DOORBELL_BUFFER_CONFIG), 0, "OACS: only Format NVM (and Doorbell Buffer Config)");
+    assert_eq!(
+        oacs & !(c::OACS_FORMAT_NVM | c::OACS_DOORBELL_BUFFER_CONFIG),
+        0,
+        "OACS: only Format NVM (and Doorbell Buffer Config)"
+    );
 }
 
 #[test]
@@ -86,8 +90,14 @@ fn every_feature_identifier_not_implemented_is_invalid_field() {
     let mut h = host();
     let buf = h.alloc(PAGE);
     for f in (0..=255u8).filter(|f| !IMPLEMENTED.contains(f)) {
-        assert_invalid_field(h.admin(cmd::get_features(f, 0).with_prps(buf, 0)).status, &format!("Get Features {f:#04x}"));
-        assert_invalid_field(h.admin(cmd::set_features(f, 0).with_prps(buf, 0)).status, &format!("Set Features {f:#04x}"));
+        assert_invalid_field(
+            h.admin(cmd::get_features(f, 0).with_prps(buf, 0)).status,
+            &format!("Get Features {f:#04x}"),
+        );
+        assert_invalid_field(
+            h.admin(cmd::set_features(f, 0).with_prps(buf, 0)).status,
+            &format!("Set Features {f:#04x}"),
+        );
     }
     for f in IMPLEMENTED {
         assert_eq!(h.admin(cmd::get_features(f, 0).with_prps(buf, 0)).status, Status::SUCCESS, "Get Features {f:#04x}");

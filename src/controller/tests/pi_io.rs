@@ -61,7 +61,8 @@ pub(super) fn tuples(ns: NsConfig, data: &[u8], app: u16, first_ref: u64) -> Vec
     let (lbs, ms) = (ns.lbs as usize, ns.ms as usize);
     let mut md = vec![0u8; data.len() / lbs * ms];
     for (i, (blk, m)) in data.chunks(lbs).zip(md.chunks_mut(ms)).enumerate() {
-        let t = PiTuple { guard: f.guard.compute(blk, &[]), app_tag: app, storage_tag: 0, ref_tag: first_ref + i as u64 };
+        let t =
+            PiTuple { guard: f.guard.compute(blk, &[]), app_tag: app, storage_tag: 0, ref_tag: first_ref + i as u64 };
         t.encode(&f, m);
     }
     md
@@ -118,7 +119,13 @@ fn type3_correct_pi_round_trips(store: Store) {
 }
 
 /// A write whose block 2 fails `check` completes with `expect` and stores nothing.
-fn bad_write_fails_and_leaves_medium(store: Store, ns: NsConfig, tamper: impl Fn(&mut [u8]), check: u32, expect: Status) {
+fn bad_write_fails_and_leaves_medium(
+    store: Store,
+    ns: NsConfig,
+    tamper: impl Fn(&mut [u8]),
+    check: u32,
+    expect: Status,
+) {
     let mut h = host(store, ns);
     let old = pattern(4 * ns.lbs as usize, 2);
     let old_md = tuples(ns, &old, APP_TAG, 8);

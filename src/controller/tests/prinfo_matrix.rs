@@ -62,7 +62,10 @@ fn matrix(ns: NsConfig) {
                 if want == Status::SUCCESS {
                     assert_eq!(got, data, "data of a successful read");
                     if pract != 0 {
-                        assert!(md.iter().all(|&b| b == 0), "PRACT strips the tuple: nothing lands in the metadata buffer");
+                        assert!(
+                            md.iter().all(|&b| b == 0),
+                            "PRACT strips the tuple: nothing lands in the metadata buffer"
+                        );
                     }
                 }
             }

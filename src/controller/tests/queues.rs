@@ -106,7 +106,12 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 fn delete_sq_aborts_commands_the_worker_never_fetched() {
     let _w = watchdog(Duration::from_secs(30), "Delete I/O SQ with queued commands");
     let cfg = NsConfig::new(512);
-    let gate = Arc::new(GatedStore { inner: MemStore::new(cfg.bytes), open: Mutex::new(true), cv: Condvar::new(), entered: AtomicBool::new(false) });
+    let gate = Arc::new(GatedStore {
+        inner: MemStore::new(cfg.bytes),
+        open: Mutex::new(true),
+        cv: Condvar::new(),
+        entered: AtomicBool::new(false),
+    });
     let mut h = FakeHost::with_namespaces(vec![cfg.build(1, gate.clone())]);
     h.configs = vec![cfg];
     h.enable();

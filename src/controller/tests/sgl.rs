@@ -158,7 +158,10 @@ fn sgl_longer_chain_is_used_up_to_the_transfer_and_no_further(store: Store) {
     let (a, b, c3) = (h.alloc_with(&[0x5a; 700]), h.alloc_with(&[0x5a; 600]), h.alloc_with(&[0x5a; 512]));
     let unmapped = h.alloc(PAGE);
     h.mem.poison(unmapped, PAGE);
-    let second = segment(&mut h, &[Descriptor::data(b, 600), Descriptor::data(c3, 512), Descriptor::segment(unmapped, 16, true)]);
+    let second = segment(
+        &mut h,
+        &[Descriptor::data(b, 600), Descriptor::data(c3, 512), Descriptor::segment(unmapped, 16, true)],
+    );
     let first = segment(&mut h, &[Descriptor::data(a, 700), Descriptor::segment(second, 48, false)]);
     let sgl = Descriptor::segment(first, 32, false).encode();
     let data = pattern(1024, 23);

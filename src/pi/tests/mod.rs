@@ -23,37 +23,16 @@ impl Rng {
 /// Table-driven guard over a plain concatenation, independent of crc-fast.
 fn reference_guard(g: GuardFormat, bytes: &[u8]) -> u64 {
     match g {
-        GuardFormat::Crc16T10Dif => Crc::<u16, Table<1>>::new(&CRC_16_T10_DIF)
-            .checksum(bytes)
-            .into(),
-        GuardFormat::Crc32c => Crc::<u32, Table<1>>::new(&CRC_32_ISCSI)
-            .checksum(bytes)
-            .into(),
+        GuardFormat::Crc16T10Dif => Crc::<u16, Table<1>>::new(&CRC_16_T10_DIF).checksum(bytes).into(),
+        GuardFormat::Crc32c => Crc::<u32, Table<1>>::new(&CRC_32_ISCSI).checksum(bytes).into(),
         GuardFormat::Crc64Nvme => Crc::<u64, Table<1>>::new(&CRC_64_NVME).checksum(bytes),
     }
 }
 
-fn format(
-    guard: GuardFormat,
-    pi: PiType,
-    location: PiLocation,
-    sts: u8,
-    extra_md: u16,
-) -> PiFormat {
-    let lbs = if guard == GuardFormat::Crc16T10Dif {
-        512
-    } else {
-        4096
-    };
+fn format(guard: GuardFormat, pi: PiType, location: PiLocation, sts: u8, extra_md: u16) -> PiFormat {
+    let lbs = if guard == GuardFormat::Crc16T10Dif { 512 } else { 4096 };
     let ms = guard.tuple_bytes() as u16 + extra_md;
-    PiFormat {
-        lbs,
-        ms,
-        pi: Some(pi),
-        guard,
-        location,
-        sts,
-    }
+    PiFormat { lbs, ms, pi: Some(pi), guard, location, sts }
 }
 
 /// N blocks of random data and metadata, held separately; `interleave` builds the other layout.
@@ -65,30 +44,18 @@ struct Blocks {
 
 impl Blocks {
     fn new(f: PiFormat, n: usize, rng: &mut Rng) -> Self {
-        Self {
-            f,
-            data: rng.bytes(n * f.lbs as usize),
-            md: rng.bytes(n * usize::from(f.ms)),
-        }
+        Self { f, data: rng.bytes(n * f.lbs as usize), md: rng.bytes(n * usize::from(f.ms)) }
     }
     fn interleave(&self) -> Vec<u8> {
         let (lbs, ms) = (self.f.lbs as usize, usize::from(self.f.ms));
-        self.data
-            .chunks(lbs)
-            .zip(self.md.chunks(ms))
-            .flat_map(|(d, m)| d.iter().chain(m))
-            .copied()
-            .collect()
+        self.data.chunks(lbs).zip(self.md.chunks(ms)).flat_map(|(d, m)| d.iter().chain(m)).copied().collect()
     }
     fn tuple_mut(&mut self, block: usize) -> &mut [u8] {
         let start = block * usize::from(self.f.ms) + self.f.tuple_offset();
         &mut self.md[start..start + self.f.tuple_bytes()]
     }
     fn tuple(&self, block: usize) -> PiTuple {
-        PiTuple::decode(
-            &self.f,
-            &self.md[block * usize::from(self.f.ms) + self.f.tuple_offset()..],
-        )
+        PiTuple::decode(&self.f, &self.md[block * usize::from(self.f.ms) + self.f.tuple_offset()..])
     }
     fn edit_tuple(&mut self, block: usize, edit: impl FnOnce(&mut PiTuple)) {
         let f = self.f;
@@ -98,10 +65,7 @@ impl Blocks {
     }
     /// Verifies in both layouts and checks they agree.
     fn verify(&self, ctx: &PiContext) -> Result<(), PiError> {
-        let separate = ctx.verify(Layout::Separate {
-            data: &self.data,
-            md: &self.md,
-        });
+        let separate = ctx.verify(Layout::Separate { data: &self.data, md: &self.md });
         let interleaved = ctx.verify(Layout::Interleaved(&self.interleave()));
         assert_eq!(separate, interleaved, "layouts disagree");
         separate
@@ -109,16 +73,7 @@ impl Blocks {
 }
 
 fn ctx_for(f: PiFormat, checks: PiChecks, first_lba: u64, ref_tag: u64) -> PiContext {
-    PiContext::new(
-        f,
-        checks,
-        ref_tag,
-        0x1234,
-        0xFFFF,
-        0xA5A5_5A5A_0F0F_F0F0,
-        first_lba,
-    )
-    .expect("valid context")
+    PiContext::new(f, checks, ref_tag, 0x1234, 0xFFFF, 0xA5A5_5A5A_0F0F_F0F0, first_lba).expect("valid context")
 }
 
 fn sts_samples(guard: GuardFormat) -> [u8; 3] {
@@ -137,20 +92,12 @@ fn generate_then_verify_round_trips_everywhere() {
                     for extra_md in [0u16, 8] {
                         let f = format(guard, pi, location, sts, extra_md);
                         let first_lba = rng.next() >> 8;
-                        let ilbrt = if pi == PiType::Type1 {
-                            first_lba
-                        } else {
-                            rng.next()
-                        };
+                        let ilbrt = if pi == PiType::Type1 { first_lba } else { rng.next() };
                         let ctx = ctx_for(f, PiChecks::ALL, first_lba, ilbrt);
                         let mut b = Blocks::new(f, 5, &mut rng);
                         let mut inter = b.interleave();
                         let before = (b.data.clone(), b.md.clone());
-                        ctx.generate(LayoutMut::Separate {
-                            data: &b.data,
-                            md: &mut b.md,
-                        })
-                        .unwrap();
+                        ctx.generate(LayoutMut::Separate { data: &b.data, md: &mut b.md }).unwrap();
                         ctx.generate(LayoutMut::Interleaved(&mut inter)).unwrap();
                         assert_eq!(inter, b.interleave(), "layouts generate the same bytes");
                         assert_eq!(b.data, before.0, "data untouched");
@@ -158,11 +105,7 @@ fn generate_then_verify_round_trips_everywhere() {
                             let (ms, off) = (usize::from(f.ms), f.tuple_offset());
                             let md = &b.md[i * ms..(i + 1) * ms];
                             let old = &before.1[i * ms..(i + 1) * ms];
-                            assert_eq!(
-                                &md[..off],
-                                &old[..off],
-                                "metadata before the tuple untouched"
-                            );
+                            assert_eq!(&md[..off], &old[..off], "metadata before the tuple untouched");
                             assert_eq!(&md[off + f.tuple_bytes()..], &old[off + f.tuple_bytes()..]);
                             let t = b.tuple(i);
                             let covered: Vec<u8> = b.data[i * f.lbs as usize..][..f.lbs as usize]
@@ -188,62 +131,26 @@ fn generate_then_verify_round_trips_everywhere() {
 /// A generated 6-block buffer for error tests.
 fn generated(f: PiFormat, ctx: &PiContext) -> Blocks {
     let mut b = Blocks::new(f, 6, &mut Rng(7));
-    ctx.generate(LayoutMut::Separate {
-        data: &b.data,
-        md: &mut b.md,
-    })
-    .unwrap();
+    ctx.generate(LayoutMut::Separate { data: &b.data, md: &mut b.md }).unwrap();
     b
 }
 
 #[test]
 fn buffer_length_mismatches_are_errors_not_panics() {
-    let f = format(
-        GuardFormat::Crc16T10Dif,
-        PiType::Type2,
-        PiLocation::Last,
-        0,
-        0,
-    );
+    let f = format(GuardFormat::Crc16T10Dif, PiType::Type2, PiLocation::Last, 0, 0);
     let ctx = ctx_for(f, PiChecks::ALL, 0, 0);
     let b = generated(f, &ctx);
-    let short =
-        |e: Result<(), PiError>| e.map_err(|e| (e.kind, e.block_index, e.expected, e.found));
+    let short = |e: Result<(), PiError>| e.map_err(|e| (e.kind, e.block_index, e.expected, e.found));
     let len = PiErrorKind::BufferLength;
-    assert_eq!(
-        short(ctx.verify(Layout::Separate {
-            data: &b.data[..1000],
-            md: &b.md
-        })),
-        Err((len, 1, 1024, 1000))
-    );
-    assert_eq!(
-        short(ctx.verify(Layout::Separate {
-            data: &b.data,
-            md: &b.md[..40]
-        })),
-        Err((len, 0, 48, 40))
-    );
+    assert_eq!(short(ctx.verify(Layout::Separate { data: &b.data[..1000], md: &b.md })), Err((len, 1, 1024, 1000)));
+    assert_eq!(short(ctx.verify(Layout::Separate { data: &b.data, md: &b.md[..40] })), Err((len, 0, 48, 40)));
     let inter = b.interleave();
-    assert_eq!(
-        short(ctx.verify(Layout::Interleaved(&inter[..1100]))),
-        Err((len, 2, 1560, 1100))
-    );
-    assert_eq!(
-        short(ctx.verify_block(&b.data[..511], &b.md[..8], 0)),
-        Err((len, 0, 512, 511))
-    );
+    assert_eq!(short(ctx.verify(Layout::Interleaved(&inter[..1100]))), Err((len, 2, 1560, 1100)));
+    assert_eq!(short(ctx.verify_block(&b.data[..511], &b.md[..8], 0)), Err((len, 0, 512, 511)));
     let mut md = vec![0u8; 9];
-    assert_eq!(
-        short(ctx.generate_block(&b.data[..512], &mut md, 4)),
-        Err((len, 4, 8, 9))
-    );
+    assert_eq!(short(ctx.generate_block(&b.data[..512], &mut md, 4)), Err((len, 4, 8, 9)));
     assert_eq!(PiErrorKind::BufferLength.status(), (0, 0x06));
-    assert_eq!(
-        ctx.verify(Layout::Separate { data: &[], md: &[] }),
-        Ok(()),
-        "zero blocks"
-    );
+    assert_eq!(ctx.verify(Layout::Separate { data: &[], md: &[] }), Ok(()), "zero blocks");
 }
 
 #[test]
@@ -254,69 +161,27 @@ fn pieces_with_block_offsets_equal_the_whole() {
     let mut parts = Blocks::new(f, 6, &mut Rng(7));
     let (d0, d1) = parts.data.split_at(2 * f.lbs as usize);
     let (m0, m1) = parts.md.split_at_mut(2 * usize::from(f.ms));
-    ctx.generate_from(0, LayoutMut::Separate { data: d0, md: m0 })
-        .unwrap();
-    ctx.generate_from(2, LayoutMut::Separate { data: d1, md: m1 })
-        .unwrap();
-    let e = ctx
-        .verify_from(3, Layout::Separate { data: d1, md: m1 })
-        .unwrap_err();
+    ctx.generate_from(0, LayoutMut::Separate { data: d0, md: m0 }).unwrap();
+    ctx.generate_from(2, LayoutMut::Separate { data: d1, md: m1 }).unwrap();
+    let e = ctx.verify_from(3, Layout::Separate { data: d1, md: m1 }).unwrap_err();
     assert_eq!(parts.md, whole.md);
-    assert_eq!(
-        (e.kind, e.block_index, e.lba),
-        (PiErrorKind::RefTag, 3, 0x1_0000_0003)
-    );
+    assert_eq!((e.kind, e.block_index, e.lba), (PiErrorKind::RefTag, 3, 0x1_0000_0003));
 }
 
 #[test]
 fn status_codes_and_prchk_decoding() {
-    let statuses: Vec<_> = [
-        PiErrorKind::Guard,
-        PiErrorKind::AppTag,
-        PiErrorKind::RefTag,
-        PiErrorKind::StorageTag,
-    ]
-    .iter()
-    .map(|k| k.status())
-    .collect();
+    let statuses: Vec<_> = [PiErrorKind::Guard, PiErrorKind::AppTag, PiErrorKind::RefTag, PiErrorKind::StorageTag]
+        .iter()
+        .map(|k| k.status())
+        .collect();
     assert_eq!(statuses, [(2, 0x82), (2, 0x83), (2, 0x84), (2, 0x88)]);
     // CDW12: PRACT 29, PRCHK 28:26 (guard, app, ref), STC 24.
-    assert_eq!(
-        PiChecks::from_cdw12(1 << 28),
-        PiChecks {
-            guard: true,
-            ..PiChecks::NONE
-        }
-    );
-    assert_eq!(
-        PiChecks::from_cdw12(1 << 27),
-        PiChecks {
-            app_tag: true,
-            ..PiChecks::NONE
-        }
-    );
-    assert_eq!(
-        PiChecks::from_cdw12(1 << 26),
-        PiChecks {
-            ref_tag: true,
-            ..PiChecks::NONE
-        }
-    );
-    assert_eq!(
-        PiChecks::from_cdw12(1 << 24),
-        PiChecks {
-            storage_tag: true,
-            ..PiChecks::NONE
-        }
-    );
+    assert_eq!(PiChecks::from_cdw12(1 << 28), PiChecks { guard: true, ..PiChecks::NONE });
+    assert_eq!(PiChecks::from_cdw12(1 << 27), PiChecks { app_tag: true, ..PiChecks::NONE });
+    assert_eq!(PiChecks::from_cdw12(1 << 26), PiChecks { ref_tag: true, ..PiChecks::NONE });
+    assert_eq!(PiChecks::from_cdw12(1 << 24), PiChecks { storage_tag: true, ..PiChecks::NONE });
     assert_eq!(PiChecks::from_cdw12(!(0b1_1101u32 << 24)), PiChecks::NONE);
-    let e = PiError {
-        kind: PiErrorKind::RefTag,
-        block_index: 2,
-        lba: 0x42,
-        expected: 0x42,
-        found: 0x7,
-    };
+    let e = PiError { kind: PiErrorKind::RefTag, block_index: 2, lba: 0x42, expected: 0x42, found: 0x7 };
     let text = "end-to-end reference tag check error at LBA 0x42 (block 2 of the command): \
                 expected 0x42, found 0x7";
     assert_eq!(e.to_string(), text);

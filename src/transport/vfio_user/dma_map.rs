@@ -89,7 +89,16 @@ impl DmaMap {
                 let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
                 // SAFETY: a fresh shared mapping of a file QEMU passed us; the kernel
                 // picks the address, and we check for MAP_FAILED.
-                let p = unsafe { libc::mmap(std::ptr::null_mut(), size as usize, prot, libc::MAP_SHARED, f.as_raw_fd(), offset as libc::off_t) };
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        size as usize,
+                        prot,
+                        libc::MAP_SHARED,
+                        f.as_raw_fd(),
+                        offset as libc::off_t,
+                    )
+                };
                 if p == libc::MAP_FAILED {
                     return Err(io::Error::last_os_error());
                 }
@@ -124,7 +133,13 @@ impl DmaMap {
         self.regions.read().unwrap().iter().any(|x| x.host.is_none() && x.iova < (1 << 32) && x.size >= (1 << 20))
     }
 
-    fn access(&self, gpa: u64, len: usize, write: bool, mut f: impl FnMut(*mut u8, usize, usize)) -> Result<(), DmaError> {
+    fn access(
+        &self,
+        gpa: u64,
+        len: usize,
+        write: bool,
+        mut f: impl FnMut(*mut u8, usize, usize),
+    ) -> Result<(), DmaError> {
         let err = DmaError { addr: GuestAddr(gpa), len: len as u64 };
         let regions = self.regions.read().unwrap();
         if !self.bus_master.load(Ordering::Acquire) {
@@ -184,7 +199,11 @@ impl DmaMemory for DmaMap {
                 stored = true;
             }
         })?;
-        if stored { Ok(()) } else { Err(DmaError { addr: gpa, len: 4 }) }
+        if stored {
+            Ok(())
+        } else {
+            Err(DmaError { addr: gpa, len: 4 })
+        }
     }
 }
 
@@ -201,7 +220,8 @@ mod tests {
         f
     }
     fn tempfile_in_dev_shm() -> File {
-        let p = std::env::temp_dir().join(format!("vnvme-dma-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let p =
+            std::env::temp_dir().join(format!("vnvme-dma-{}-{:?}", std::process::id(), std::thread::current().id()));
         let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&p).unwrap();
         std::fs::remove_file(&p).unwrap();
         f

@@ -44,7 +44,7 @@ impl ConfigSpace {
         c.put16(0x2e, DEVICE_ID);
         c.bytes[0x34] = CAP_PM as u8;
         c.bytes[0x3d] = 1; // interrupt pin A
-        // Power Management (PCI PM 1.2): version 3; PMCSR No_Soft_Reset.
+                           // Power Management (PCI PM 1.2): version 3; PMCSR No_Soft_Reset.
         c.bytes[CAP_PM] = 0x01;
         c.bytes[CAP_PM + 1] = CAP_MSIX as u8;
         c.put16(CAP_PM + 2, 0x0003);

@@ -7,7 +7,10 @@
 use super::dma_map::DmaMap;
 use super::irq::Interrupts;
 use super::pci::{self, ConfigSpace};
-use super::protocol::{cmd, flags, irq, region, Builder, Header, Payload, ShortPayload, DEVICE_FLAGS_PCI, DEVICE_FLAGS_RESET, DMA_UNMAP_FLAG_ALL, SERVER_CAPS};
+use super::protocol::{
+    cmd, flags, irq, region, Builder, Header, Payload, ShortPayload, DEVICE_FLAGS_PCI, DEVICE_FLAGS_RESET,
+    DMA_UNMAP_FLAG_ALL, SERVER_CAPS,
+};
 use super::socket::{self, Message};
 use crate::controller::Controller;
 use std::fs::File;
@@ -27,10 +30,16 @@ impl Listener {
     pub fn bind(path: &Path) -> io::Result<Self> {
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if !meta.file_type().is_socket() {
-                return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists and is not a socket", path.display())));
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a socket", path.display()),
+                ));
             }
             if UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("{} is in use by a running server", path.display())));
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("{} is in use by a running server", path.display()),
+                ));
             }
             // A stale socket from a server that is gone.
             std::fs::remove_file(path)?;
@@ -86,7 +95,9 @@ impl Session {
         self.irqs.set_bus_master(on);
         if on {
             let refused = self.dma.refused_without_bus_master();
-            tracing::warn!("bus mastering on (PCI Command bit 2); {refused} DMA accesses refused while it was off so far");
+            tracing::warn!(
+                "bus mastering on (PCI Command bit 2); {refused} DMA accesses refused while it was off so far"
+            );
         } else {
             tracing::info!("bus mastering off (PCI Command bit 2): no DMA and no MSI-X until it is set again");
         }
@@ -109,7 +120,13 @@ impl Session {
                 Reply::Error(e) => (flags::TYPE_REPLY | flags::ERROR, e as u32, Vec::new()),
                 Reply::None => (flags::TYPE_REPLY, 0, Vec::new()),
             };
-            let h = Header { id: msg.header.id, command: msg.header.command, size: (16 + payload.len()) as u32, flags: flags_v, error: err };
+            let h = Header {
+                id: msg.header.id,
+                command: msg.header.command,
+                size: (16 + payload.len()) as u32,
+                flags: flags_v,
+                error: err,
+            };
             socket::send(stream, &h, &payload)?;
         }
         Ok(())
@@ -122,7 +139,12 @@ impl Session {
             cmd::DMA_MAP => self.dma_map(&p, msg.fds.first()),
             cmd::DMA_UNMAP => self.dma_unmap(&p),
             cmd::DEVICE_GET_INFO => Ok(Reply::Payload(
-                Builder::default().u32(16).u32(DEVICE_FLAGS_PCI | DEVICE_FLAGS_RESET).u32(region::COUNT).u32(irq::COUNT).0,
+                Builder::default()
+                    .u32(16)
+                    .u32(DEVICE_FLAGS_PCI | DEVICE_FLAGS_RESET)
+                    .u32(region::COUNT)
+                    .u32(irq::COUNT)
+                    .0,
             )),
             cmd::DEVICE_GET_REGION_INFO => self.region_info(&p),
             cmd::DEVICE_GET_IRQ_INFO => self.irq_info(&p),
