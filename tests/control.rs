@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 mod common;
 use common::Server;
 
-fn start() -> (Server, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("vnvme-it-{}-ctl", std::process::id()));
+/// A server named `name` (its own scratch directory, so tests run in parallel).
+fn start(name: &str) -> (Server, PathBuf) {
+    let srv_name = format!("ctl-{name}");
+    let dir = std::env::temp_dir().join(format!("vnvme-it-{}-{srv_name}", std::process::id()));
     let control = dir.join("control");
     let srv = common::serve(
-        "ctl",
+        &srv_name,
         &["--control", control.to_str().unwrap(), "--fault", "ns=1,op=read,lba=5,action=xguard,name=start"],
     );
     let t = Instant::now();
@@ -41,7 +43,7 @@ fn raw(control: &Path, line: &str) -> serde_json::Value {
 
 #[test]
 fn rules_stats_and_bad_input() {
-    let (_srv, control) = start();
+    let (_srv, control) = start("rules");
     let out = ctl(&control, &["--json", "fault", "list"]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -82,4 +84,121 @@ fn rules_stats_and_bad_input() {
     assert!(ctl(&control, &["detect", "on"]).status.success());
     let out = ctl(&control, &["stats"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("buffer mutations detected"));
+}
+
+/// The peak resident memory of process `pid`, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn read_reply(s: &UnixStream) -> serde_json::Value {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reply = String::new();
+    BufReader::new(s).read_line(&mut reply).unwrap();
+    serde_json::from_str(&reply).unwrap_or_else(|e| panic!("reply {reply:?}: {e}"))
+}
+
+#[test]
+fn a_gigabyte_without_a_newline_is_refused_in_bounded_memory() {
+    let (srv, control) = start("long-line");
+    assert!(ctl(&control, &["stats"]).status.success());
+    let before = peak_rss_kib(srv.child.id());
+    let s = UnixStream::connect(&control).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        let mut sent = 0u64;
+        while sent < 1 << 30 {
+            if w.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len() as u64;
+        }
+        sent
+    });
+    let v = read_reply(&s);
+    assert_eq!(v["ok"], false);
+    assert!(v["error"].as_str().unwrap().contains("longer than 65536 bytes"), "{v}");
+    let sent = writer.join().unwrap();
+    assert!(sent < 1 << 30, "the server kept reading: {sent} bytes went in");
+    let grew = peak_rss_kib(srv.child.id()).saturating_sub(before);
+    assert!(grew < 16 << 10, "the server's peak memory grew by {grew} KiB");
+    let out = ctl(&control, &["stats"]);
+    assert!(out.status.success(), "the socket still serves: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_thousand_trace_subscribers_meet_the_limits() {
+    let (srv, control) = start("subscribers");
+    let before = peak_rss_kib(srv.child.id());
+    let mut conns = Vec::new();
+    for _ in 0..1000 {
+        let mut s = UnixStream::connect(&control).unwrap();
+        // A refused connection may be closed before the request goes out.
+        let _ = writeln!(s, r#"{{"cmd":"trace"}}"#);
+        conns.push(s);
+    }
+    let (mut streaming, mut subscribers_full, mut connections_full) = (0, 0, 0);
+    for s in &conns {
+        let v = read_reply(s);
+        if v["ok"] == true && v["streaming"] == true {
+            streaming += 1;
+        } else if v["error"].as_str().is_some_and(|e| e.contains("too many trace subscribers (32")) {
+            subscribers_full += 1;
+        } else if v["error"].as_str().is_some_and(|e| e.contains("too many control connections (128")) {
+            connections_full += 1;
+        } else {
+            panic!("unexpected reply {v}");
+        }
+    }
+    assert_eq!((streaming, subscribers_full, connections_full), (32, 96, 872));
+    let grew = peak_rss_kib(srv.child.id()).saturating_sub(before);
+    assert!(grew < 32 << 10, "the server's peak memory grew by {grew} KiB");
+    drop(conns);
+    // The limits are given back when the connections close.
+    let t = Instant::now();
+    loop {
+        let mut s = UnixStream::connect(&control).unwrap();
+        writeln!(s, r#"{{"cmd":"trace"}}"#).unwrap();
+        if read_reply(&s)["streaming"] == true {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "subscriber slots never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn both_sockets_are_mode_0600_and_refuse_other_users() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let (srv, control) = start("modes");
+    let vfio = srv.dir.join("s");
+    let t = Instant::now();
+    while !vfio.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "vfio-user socket never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for sock in [&control, &vfio] {
+        let mode = std::fs::metadata(sock).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", sock.display());
+    }
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("not root: the refusal of another user is checked only as root (the mode is checked above)");
+        return;
+    }
+    for sock in [&control, &vfio] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vnvme"))
+            .args(["ctl", "--control", sock.to_str().unwrap(), "stats"])
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "user 65534 got through to {}", sock.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("ermission denied"), "{}: {err}", sock.display());
+    }
 }

@@ -89,6 +89,11 @@ impl ControlPlane {
         self.trace_tx.subscribe()
     }
 
+    /// Receivers of the trace now (each streaming connection holds one).
+    pub fn trace_subscribers(&self) -> usize {
+        self.trace_tx.receiver_count()
+    }
+
     fn ns_bytes(&self) -> Vec<(u32, NsTraffic)> {
         self.namespaces.snapshot().allocated().map(|e| (e.ns.nsid, e.ns.counters.snapshot())).collect()
     }
@@ -302,5 +307,24 @@ mod tests {
         assert_eq!(m.mutations[0].slba, 200);
         let after: StatsReply = protocol::decode("stats", &p.handle(Request::Stats { reset: false })).unwrap();
         assert_eq!(after.mutations_detected, 0, "reset");
+    }
+
+    #[test]
+    fn a_trace_reader_that_never_reads_only_loses_events() {
+        let p = plane();
+        let mut rx = p.subscribe();
+        assert_eq!(p.trace_subscribers(), 1);
+        // Five times the ring: the I/O side never waits for the reader, and the
+        // ring keeps its fixed size.
+        for i in 0..20_000 {
+            p.completed(&done(0x02, i, Status::SUCCESS, vec![]));
+        }
+        match rx.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(n)) => assert_eq!(n, 20_000 - 4096),
+            other => panic!("expected a lag note, got {other:?}"),
+        }
+        assert_eq!(rx.try_recv().unwrap().slba, 20_000 - 4096, "the oldest event still in the ring");
+        drop(rx);
+        assert_eq!(p.trace_subscribers(), 0);
     }
 }
