@@ -177,7 +177,8 @@ fn unknown_and_short_messages_get_errors_and_the_stream_stays_in_sync() {
 /// MSI-X vector 0 to a non-blocking pipe, set the PCI Command register, and
 /// enabled the controller with its admin queues in that memory.
 struct Attached {
-    _srv: Server,
+    /// The server this client started (None: a client of a server someone else owns).
+    _srv: Option<Server>,
     s: UnixStream,
     mem: File,
     irq_read: File,
@@ -192,7 +193,12 @@ const CMD_MEM_BM: u16 = 0x0006;
 const CMD_MEM: u16 = 0x0002;
 
 fn attach(name: &str) -> Attached {
-    let (srv, mut s) = start(name);
+    let (srv, s) = start(name);
+    attach_on(Some(srv), s, name)
+}
+
+/// Share guest memory, set up MSI-X and enable the controller over `s`.
+fn attach_on(srv: Option<Server>, mut s: UnixStream, name: &str) -> Attached {
     let mem_path = std::env::temp_dir().join(format!("vnvme-vu-mem-{}-{name}", std::process::id()));
     let mem = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&mem_path).unwrap();
     std::fs::remove_file(&mem_path).unwrap();
@@ -348,4 +354,82 @@ fn bus_master_off_on_cycle_without_dma_keeps_the_controller_running() {
     assert_eq!(u16::from_le_bytes([cqe[12], cqe[13]]), 2);
     assert_eq!(a.csts() & 3, 1, "ready, no fatal status");
     a.wait_interrupt();
+}
+
+/// Entries in /proc/PID/DIR (fd, task) or lines in /proc/PID/maps.
+fn proc_count(pid: u32, what: &str) -> usize {
+    let path = format!("/proc/{pid}/{what}");
+    if what == "maps" {
+        std::fs::read_to_string(path).unwrap().lines().count()
+    } else {
+        std::fs::read_dir(path).unwrap().count()
+    }
+}
+
+fn version_reply(s: &mut UnixStream) -> Reply {
+    let mut p = Vec::new();
+    p.extend_from_slice(&0u16.to_le_bytes());
+    p.extend_from_slice(&2u16.to_le_bytes());
+    p.extend_from_slice(b"{}\0");
+    send(s, 1, VERSION, &p, 0, &[]);
+    recv(s)
+}
+
+#[test]
+fn a_second_client_is_refused_and_the_first_is_undisturbed() {
+    let mut a = attach("second");
+    let sock = a._srv.as_ref().unwrap().dir.join("s");
+    let mut second = UnixStream::connect(&sock).unwrap();
+    second.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let r = version_reply(&mut second);
+    assert_eq!((r.flags & ERROR, r.errno), (ERROR, libc::EBUSY as u32), "the second client's VERSION");
+    let mut rest = Vec::new();
+    assert_eq!(second.read_to_end(&mut rest).unwrap(), 0, "then the connection closes");
+    // The first client goes on: an admin command completes with its interrupt.
+    a.submit_identify(0, 7);
+    assert_eq!(u16::from_le_bytes([a.wait_cqe(0)[12], a.wait_cqe(0)[13]]), 7);
+    a.wait_interrupt();
+    assert_eq!(a.vid_in_data(), 0x4e58, "Identify data from the first client's command");
+    // Once it leaves, the next client is served.
+    let srv = a._srv.take();
+    drop(a);
+    let mut third = connect_when_served(&sock);
+    assert_eq!(version_reply(&mut third).flags & ERROR, 0, "VERSION after the first client left");
+    drop(srv);
+}
+
+/// Connect until the server serves (not refuses) the connection, VERSION done:
+/// the server frees its slot only after the previous client's teardown.
+fn connect_when_served(sock: &std::path::Path) -> UnixStream {
+    let t = Instant::now();
+    loop {
+        let mut s = UnixStream::connect(sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        if version_reply(&mut s).flags & ERROR == 0 {
+            return s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "the server never took a new client");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn twenty_clients_in_a_row_leak_no_fds_threads_or_mappings() {
+    let (srv, first) = start("reconnect");
+    let sock = srv.dir.join("s");
+    let pid = srv.child.id();
+    let mut counts = Vec::new();
+    let mut s = first;
+    for i in 0..20 {
+        let mut a = attach_on(None, s, &format!("reconnect-{i}"));
+        a.submit_identify(0, i as u16);
+        assert_eq!(u16::from_le_bytes([a.wait_cqe(0)[12], a.wait_cqe(0)[13]]), i as u16, "client {i}");
+        a.disable();
+        drop(a);
+        s = connect_when_served(&sock);
+        counts.push((proc_count(pid, "fd"), proc_count(pid, "task"), proc_count(pid, "maps")));
+    }
+    // The counts after the second client are the steady state (the first may warm up lazily).
+    assert!(counts[1..].iter().all(|c| *c == counts[1]), "fds, threads, mappings per client: {counts:?}");
+    drop(s);
 }

@@ -15,6 +15,7 @@ use crate::transport::vfio_user::irq::Interrupts;
 use crate::transport::vfio_user::{Listener, Session};
 use clap::Args;
 use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
@@ -245,15 +246,13 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         );
     }
     tracing::info!("listening on {}", a.socket.display());
+    let attached = Arc::new(AtomicBool::new(false));
+    let clients = spawn_acceptor(&listener, stopping.clone(), attached.clone())?;
     loop {
-        let (mut stream, _) = match listener.listener.accept() {
-            Ok(s) => s,
-            Err(e) => {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                return Err(format!("accept: {e}"));
-            }
+        let mut stream = match clients.recv() {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(format!("accept: {e}")),
+            Err(_) => break, // the acceptor stopped: a signal
         };
         if stopping.load(Ordering::SeqCst) {
             break;
@@ -283,6 +282,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             }
             Err(e) => tracing::warn!("connection error: {e}"),
         }
+        attached.store(false, Ordering::SeqCst);
         if a.once || stopping.load(Ordering::SeqCst) {
             break;
         }
@@ -292,4 +292,47 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accept clients on a thread of their own: the first one goes to the serving
+/// loop, which clears `attached` when it is done; one that connects meanwhile is
+/// refused (EBUSY to its first message) and logged, and the attached client is
+/// not disturbed. The channel ends when a signal shuts the listener down.
+fn spawn_acceptor(
+    listener: &Listener,
+    stopping: Arc<AtomicBool>,
+    attached: Arc<AtomicBool>,
+) -> Result<std::sync::mpsc::Receiver<std::io::Result<UnixStream>>, String> {
+    let listener = listener.listener.try_clone().map_err(|e| format!("socket: {e}"))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(0);
+    std::thread::Builder::new()
+        .name("vnvme-accept".into())
+        .spawn(move || loop {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    if !stopping.load(Ordering::SeqCst) {
+                        let _ = tx.send(Err(e));
+                    }
+                    return;
+                }
+            };
+            if stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            if attached.swap(true, Ordering::SeqCst) {
+                tracing::warn!(
+                    "refused a second client: a VM is attached (one client per server; start another `vnvme serve` for another VM)"
+                );
+                // Inline, not on a thread of its own: refusing waits at most a
+                // second, and the thread count stays that of one client.
+                crate::transport::vfio_user::server::refuse(stream);
+                continue;
+            }
+            if tx.send(Ok(stream)).is_err() {
+                return;
+            }
+        })
+        .map_err(|e| format!("spawning the accept thread: {e}"))?;
+    Ok(rx)
 }

@@ -56,6 +56,23 @@ impl Drop for Listener {
     }
 }
 
+/// Turn away a client that connects while another is attached: answer its first
+/// message (QEMU's VERSION) with EBUSY and close. A client that sends nothing
+/// within a second is closed without an answer.
+pub fn refuse(mut stream: UnixStream) {
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+    if let Ok(Some(msg)) = socket::recv(&mut stream) {
+        let h = Header {
+            id: msg.header.id,
+            command: msg.header.command,
+            size: 16,
+            flags: flags::TYPE_REPLY | flags::ERROR,
+            error: libc::EBUSY as u32,
+        };
+        let _ = socket::send(&mut stream, &h, &[]);
+    }
+}
+
 /// One client connection and the device state behind it.
 pub struct Session {
     pub config: ConfigSpace,
