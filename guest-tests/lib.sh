@@ -2,8 +2,8 @@
 # shellcheck shell=bash
 #
 # The harness (qemu-scripts/guest-test) exports VNVME_DEVICE, VNVME_KERNEL, VNVME_NS_COUNT,
-# VNVME_NS<i> (the --ns spec as given), VNVME_NS<i>_BYTES (image file size) and VNVME_DEV<i>
-# (the block device of nsid i). Assertions print "ASSERTION FAILED: ..." and exit 1; nothing here
+# VNVME_NS<i> (the --ns spec as given), VNVME_NS<i>_LBS, _MS, ... (its parsed format; see ns_get),
+# VNVME_NS<i>_BYTES (image file size) and VNVME_DEV<i> (the block device of nsid i). Assertions print "ASSERTION FAILED: ..." and exit 1; nothing here
 # skips a test.
 
 fail() {
@@ -19,28 +19,13 @@ assert_eq() { # ACTUAL EXPECTED WHAT
     [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"
 }
 
-# ns_get NSID KEY: a namespace property from the --ns spec, with QEMU's defaults for keys not given.
-# Accepts the long QEMU names as aliases (logical_block_size -> lbs, physical_block_size -> pbs).
+# ns_get NSID KEY: a namespace's format property (lbs, pbs, ms, mset, pi, pil, pif, sts), defaults filled
+# in: guest-test has `vnvme ns-spec` parse the --ns spec on the host and exports VNVME_NS<i>_<KEY>.
 ns_get() {
-    local var=VNVME_NS$1 key=$2 item k items
-    [[ -v $var ]] || fail "namespace $1 is not configured (VNVME_NS$1 unset; run with --ns)"
-    IFS=, read -r -a items <<<"${!var}"
-    for item in "${items[@]}"; do
-        k=${item%%=*}
-        case $k in
-        logical_block_size) k=lbs ;;
-        physical_block_size) k=pbs ;;
-        esac
-        if [[ $k == "$key" ]]; then
-            echo "${item#*=}"
-            return
-        fi
-    done
-    case $key in
-    lbs) echo 512 ;;
-    ms | mset | pi | pil | pif) echo 0 ;;
-    *) echo "" ;;
-    esac
+    local var=VNVME_NS${1}_${2^^}
+    [[ -v VNVME_NS$1 ]] || fail "namespace $1 is not configured (VNVME_NS$1 unset; run with --ns)"
+    [[ -v $var ]] || fail "ns_get: no property '$2' for namespace $1 ($var unset)"
+    echo "${!var}"
 }
 
 ns_dev() {
@@ -148,6 +133,24 @@ pi_py() {
     esac
 }
 
+# fio_verify_bg NAME MIB: start fio writing MIB MiB at random on namespace 1 at QD16 (blocks of the
+# namespace's size, 4 KiB at least) and verifying them (crc32c), in the background; FIO_PID is its pid,
+# fio.terse and fio.err its output. fio_verify_wait MIB WHAT: wait for it; it must end clean with all
+# MIB MiB verified (WHAT says across what, in the messages).
+fio_verify_bg() {
+    local dev lbs
+    dev=$(ns_dev 1) lbs=$(ns_get 1 lbs)
+    fio --name="$1" --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 \
+        --rw=randwrite --bs=$((lbs > 4096 ? lbs : 4096)) --size="$2M" --verify=crc32c --do_verify=1 --verify_fatal=1 \
+        --randrepeat=0 --output-format=terse --terse-version=3 >fio.terse 2>fio.err &
+    FIO_PID=$!
+}
+fio_verify_wait() {
+    wait "$FIO_PID" || { cat fio.err fio.terse; dmesg | tail -n 30; fail "fio failed $2"; }
+    assert_eq "$(awk -F';' '{ print $5 }' fio.terse)" 0 "fio error code"
+    assert_eq "$(awk -F';' '{ print $6 }' fio.terse)" "$(($1 * 1024))" "KiB verified $2"
+}
+
 # fs_roundtrip FSTYPE: mkfs on namespace 1, mount, write files, drop caches, read back and compare
 # sha256; then unmount, check the filesystem, remount and compare again.
 fs_roundtrip() {
@@ -204,6 +207,7 @@ fs_roundtrip() {
 #   vctl_bg NAME ARGS...    start `vnvme ctl ARGS...` (a trace) in the background; returns once it
 #                           is subscribed
 #   vctl_stop NAME          stop it and print everything it printed
+# The request/reply files are guest-test's ctl_relay protocol (ID.req in; ID.out, then ID.rc out).
 _vctl_req() {
     local verb=$1 id f t
     shift

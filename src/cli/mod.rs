@@ -1,4 +1,5 @@
-//! Command-line interface: `vnvme serve`, `vnvme image create`, `vnvme bench pi`.
+//! Command-line interface: `vnvme serve`, `vnvme ctl`, `vnvme ns-spec`, `vnvme image create`,
+//! `vnvme bench pi|csum|io`.
 //! Argument parsing and human output only; no NVMe logic.
 
 pub mod ctl;
@@ -28,6 +29,14 @@ enum Cmd {
     Serve(serve::ServeArgs),
     /// Talk to a running server's control socket: stats, trace, fault rules, mutation detector.
     Ctl(ctl::CtlArgs),
+    /// Parse one `--ns` SPEC (as `serve --ns` does; `path` may be left out) and print every
+    /// property with its default filled in: `key=value` lines, or one JSON object with --json.
+    /// Scripts ask this instead of parsing the grammar themselves.
+    NsSpec {
+        spec: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Namespace images.
     Image {
         #[command(subcommand)]
@@ -126,6 +135,13 @@ pub fn main() -> i32 {
     let r = match cli.cmd {
         Cmd::Serve(a) => serve::run(a),
         Cmd::Ctl(a) => ctl::run(a),
+        Cmd::NsSpec { spec, json } => ns_spec::NsSpec::parse_format(&spec).map(|s| {
+            if json {
+                println!("{}", s.to_json());
+            } else {
+                print!("{}", s.to_lines());
+            }
+        }),
         Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => {
             image_create(&path, &size, lbs, ms, force)
         }
