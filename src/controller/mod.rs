@@ -12,7 +12,7 @@
 
 pub mod admin;
 pub mod config;
-pub mod errors;
+pub mod error_log;
 pub mod hooks;
 pub mod interrupt;
 pub mod queue;
@@ -31,7 +31,7 @@ use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
 use crate::spec::{CompletionEntry, SubmissionEntry};
 use admin::aer::{AerState, AsyncEvent};
 use admin::features::Features;
-use errors::ErrorLog;
+use error_log::ErrorLog;
 use queue::{CompletionQueue, PostError, SubmissionQueue};
 use shadow::ShadowDoorbells;
 use std::sync::atomic::{AtomicBool, Ordering};
