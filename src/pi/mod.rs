@@ -26,19 +26,19 @@
 
 #![forbid(unsafe_code)]
 
-mod throughput;
 mod context;
 mod format;
 mod guard;
 mod layout;
 mod storage_ref;
+mod throughput;
 mod tuple;
 
-pub use throughput::{bench, BenchRow};
 pub use context::{PiChecks, PiContext};
 pub use format::{FormatError, PiFormat, PiLocation, PiType};
 pub use guard::{GuardDigest, GuardFormat};
 pub use layout::{Layout, LayoutMut};
+pub use throughput::{bench, BenchRow};
 pub use tuple::PiTuple;
 
 use std::fmt;
