@@ -28,6 +28,16 @@ ns_get() {
     echo "${!var}"
 }
 
+# ns_require NSID WHAT KEY=VALUE...: fail with "namespace NSID must be WHAT" unless every KEY of its
+# format (as ns_get reads it) has that VALUE. A test given the wrong format fails and says so.
+ns_require() {
+    local n=$1 what=$2 kv spec=VNVME_NS$1
+    shift 2
+    for kv; do
+        [[ $(ns_get "$n" "${kv%%=*}") == "${kv#*=}" ]] || fail "namespace $n must be $what (needs $kv; given: '${!spec}')"
+    done
+}
+
 ns_dev() {
     local var=VNVME_DEV$1
     [[ -n ${!var:-} && -b ${!var} ]] || fail "no block device for nsid $1 (VNVME_DEV$1='${!var:-}')"
@@ -104,6 +114,11 @@ pi_tool() {
     python3 "$VNVME_LIB_DIR/pi_tool.py" "$@"
 }
 
+# scn ARGS...: the scenarios' helper guest-tests/scenarios/scn.py (it travels beside lib.sh).
+scn() {
+    python3 "$VNVME_LIB_DIR/scn.py" "$@"
+}
+
 # pi_py ARGS...: the 16-bit guard, type 1 shorthands of pi_tool for the older tests.
 #   pi_py selftest                          pi_tool's self-test (CRC-16/T10-DIF("123456789") == 0xd0db, ...)
 #   pi_py crc16 FILE                        print the CRC-16/T10-DIF of FILE as 0xXXXX
@@ -131,6 +146,28 @@ pi_py() {
     check-ext) pi_tool check-ext "$1" "$2" "$3" 0 0 1 "$4" "$5" --no-escape ;;
     *) fail "pi_py: unknown command '$cmd'" ;;
     esac
+}
+
+# named_pattern: for pattern-write.TAG.sh / pattern-check.TAG.sh (test-image-moves.sh copies them under
+# those names): the TAG from the running script's name into PATTERN_TAG, and the 16 MiB pattern it
+# names into ./pat.
+named_pattern() {
+    local name=${0##*/}
+    name=${name%.sh}
+    PATTERN_TAG=${name#*.}
+    [[ $name == *.* && -n $PATTERN_TAG ]] || fail "run as $name.TAG.sh (the pattern tag is in the file name)"
+    { yes "vnvme-image-$PATTERN_TAG" || true; } | head -c 16M >pat
+}
+
+# fio_terse_check MIB: a finished fio write+verify run (fio.terse, terse v3; fio.err) is clean: no
+# error output, error code 0, MIB MiB written and read back by the verify phase; prints the summary.
+fio_terse_check() {
+    [[ ! -s fio.err ]] || { cat fio.err; fail "fio printed errors"; }
+    # terse v3: field 5 = error, 6 = KiB read (the verify phase), 47 = KiB written.
+    awk -F';' '{ printf "fio: error %s, read %s KiB, written %s KiB\n", $5, $6, $47 }' fio.terse
+    assert_eq "$(awk -F';' '{ print $5 }' fio.terse)" 0 "fio error code"
+    assert_eq "$(awk -F';' '{ print $47 }' fio.terse)" "$(($1 * 1024))" "KiB written by fio"
+    assert_eq "$(awk -F';' '{ print $6 }' fio.terse)" "$(($1 * 1024))" "KiB read back by fio's verify phase"
 }
 
 # fio_verify_bg NAME MIB: start fio writing MIB MiB at random on namespace 1 at QD16 (blocks of the
