@@ -244,7 +244,7 @@ fs_roundtrip() {
 #   vctl_bg NAME ARGS...    start `vnvme ctl ARGS...` (a trace) in the background; returns once it
 #                           is subscribed
 #   vctl_stop NAME          stop it and print everything it printed
-# The request/reply files are guest-test's ctl_relay protocol (ID.req in; ID.out, then ID.rc out).
+# The request/reply files follow qemu-scripts/ctl-relay.sh's protocol (ID.req in; ID.out, then ID.rc out).
 _vctl_req() {
     local verb=$1 id f t
     shift
