@@ -4,8 +4,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 dev=$(ns_dev 1)
-lbs=$(ns_get 1 lbs)
-bs=$((lbs > 4096 ? lbs : 4096))
 cfg=/sys/class/nvme/nvme0/device/config
 [[ -w $cfg ]] || fail "no writable PCI config space at $cfg"
 blk=/sys/block/${dev#/dev/}
@@ -23,20 +21,15 @@ cmd=$(command_reg)
 dmesg -c >/dev/null
 
 step "fio randwrite+verify on $dev; Bus Master Enable cleared for 2 s during the write phase"
-fio --name=bme --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 \
-    --rw=randwrite --bs="$bs" --size=32M --verify=crc32c --do_verify=1 --verify_fatal=1 \
-    --randrepeat=0 --output-format=terse --terse-version=3 >fio.terse 2>fio.err &
-pid=$!
+fio_verify_bg bme 32
 sleep 2
-kill -0 $pid 2>/dev/null || fail "fio finished before bus mastering was turned off: make the run longer"
+kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before bus mastering was turned off: make the run longer"
 set_command_reg "$(printf '%04x' $(((16#$cmd) & ~4)))"
 off=$(command_reg)
 ((((16#$off) & 4) == 0)) || fail "Bus Master Enable still reads set (Command=0x$off)"
 sleep 2
 set_command_reg "$cmd"
-wait $pid || { cat fio.err fio.terse; dmesg | tail -n 30; fail "fio failed across the bus-master cycle"; }
-assert_eq "$(awk -F';' '{ print $5 }' fio.terse)" 0 "fio error code"
-assert_eq "$(awk -F';' '{ print $6 }' fio.terse)" "$((32 * 1024))" "KiB verified"
+fio_verify_wait 32 "across the bus-master cycle"
 dmesg >dmesg.txt
 grep -q 'controller is down; will reset' dmesg.txt ||
     { tail -n 30 dmesg.txt; fail "the kernel did not see the controller's fatal status (no 'controller is down; will reset')"; }

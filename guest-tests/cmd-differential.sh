@@ -250,18 +250,26 @@ meta_args() { # N FILE: MA = the metadata options of a data-transferring command
     ((ms == 0)) || MA=(--metadata-size=$(($1 * ms)) --metadata="$2")
 }
 
-# t_write STEP LBA N PRINFO SRC EXPECT [opts]: write SRC.{data,meta}; on success the model holds it.
-t_write() {
-    local step=$1 lba=$2 n=$3 prinfo=$4 src=$5 exp=$6 vst qst
+# both_from_host OP STEP LBA N PRINFO SRC [opts]: OP (write or compare) of LBA..LBA+N-1 with the
+# host's SRC.{data,meta} and the step's PI fields, on both devices; their statuses in VST and QST.
+both_from_host() {
+    local op=$1 step=$2 lba=$3 n=$4 prinfo=$5 src=$6
     shift 6
     cmd_opts "$lba" "$@"
     meta_args "$n" "$src.meta"
     local args=(--start-block="$lba" --block-count=$((n - 1)) --data-size=$((n * lbs)) --data="$src.data"
         "${MA[@]}" --prinfo="$prinfo" --ref-tag="$CMD_REF" --app-tag="$CMD_APP" --app-tag-mask="$CMD_MASK")
-    vst=$(nvme_st "v/$step.log" write "$vdev" "${args[@]}")
-    qst=$(nvme_st "q/$step.log" write "$qdev" "${args[@]}")
+    VST=$(nvme_st "v/$step.log" "$op" "$vdev" "${args[@]}")
+    QST=$(nvme_st "q/$step.log" "$op" "$qdev" "${args[@]}")
+}
+
+# t_write STEP LBA N PRINFO SRC EXPECT [opts]: write SRC.{data,meta}; on success the model holds it.
+t_write() {
+    local step=$1 lba=$2 n=$3 prinfo=$4 src=$5 exp=$6
+    shift 6
+    both_from_host write "$step" "$lba" "$n" "$prinfo" "$src" "$@"
     ((exp != 0)) || model_put "$lba" "$n" "$src"
-    record "$step" "write $lba+$n p=$prinfo$(opts_str "$@")" "$exp" "$vst" "$qst"
+    record "$step" "write $lba+$n p=$prinfo$(opts_str "$@")" "$exp" "$VST" "$QST"
 }
 
 # t_readback STEP LBA N [QEMU_PART...]: raw read (PRINFO 0, data + metadata) of LBA..LBA+N-1 on
@@ -363,15 +371,10 @@ t_verify() {
 
 # t_compare STEP LBA N PRINFO SRC EXPECT [opts]: compare the medium with SRC.{data,meta}.
 t_compare() {
-    local step=$1 lba=$2 n=$3 prinfo=$4 src=$5 exp=$6 vst qst
+    local step=$1 lba=$2 n=$3 prinfo=$4 src=$5 exp=$6
     shift 6
-    cmd_opts "$lba" "$@"
-    meta_args "$n" "$src.meta"
-    local args=(--start-block="$lba" --block-count=$((n - 1)) --data-size=$((n * lbs)) --data="$src.data"
-        "${MA[@]}" --prinfo="$prinfo" --ref-tag="$CMD_REF" --app-tag="$CMD_APP" --app-tag-mask="$CMD_MASK")
-    vst=$(nvme_st "v/$step.log" compare "$vdev" "${args[@]}")
-    qst=$(nvme_st "q/$step.log" compare "$qdev" "${args[@]}")
-    record "$step" "compare $lba+$n p=$prinfo $src$(opts_str "$@")" "$exp" "$vst" "$qst"
+    both_from_host compare "$step" "$lba" "$n" "$prinfo" "$src" "$@"
+    record "$step" "compare $lba+$n p=$prinfo $src$(opts_str "$@")" "$exp" "$VST" "$QST"
 }
 
 # ns_limits DEV: "MSSRL MCL MSRC" from Identify Namespace.

@@ -2,8 +2,8 @@
 # shellcheck shell=bash
 #
 # The harness (qemu-scripts/guest-test) exports VNVME_DEVICE, VNVME_KERNEL, VNVME_NS_COUNT,
-# VNVME_NS<i> (the --ns spec as given), VNVME_NS<i>_BYTES (image file size) and VNVME_DEV<i>
-# (the block device of nsid i). Assertions print "ASSERTION FAILED: ..." and exit 1; nothing here
+# VNVME_NS<i> (the --ns spec as given), VNVME_NS<i>_LBS, _MS, ... (its parsed format; see ns_get),
+# VNVME_NS<i>_BYTES (image file size) and VNVME_DEV<i> (the block device of nsid i). Assertions print "ASSERTION FAILED: ..." and exit 1; nothing here
 # skips a test.
 
 fail() {
@@ -19,28 +19,23 @@ assert_eq() { # ACTUAL EXPECTED WHAT
     [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"
 }
 
-# ns_get NSID KEY: a namespace property from the --ns spec, with QEMU's defaults for keys not given.
-# Accepts the long QEMU names as aliases (logical_block_size -> lbs, physical_block_size -> pbs).
+# ns_get NSID KEY: a namespace's format property (lbs, pbs, ms, mset, pi, pil, pif, sts), defaults filled
+# in: guest-test has `vnvme ns-spec` parse the --ns spec on the host and exports VNVME_NS<i>_<KEY>.
 ns_get() {
-    local var=VNVME_NS$1 key=$2 item k items
-    [[ -v $var ]] || fail "namespace $1 is not configured (VNVME_NS$1 unset; run with --ns)"
-    IFS=, read -r -a items <<<"${!var}"
-    for item in "${items[@]}"; do
-        k=${item%%=*}
-        case $k in
-        logical_block_size) k=lbs ;;
-        physical_block_size) k=pbs ;;
-        esac
-        if [[ $k == "$key" ]]; then
-            echo "${item#*=}"
-            return
-        fi
+    local var=VNVME_NS${1}_${2^^}
+    [[ -v VNVME_NS$1 ]] || fail "namespace $1 is not configured (VNVME_NS$1 unset; run with --ns)"
+    [[ -v $var ]] || fail "ns_get: no property '$2' for namespace $1 ($var unset)"
+    echo "${!var}"
+}
+
+# ns_require NSID WHAT KEY=VALUE...: fail with "namespace NSID must be WHAT" unless every KEY of its
+# format (as ns_get reads it) has that VALUE. A test given the wrong format fails and says so.
+ns_require() {
+    local n=$1 what=$2 kv spec=VNVME_NS$1
+    shift 2
+    for kv; do
+        [[ $(ns_get "$n" "${kv%%=*}") == "${kv#*=}" ]] || fail "namespace $n must be $what (needs $kv; given: '${!spec}')"
     done
-    case $key in
-    lbs) echo 512 ;;
-    ms | mset | pi | pil | pif) echo 0 ;;
-    *) echo "" ;;
-    esac
 }
 
 ns_dev() {
@@ -119,6 +114,11 @@ pi_tool() {
     python3 "$VNVME_LIB_DIR/pi_tool.py" "$@"
 }
 
+# scn ARGS...: the scenarios' helper guest-tests/scenarios/scn.py (it travels beside lib.sh).
+scn() {
+    python3 "$VNVME_LIB_DIR/scn.py" "$@"
+}
+
 # pi_py ARGS...: the 16-bit guard, type 1 shorthands of pi_tool for the older tests.
 #   pi_py selftest                          pi_tool's self-test (CRC-16/T10-DIF("123456789") == 0xd0db, ...)
 #   pi_py crc16 FILE                        print the CRC-16/T10-DIF of FILE as 0xXXXX
@@ -146,6 +146,46 @@ pi_py() {
     check-ext) pi_tool check-ext "$1" "$2" "$3" 0 0 1 "$4" "$5" --no-escape ;;
     *) fail "pi_py: unknown command '$cmd'" ;;
     esac
+}
+
+# named_pattern: for pattern-write.TAG.sh / pattern-check.TAG.sh (test-image-moves.sh copies them under
+# those names): the TAG from the running script's name into PATTERN_TAG, and the 16 MiB pattern it
+# names into ./pat.
+named_pattern() {
+    local name=${0##*/}
+    name=${name%.sh}
+    PATTERN_TAG=${name#*.}
+    [[ $name == *.* && -n $PATTERN_TAG ]] || fail "run as $name.TAG.sh (the pattern tag is in the file name)"
+    { yes "vnvme-image-$PATTERN_TAG" || true; } | head -c 16M >pat
+}
+
+# fio_terse_check MIB: a finished fio write+verify run (fio.terse, terse v3; fio.err) is clean: no
+# error output, error code 0, MIB MiB written and read back by the verify phase; prints the summary.
+fio_terse_check() {
+    [[ ! -s fio.err ]] || { cat fio.err; fail "fio printed errors"; }
+    # terse v3: field 5 = error, 6 = KiB read (the verify phase), 47 = KiB written.
+    awk -F';' '{ printf "fio: error %s, read %s KiB, written %s KiB\n", $5, $6, $47 }' fio.terse
+    assert_eq "$(awk -F';' '{ print $5 }' fio.terse)" 0 "fio error code"
+    assert_eq "$(awk -F';' '{ print $47 }' fio.terse)" "$(($1 * 1024))" "KiB written by fio"
+    assert_eq "$(awk -F';' '{ print $6 }' fio.terse)" "$(($1 * 1024))" "KiB read back by fio's verify phase"
+}
+
+# fio_verify_bg NAME MIB: start fio writing MIB MiB at random on namespace 1 at QD16 (blocks of the
+# namespace's size, 4 KiB at least) and verifying them (crc32c), in the background; FIO_PID is its pid,
+# fio.terse and fio.err its output. fio_verify_wait MIB WHAT: wait for it; it must end clean with all
+# MIB MiB verified (WHAT says across what, in the messages).
+fio_verify_bg() {
+    local dev lbs
+    dev=$(ns_dev 1) lbs=$(ns_get 1 lbs)
+    fio --name="$1" --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 \
+        --rw=randwrite --bs=$((lbs > 4096 ? lbs : 4096)) --size="$2M" --verify=crc32c --do_verify=1 --verify_fatal=1 \
+        --randrepeat=0 --output-format=terse --terse-version=3 >fio.terse 2>fio.err &
+    FIO_PID=$!
+}
+fio_verify_wait() {
+    wait "$FIO_PID" || { cat fio.err fio.terse; dmesg | tail -n 30; fail "fio failed $2"; }
+    assert_eq "$(awk -F';' '{ print $5 }' fio.terse)" 0 "fio error code"
+    assert_eq "$(awk -F';' '{ print $6 }' fio.terse)" "$(($1 * 1024))" "KiB verified $2"
 }
 
 # fs_roundtrip FSTYPE: mkfs on namespace 1, mount, write files, drop caches, read back and compare
@@ -204,6 +244,7 @@ fs_roundtrip() {
 #   vctl_bg NAME ARGS...    start `vnvme ctl ARGS...` (a trace) in the background; returns once it
 #                           is subscribed
 #   vctl_stop NAME          stop it and print everything it printed
+# The request/reply files follow qemu-scripts/ctl-relay.sh's protocol (ID.req in; ID.out, then ID.rc out).
 _vctl_req() {
     local verb=$1 id f t
     shift

@@ -3,12 +3,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-name=${0##*/}
-name=${name%.sh}
-tag=${name#*.}
-[[ $name == *.* && -n $tag ]] || fail "run as $name.TAG.sh (the pattern tag is in the file name)"
+named_pattern
+tag=$PATTERN_TAG
 dev=$(ns_dev 1)
-{ yes "vnvme-image-$tag" || true; } | head -c 16M >pat
 dmesg_mark
 dd if="$dev" of=back bs=1M count=16 iflag=direct status=none || fail "read of pattern $tag failed (PI error?)"
 cmp -s pat back || fail "namespace does not hold pattern $tag"

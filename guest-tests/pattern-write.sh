@@ -3,11 +3,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-name=${0##*/}
-name=${name%.sh}
-tag=${name#*.}
-[[ $name == *.* && -n $tag ]] || fail "run as $name.TAG.sh (the pattern tag is in the file name)"
+named_pattern
+tag=$PATTERN_TAG
 dev=$(ns_dev 1)
-{ yes "vnvme-image-$tag" || true; } | head -c 16M >pat
 dd if=pat of="$dev" bs=1M oflag=direct conv=fsync status=none || fail "write pattern $tag"
 echo "wrote pattern $tag through $VNVME_DEVICE"

@@ -25,12 +25,7 @@ dmesg_mark
 fio --name=pract --filename="$dev" --direct=1 --ioengine=libaio --iodepth=8 --rw=randwrite --bs=4096 \
     --size=${size_mib}M --verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0 \
     --output-format=terse --terse-version=3 >fio.terse 2>fio.err || { cat fio.err fio.terse; fail "fio write+verify failed"; }
-[[ ! -s fio.err ]] || { cat fio.err; fail "fio printed errors"; }
-# terse v3: field 5 = error, 6 = KiB read (the verify phase), 47 = KiB written.
-awk -F';' '{ printf "fio: error %s, read %s KiB, written %s KiB\n", $5, $6, $47 }' fio.terse
-assert_eq "$(awk -F';' '{ print $5 }' fio.terse)" 0 "fio error code"
-assert_eq "$(awk -F';' '{ print $47 }' fio.terse)" "$((size_mib * 1024))" "KiB written by fio"
-assert_eq "$(awk -F';' '{ print $6 }' fio.terse)" "$((size_mib * 1024))" "KiB read back by fio's verify phase"
+fio_terse_check "$size_mib"
 dmesg_assert_clean "fio on the extended-LBA namespace"
 
 # fio's random map writes every block of the region once, so every LBA below size_mib MiB holds

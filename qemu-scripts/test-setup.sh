@@ -104,7 +104,7 @@ if ((cold)); then
     n_stages=$(grep -c ' built ' "$work/out" || true)
     if ((st == 0)) && grep -q "done in .* ($n_stages stage(s) rebuilt)" "$work/out" && ((n_stages >= 10)); then
         pass "cold ($n_stages stages in $(lab_elapsed "$t0" "$(lab_now)"))"
-        # The lab it made boots a guest (guest-test's own probe boot, no vnvme needed).
+        # The lab it made boots a guest: an ordinary run on QEMU's own nvme device (pi-profile.sh).
         if VNVME_LAB=$lab VNVME_SKIP_SETUP=1 "$here/guest-test" --device qemu --kernel "$kernel" --ns lbs=512 \
             "$repo/guest-tests/pi-profile.sh" >"$work/out" 2>&1; then
             pass "cold-lab-boots ($kernel, $(grep -m1 '^accel' "$work/out" || echo 'accel unknown'))"

@@ -1,6 +1,6 @@
 //! Controller counters as named atomics: commands by opcode and status, bytes
 //! moved across the guest DMA boundary per direction, and SMART-relevant totals.
-//! Read by the SMART log and, later, by the control plane.
+//! Read by the SMART log and by the control plane (`vnvme ctl stats`).
 
 use crate::spec::Status;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

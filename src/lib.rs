@@ -2,16 +2,16 @@
 //! Information, attached to QEMU over vfio-user.
 //!
 //! Layers, top to bottom (see docs/design.md; `tests/layers.rs` keeps the
-//! arrows pointing down): `cli` and `bench`, `driver`, `control`,
+//! arrows pointing down): `cli` and `csum_cost`, `driver`, `control`,
 //! `transport::vfio_user`, `controller`, `nvm`, `counters`, `pi`, `dma`,
 //! `storage`, `spec`. Diagnostics go through `tracing` (the subscriber is
 //! installed by `cli::diagnostics`).
 
-pub mod bench;
 pub mod cli;
 pub mod control;
 pub mod controller;
 pub mod counters;
+pub mod csum_cost;
 pub mod dma;
 pub mod driver;
 pub mod nvm;

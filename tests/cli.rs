@@ -84,6 +84,20 @@ fn serve_rejects_unknown_and_bad_properties() {
 }
 
 #[test]
+fn ns_spec_prints_the_defaulted_spec_and_rejects_bad_ones() {
+    let out = vnvme().args(["ns-spec", "logical_block_size=4096,ms=16,pi=1,pif=2"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "lbs=4096\npbs=4096\nms=16\nmset=0\npi=1\npil=0\npif=2\nsts=0\n");
+    let out = vnvme().args(["ns-spec", "--json", "path=/x.img"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["path"].as_str(), v["lbs"].as_u64(), v["pi"].as_u64()), (Some("/x.img"), Some(512), Some(0)));
+    expect_error(&["ns-spec", "lbs=512,colour=red"], "unknown property 'colour'");
+    expect_error(&["ns-spec", "lbs=512,ms=8,pi=1,pif=2"], "ms of at least 16");
+    expect_error(&["ns-spec", "ms=8,ms=16"], "'ms' given twice");
+}
+
+#[test]
 fn image_create_rejects_bad_sizes_and_existing_files() {
     let d = scratch("image");
     let p = d.join("x.img");

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["transport"],
     &["control"],
     &["driver"],
-    &["cli", "bench"],
+    &["cli", "csum_cost"],
 ];
 
 fn rank(module: &str) -> Option<usize> {

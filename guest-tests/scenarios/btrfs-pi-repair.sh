@@ -13,11 +13,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
-scn() { python3 "$here/scn.py" "$@"; }
 
 for i in 1 2 3 4 5 6; do
-    [[ $(ns_get $i ms) == 8 && $(ns_get $i pi) == 1 ]] || fail "namespace $i must be Type 1 PI with ms=8"
-    [[ $(ns_get $i mset) == $((i <= 3)) ]] || fail "namespaces 1-3 must be extended LBA, 4-6 separate metadata"
+    ns_require "$i" "Type 1 PI with ms=8, extended LBA in 1-3, separate metadata in 4-6" ms=8 pi=1 mset=$((i <= 3))
 done
 case $VNVME_KERNEL in
 old | lts) drive_checks=true ;; # PRACT reads carry PRCHK guard|ref

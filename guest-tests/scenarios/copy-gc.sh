@@ -15,12 +15,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
-scn() { python3 "$here/scn.py" "$@"; }
 gc() { python3 "$here/gc.py" "$@"; }
 
 dev=$(ns_dev 1)
 lbs=$(ns_get 1 lbs) ms=$(ns_get 1 ms)
-[[ $(ns_get 1 pi) == 1 && $(ns_get 1 mset) == 0 ]] || fail "namespace 1 must be Type 1 PI with separate metadata"
+ns_require 1 "Type 1 PI with separate metadata" pi=1 mset=0
 assert_eq "$(cat "$(ns_sysfs 1)/integrity/format")" T10-DIF-TYPE1-CRC "integrity profile"
 zones=4 zb=1024 dest_a=16384 dest_b=32768
 dmesg_mark

@@ -14,11 +14,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
-scn() { python3 "$here/scn.py" "$@"; }
 
 d1=$(ns_dev 1) d2=$(ns_dev 2)
-[[ $(ns_get 1 ms) == 0 ]] || fail "namespace 1 must have no metadata"
-[[ $(ns_get 2 pi) == 1 && $(ns_get 2 mset) == 0 ]] || fail "namespace 2 must be PI with separate metadata"
+ns_require 1 "without metadata" ms=0
+ns_require 2 "Type 1 PI with separate metadata" pi=1 mset=0
 vctl detect on >/dev/null
 secs=3
 

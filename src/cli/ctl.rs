@@ -48,6 +48,10 @@ pub enum CtlCmd {
         /// Stop after this many events.
         #[arg(long)]
         count: Option<u64>,
+        /// Create this (empty) file once subscribed: from then on no matching command is missed.
+        /// Scripts that start a trace in the background wait for it before they issue I/O.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
     },
     /// Fault rules: add RULE | list | del ID | clear (rule syntax in docs/faults.md).
     Fault {
@@ -130,12 +134,14 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
         CtlCmd::Stats { reset } => {
             request::<StatsReply>(path, &Request::Stats { reset })?.print(a.json, print_stats);
         }
-        CtlCmd::Trace { ns, op, lba, errors, count } => {
+        CtlCmd::Trace { ns, op, lba, errors, count, ready_file } => {
             let lba = lba.as_deref().map(parse_lba).transpose()?;
             let filter = TraceFilter { ns, op: if op.is_empty() { None } else { Some(op) }, lba, errors };
             let (_, r) = send::<TraceStarted>(path, &Request::Trace { filter })?;
-            // Subscribed: from here on no completed command that matches is missed. Scripts that
-            // start a trace in the background wait for this line before they issue I/O.
+            // Subscribed: from here on no completed command that matches is missed.
+            if let Some(f) = &ready_file {
+                std::fs::File::create(f).map_err(|e| format!("--ready-file {}: {e}", f.display()))?;
+            }
             eprintln!("vnvme ctl: tracing (Ctrl-C to stop)");
             for (seen, line) in (1u64..).zip(r.lines()) {
                 let line = line.map_err(|e| e.to_string())?;

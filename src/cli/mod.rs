@@ -1,4 +1,5 @@
-//! Command-line interface: `vnvme serve`, `vnvme image create`, `vnvme bench pi`.
+//! Command-line interface: `vnvme serve`, `vnvme ctl`, `vnvme ns-spec`, `vnvme image create`,
+//! `vnvme bench pi|csum|io`.
 //! Argument parsing and human output only; no NVMe logic.
 
 pub mod ctl;
@@ -28,6 +29,14 @@ enum Cmd {
     Serve(serve::ServeArgs),
     /// Talk to a running server's control socket: stats, trace, fault rules, mutation detector.
     Ctl(ctl::CtlArgs),
+    /// Parse one `--ns` SPEC (as `serve --ns` does; `path` may be left out) and print every
+    /// property with its default filled in: `key=value` lines, or one JSON object with --json.
+    /// Scripts ask this instead of parsing the grammar themselves.
+    NsSpec {
+        spec: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Namespace images.
     Image {
         #[command(subcommand)]
@@ -126,6 +135,13 @@ pub fn main() -> i32 {
     let r = match cli.cmd {
         Cmd::Serve(a) => serve::run(a),
         Cmd::Ctl(a) => ctl::run(a),
+        Cmd::NsSpec { spec, json } => ns_spec::NsSpec::parse_format(&spec).map(|s| {
+            if json {
+                println!("{}", s.to_json());
+            } else {
+                print!("{}", s.to_lines());
+            }
+        }),
         Cmd::Image { cmd: ImageCmd::Create { path, size, lbs, ms, force } } => {
             image_create(&path, &size, lbs, ms, force)
         }
@@ -186,7 +202,7 @@ fn bench_io(image: &std::path::Path, seconds: f64, poll_us: u32) -> Result<(), S
         image.display()
     );
     println!("{:<22} {:>12} {:>12}", "test", "IOPS", "irq/IO");
-    for r in crate::driver::bench::run(image, seconds, poll_us)? {
+    for r in crate::driver::iops::run(image, seconds, poll_us)? {
         println!("{:<22} {:>12.0} {:>12.3}", r.test, r.iops, r.interrupts_per_io);
     }
     Ok(())
@@ -200,7 +216,7 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
     }
     diagnostics::init(diagnostics::Verbosity { diagnostics: false, trace: false });
     let tests = [(32u16, 1usize, nvm::READ), (32, 1, nvm::WRITE), (1, 1, nvm::READ), (1, 1, nvm::WRITE)];
-    let ns = crate::driver::bench::namespace_on(image)?;
+    let ns = crate::driver::iops::namespace_on(image)?;
     let make = |rules: usize, detect: bool| -> Result<Arc<dyn crate::controller::hooks::CommandHook>, String> {
         let plane = crate::control::ControlPlane::new(
             Arc::new(crate::nvm::ns_table::NamespaceTable::fixed(vec![ns.clone()])),
@@ -226,11 +242,11 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
         "control plane cost: in-process driver, {seconds} s per test, best of 3 interleaved rounds after a warm-up, IOPS (ratio to plain vnvme)"
     );
     // Warm-up: page cache, allocator, CPU frequency.
-    crate::driver::bench::run_with(image, seconds, 0, None, &tests)?;
+    crate::driver::iops::run_with(image, seconds, 0, None, &tests)?;
     let mut best = vec![vec![0f64; tests.len()]; configs.len()];
     for _ in 0..3 {
         for (c, (_, hook)) in configs.iter().enumerate() {
-            for (i, r) in crate::driver::bench::run_with(image, seconds, 0, hook.clone(), &tests)?.iter().enumerate() {
+            for (i, r) in crate::driver::iops::run_with(image, seconds, 0, hook.clone(), &tests)?.iter().enumerate() {
                 best[c][i] = best[c][i].max(r.iops);
             }
         }
@@ -251,7 +267,7 @@ fn bench_control(image: &std::path::Path, seconds: f64) -> Result<(), String> {
 }
 
 fn bench_csum(rounds: usize) {
-    let (mhz, rows) = crate::bench::csum::run(rounds.max(1));
+    let (mhz, rows) = crate::csum_cost::run(rounds.max(1));
     println!(
         "checksum cost per 4 KiB block, warm cache, best of 5; cycles = ns x TSC {mhz:.0} MHz (from /proc/cpuinfo)"
     );

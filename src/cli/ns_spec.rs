@@ -1,6 +1,9 @@
 //! `--ns` specifications: QEMU `nvme-ns` property names, comma separated.
 //! `path=IMG[,logical_block_size|lbs=512|4096][,physical_block_size|pbs=N][,ms=N]
 //! [,mset=0|1][,pi=0-3][,pil=0|1][,pif=0|1|2][,sts=N]`
+//!
+//! The one parser of this grammar: `vnvme serve --ns` uses it, and the guest-test harness asks
+//! `vnvme ns-spec` for the parsed, defaulted values instead of parsing the string itself.
 
 #![forbid(unsafe_code)]
 
@@ -10,6 +13,9 @@ use std::path::PathBuf;
 pub struct NsSpec {
     pub path: PathBuf,
     pub lbs: u32,
+    /// QEMU's `physical_block_size`; defaults to the logical block size (QEMU refuses a
+    /// physical block smaller than the logical one). vnvme itself does not use it.
+    pub pbs: u32,
     pub ms: u16,
     pub mset: bool,
     pub pi: u8,
@@ -34,18 +40,43 @@ fn flag(key: &str, v: &str) -> Result<bool, String> {
 impl std::str::FromStr for NsSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let mut spec = NsSpec { path: PathBuf::new(), lbs: 512, ms: 0, mset: false, pi: 0, pil: false, pif: 0, sts: 0 };
-        let mut have_path = false;
+        let spec = Self::parse_format(s)?;
+        if spec.path.as_os_str().is_empty() {
+            return Err("--ns: path=IMAGE is required".into());
+        }
+        Ok(spec)
+    }
+}
+
+impl NsSpec {
+    /// Parse and check a spec, with every property not given at its default; `path` may be
+    /// left out (then empty): a format without an image, as `vnvme ns-spec` reports it.
+    pub fn parse_format(s: &str) -> Result<Self, String> {
+        let mut spec =
+            NsSpec { path: PathBuf::new(), lbs: 512, pbs: 0, ms: 0, mset: false, pi: 0, pil: false, pif: 0, sts: 0 };
+        let mut seen: Vec<&str> = Vec::new();
         for part in s.split(',').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').ok_or_else(|| format!("--ns: '{part}' is not key=value"))?;
+            let canon = match k {
+                "image" => "path",
+                "logical_block_size" => "lbs",
+                "physical_block_size" => "pbs",
+                _ => k,
+            };
+            if seen.contains(&canon) {
+                return Err(format!("--ns: '{k}' given twice"));
+            }
+            seen.push(canon);
             match k {
                 "path" | "image" => {
+                    if v.is_empty() {
+                        return Err(format!("--ns: {k}= needs a path"));
+                    }
                     spec.path = PathBuf::from(v);
-                    have_path = true;
                 }
                 "logical_block_size" | "lbs" => spec.lbs = num(k, v)? as u32,
                 "physical_block_size" | "pbs" => {
-                    num(k, v)?;
+                    spec.pbs = u32::try_from(num(k, v)?).map_err(|_| format!("--ns: {k}={v} is too large"))?
                 }
                 "ms" => spec.ms = u16::try_from(num(k, v)?).map_err(|_| format!("--ns: ms={v} is too large"))?,
                 "mset" => spec.mset = flag(k, v)?,
@@ -60,8 +91,8 @@ impl std::str::FromStr for NsSpec {
                 }
             }
         }
-        if !have_path {
-            return Err("--ns: path=IMAGE is required".into());
+        if spec.pbs == 0 {
+            spec.pbs = spec.lbs;
         }
         if spec.lbs != 512 && spec.lbs != 4096 {
             return Err(format!("--ns: logical_block_size={} is not supported (512 or 4096)", spec.lbs));
@@ -95,6 +126,45 @@ impl std::str::FromStr for NsSpec {
         }
         Ok(spec)
     }
+
+    /// The defaulted spec as `key=value` lines, one per property, in a fixed order: what
+    /// `vnvme ns-spec` prints for scripts (`path` only when one was given).
+    pub fn to_lines(&self) -> String {
+        let mut out = String::new();
+        if !self.path.as_os_str().is_empty() {
+            out += &format!("path={}\n", self.path.display());
+        }
+        for (k, v) in self.fields() {
+            out += &format!("{k}={v}\n");
+        }
+        out
+    }
+
+    /// The defaulted spec as one JSON object (`vnvme ns-spec --json`).
+    pub fn to_json(&self) -> String {
+        let mut m = serde_json::Map::new();
+        if !self.path.as_os_str().is_empty() {
+            m.insert("path".into(), self.path.display().to_string().into());
+        }
+        for (k, v) in self.fields() {
+            m.insert(k.into(), v.into());
+        }
+        serde_json::Value::Object(m).to_string()
+    }
+
+    /// The format properties under their QEMU `nvme-ns` short names; flags as 0/1.
+    fn fields(&self) -> [(&'static str, u64); 8] {
+        [
+            ("lbs", self.lbs.into()),
+            ("pbs", self.pbs.into()),
+            ("ms", self.ms.into()),
+            ("mset", self.mset.into()),
+            ("pi", self.pi.into()),
+            ("pil", self.pil.into()),
+            ("pif", self.pif.into()),
+            ("sts", self.sts.into()),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -117,9 +187,31 @@ mod tests {
             ("path=/x,ms=0,pi=1", "needs ms"),
             ("path=/x,lbs=512,ms=16,pi=1,pif=2", "4096"),
             ("path=/x,ms=abc", "not a number"),
+            ("path=/x,lbs=512,logical_block_size=4096", "given twice"),
+            ("path=,lbs=512", "needs a path"),
+            ("path=/x,lbs", "not key=value"),
         ] {
             let e = spec.parse::<NsSpec>().unwrap_err();
             assert!(e.contains(word), "{spec}: {e}");
         }
+    }
+    #[test]
+    fn a_format_without_path_prints_every_property_defaulted() {
+        let s = NsSpec::parse_format("lbs=4096,ms=16,pi=1,pif=2").unwrap();
+        assert_eq!(s.to_lines(), "lbs=4096\npbs=4096\nms=16\nmset=0\npi=1\npil=0\npif=2\nsts=0\n");
+        let s = NsSpec::parse_format("").unwrap();
+        assert_eq!(s.to_lines(), "lbs=512\npbs=512\nms=0\nmset=0\npi=0\npil=0\npif=0\nsts=0\n");
+        assert!("lbs=512".parse::<NsSpec>().is_err(), "serve still needs the path");
+    }
+    #[test]
+    fn json_names_the_same_properties() {
+        let s = NsSpec::parse_format("path=/x.img,physical_block_size=4096,ms=8,mset=1,pi=3,pil=1").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"path": "/x.img", "lbs": 512, "pbs": 4096, "ms": 8, "mset": 1, "pi": 3, "pil": 1,
+                "pif": 0, "sts": 0})
+        );
+        assert_eq!(s.to_lines().lines().next(), Some("path=/x.img"));
     }
 }

@@ -135,7 +135,8 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
             "namespace {nsid}: gave {filled} bytes of never-written metadata the unwritten pattern (PI tuple all ones)"
         );
     }
-    let marks = crate::nvm::uncorrectable::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
+    let marks =
+        crate::nvm::uncorrectable_marks::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
     let ids =
         crate::nvm::ns_ids::NsIds::load_or_create(p).map_err(|e| format!("namespace {nsid}: identifiers: {e}"))?;
     Ok(Arc::new(ns.with_uncorrectable(marks).with_ids(ids)))

@@ -12,7 +12,7 @@
 
 pub mod admin;
 pub mod config;
-pub mod errors;
+pub mod error_log;
 pub mod hooks;
 pub mod interrupt;
 pub mod queue;
@@ -28,10 +28,10 @@ pub use interrupt::InterruptSink;
 use crate::counters::Counters;
 use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
-use crate::spec::{CompletionEntry, Status, SubmissionEntry};
+use crate::spec::{CompletionEntry, SubmissionEntry};
 use admin::aer::{AerState, AsyncEvent};
 use admin::features::Features;
-use errors::ErrorLog;
+use error_log::ErrorLog;
 use queue::{CompletionQueue, PostError, SubmissionQueue};
 use shadow::ShadowDoorbells;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -396,9 +396,6 @@ impl Controller {
         }
     }
 
-    pub fn admin_state(&self) -> Option<&AdminQueue> {
-        self.admin.as_ref()
-    }
     pub fn registers(&self) -> &registers::Registers {
         &self.regs
     }
@@ -416,11 +413,6 @@ impl Drop for Controller {
     fn drop(&mut self) {
         self.stop_queues();
     }
-}
-
-/// Convenience for admin handlers.
-pub fn status_only(status: Status) -> admin::Outcome {
-    admin::Outcome::Done { dw0: 0, status }
 }
 
 #[cfg(test)]

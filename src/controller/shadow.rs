@@ -1,4 +1,4 @@
-//! Shadow doorbells and EventIdx (NVMe-Base 5.1.25 Doorbell Buffer Config).
+//! Shadow doorbells and EventIdx (NVMe-Base 5.2.5 Doorbell Buffer Config).
 //!
 //! The host writes each new SQ tail / CQ head into the shadow doorbell buffer and
 //! rings the real (trapped) doorbell only when the value passes the EventIdx the

@@ -9,7 +9,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod bench;
+pub mod iops;
 
 use crate::controller::{Controller, InterruptSink};
 use crate::dma::{DmaMemory, GuestAddr};

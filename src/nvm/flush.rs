@@ -1,4 +1,4 @@
-//! Flush (NVM-CS 3.3.2, NVMe-Base 7.1): make every completed write durable.
+//! Flush (NVMe-Base 7.1; a common I/O command, not in NVM-CS): make every completed write durable.
 //! NSID FFFFFFFFh flushes all namespaces (VWC bits 2:1 = 11b).
 
 use super::{store_error, Completion, IoEnv};

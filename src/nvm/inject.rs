@@ -223,42 +223,10 @@ mod tests {
     use super::*;
     use crate::nvm::metadata::fill_unwritten;
     use crate::nvm::namespace::{standard_formats, Protection};
+    use crate::storage::mem::{Access, TappedStore};
     use crate::storage::{BlockStore, MemStore};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
-
-    /// A store that counts the calls made to it.
-    struct Counting {
-        inner: MemStore,
-        reads: AtomicU64,
-        writes: AtomicU64,
-    }
-
-    impl BlockStore for Counting {
-        fn size(&self) -> u64 {
-            self.inner.size()
-        }
-        fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
-            self.reads.fetch_add(1, Ordering::Relaxed);
-            self.inner.read_at(off, buf)
-        }
-        fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
-            self.writes.fetch_add(1, Ordering::Relaxed);
-            self.inner.write_at(off, data)
-        }
-        fn deallocate(&self, off: u64, len: u64) -> io::Result<()> {
-            self.inner.deallocate(off, len)
-        }
-        fn write_zeroes(&self, off: u64, len: u64) -> io::Result<()> {
-            self.inner.write_zeroes(off, len)
-        }
-        fn flush(&self) -> io::Result<()> {
-            Ok(())
-        }
-        fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool> {
-            self.inner.is_allocated(off, len)
-        }
-    }
 
     /// A namespace in format `index` of `standard_formats(pif, sts)` on `store`,
     /// opened as `vnvme serve` opens one (holes get the never-written pattern).
@@ -411,9 +379,13 @@ mod tests {
 
     #[test]
     fn thousands_of_blocks_take_a_few_large_reads_and_writes() {
-        let inner = MemStore::new(4 << 20);
-        let store = Arc::new(Counting { inner, reads: AtomicU64::new(0), writes: AtomicU64::new(0) });
-        let ns = namespace_on(store.clone(), 0, 0, 1, 1);
+        // Count the reads and writes made to the store.
+        let calls = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let tally = calls.clone();
+        let store = TappedStore::new(MemStore::new(4 << 20), move |a| {
+            tally[(a == Access::Write) as usize].fetch_add(1, Ordering::Relaxed);
+        });
+        let ns = namespace_on(Arc::new(store), 0, 0, 1, 1);
         let n = 5000u64;
         let f = ns.format();
         // A correct tuple for every block of zero data (no data write needed).
@@ -427,15 +399,15 @@ mod tests {
         // Every other block already spoiled: only the others are written, one write each.
         corrupt(&ns, StoredTag::Guard, 1, 1).unwrap();
         corrupt(&ns, StoredTag::Guard, 3, 3).unwrap();
-        let count = |s: &Counting| (s.reads.swap(0, Ordering::Relaxed), s.writes.swap(0, Ordering::Relaxed));
-        count(&store);
+        let count = || (calls[0].swap(0, Ordering::Relaxed), calls[1].swap(0, Ordering::Relaxed));
+        count();
         assert_eq!(corrupt(&ns, StoredTag::Guard, 0, n - 1).unwrap(), outcome(n - 2, 2, 0));
         let steps = n.div_ceil(STEP_BYTES / 512);
-        assert_eq!(count(&store), (2 * steps, steps + 2), "data and metadata per step; runs 0, 2, 4.. around 1 and 3");
+        assert_eq!(count(), (2 * steps, steps + 2), "data and metadata per step; runs 0, 2, 4.. around 1 and 3");
         assert_eq!(corrupt(&ns, StoredTag::Guard, 0, n - 1).unwrap(), outcome(0, n, 0));
-        assert_eq!(count(&store), (2 * steps, 0), "nothing to write");
+        assert_eq!(count(), (2 * steps, 0), "nothing to write");
         assert_eq!(corrupt(&ns, StoredTag::RefTag, 0, n - 1).unwrap(), outcome(n, 0, 0));
-        assert_eq!(count(&store), (steps, steps), "a Type 1 reference tag needs no data");
+        assert_eq!(count(), (steps, steps), "a Type 1 reference tag needs no data");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod ns_table;
 pub mod protection;
 pub mod rw;
 pub mod transfer;
-pub mod uncorrectable;
+pub mod uncorrectable_marks;
 pub mod verify;
 pub mod write_uncorrectable;
 pub mod write_zeroes;

@@ -82,7 +82,7 @@ pub struct Namespace {
     /// may be attached to more than one controller), as created.
     pub nmic: u8,
     /// Blocks marked by Write Uncorrectable.
-    pub uncorrectable: super::uncorrectable::UncorrectableMap,
+    pub uncorrectable: super::uncorrectable_marks::UncorrectableMap,
     pub counters: crate::counters::NsCounters,
 }
 
@@ -138,7 +138,7 @@ impl Namespace {
     }
 
     /// Keep Write Uncorrectable marks in `map` (loaded from beside the image).
-    pub fn with_uncorrectable(mut self, map: super::uncorrectable::UncorrectableMap) -> Self {
+    pub fn with_uncorrectable(mut self, map: super::uncorrectable_marks::UncorrectableMap) -> Self {
         self.uncorrectable = map;
         self
     }

@@ -17,7 +17,7 @@
 use super::namespace::{standard_formats, LbaFormat, Namespace, Protection};
 use super::ns_ids::NsIds;
 use super::ns_table::{NsEntry, Origin};
-use super::uncorrectable::UncorrectableMap;
+use super::uncorrectable_marks::UncorrectableMap;
 use crate::storage::{BlockStore, FileStore};
 use std::io;
 use std::path::{Path, PathBuf};

@@ -54,9 +54,7 @@ impl NsIds {
     }
 
     pub fn sidecar_for(image: &Path) -> PathBuf {
-        let mut s = image.as_os_str().to_owned();
-        s.push(".ids");
-        PathBuf::from(s)
+        crate::storage::sidecar(image, "ids")
     }
 
     /// The identifiers kept beside `image`, generating and saving them the first

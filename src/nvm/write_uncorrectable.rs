@@ -1,7 +1,7 @@
 //! Write Uncorrectable (NVM-CS 3.3.8): mark blocks so that reads, Verify, Compare
 //! and Copy of them fail with Unrecovered Read Error until they are written again
 //! (Write, Write Zeroes, Dataset Management deallocate, Format NVM). The marks
-//! persist beside the image (see `uncorrectable`).
+//! persist beside the image (see `uncorrectable_marks`).
 
 use super::{range_target, store_error, Completion, IoEnv};
 use crate::spec::SubmissionEntry;

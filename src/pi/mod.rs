@@ -17,7 +17,7 @@
 //! | `tuple.rs` | [`PiTuple`]: big-endian tuple encode / decode |
 //! | `context.rs` | [`PiChecks`], [`PiContext`]: per-command state, one-block generate / verify |
 //! | `layout.rs` | [`Layout`], [`LayoutMut`]: many blocks, separate or interleaved metadata |
-//! | `bench.rs` | [`bench()`]: generate+verify throughput next to memcpy |
+//! | `throughput.rs` | [`bench()`]: generate+verify throughput next to memcpy |
 //!
 //! Not implemented: PRACT decisions (the command layer chooses generate, verify, strip or
 //! insert), scatter-gather walking and tuples split across buffers (the DMA layer bounces into
@@ -26,19 +26,19 @@
 
 #![forbid(unsafe_code)]
 
-mod bench;
 mod context;
 mod format;
 mod guard;
 mod layout;
 mod storage_ref;
+mod throughput;
 mod tuple;
 
-pub use bench::{bench, BenchRow};
 pub use context::{PiChecks, PiContext};
 pub use format::{FormatError, PiFormat, PiLocation, PiType};
 pub use guard::{GuardDigest, GuardFormat};
 pub use layout::{Layout, LayoutMut};
+pub use throughput::{bench, BenchRow};
 pub use tuple::PiTuple;
 
 use std::fmt;

@@ -70,3 +70,53 @@ impl BlockStore for MemStore {
         Ok(((r.start as u64 / GRANULE)..(r.end as u64).div_ceil(GRANULE)).any(|i| g.1[i as usize]))
     }
 }
+
+/// Which store call a [`TappedStore`] tap sees.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Test support: a [`MemStore`] that calls `tap` before every `read_at` and `write_at`, so a
+/// test can count the calls or hold a worker inside a command.
+#[cfg(test)]
+pub struct TappedStore {
+    inner: MemStore,
+    tap: Box<dyn Fn(Access) + Send + Sync>,
+}
+
+#[cfg(test)]
+impl TappedStore {
+    pub fn new(inner: MemStore, tap: impl Fn(Access) + Send + Sync + 'static) -> Self {
+        TappedStore { inner, tap: Box::new(tap) }
+    }
+}
+
+#[cfg(test)]
+impl BlockStore for TappedStore {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
+        (self.tap)(Access::Read);
+        self.inner.read_at(off, buf)
+    }
+    fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
+        (self.tap)(Access::Write);
+        self.inner.write_at(off, data)
+    }
+    fn deallocate(&self, off: u64, len: u64) -> io::Result<()> {
+        self.inner.deallocate(off, len)
+    }
+    fn write_zeroes(&self, off: u64, len: u64) -> io::Result<()> {
+        self.inner.write_zeroes(off, len)
+    }
+    fn flush(&self) -> io::Result<()> {
+        self.inner.flush()
+    }
+    fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool> {
+        self.inner.is_allocated(off, len)
+    }
+}

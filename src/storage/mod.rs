@@ -13,6 +13,15 @@ pub use file::FileStore;
 pub use layout::ImageLayout;
 pub use mem::MemStore;
 
+/// A sidecar file kept beside an image: `IMAGE.EXT` (e.g. `ns1.img.ids`); the image's own
+/// extension stays, so every sidecar of one image shares its name.
+pub fn sidecar(image: &std::path::Path, ext: &str) -> std::path::PathBuf {
+    let mut s = image.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    s.into()
+}
+
 use std::io;
 
 /// A flat, byte-addressed backing store. Concurrency: every method takes `&self`
@@ -31,4 +40,15 @@ pub trait BlockStore: Send + Sync {
     fn flush(&self) -> io::Result<()>;
     /// Whether any byte of the range is allocated (false only for a hole).
     fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn a_sidecar_keeps_the_image_name_and_extension() {
+        assert_eq!(super::sidecar(Path::new("/a/ns1.img"), "ids"), PathBuf::from("/a/ns1.img.ids"));
+        assert_eq!(super::sidecar(Path::new("disk"), "uncor.tmp"), PathBuf::from("disk.uncor.tmp"));
+    }
 }

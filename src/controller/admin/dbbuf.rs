@@ -1,4 +1,4 @@
-//! Doorbell Buffer Config (NVMe-Base 5.1.25... "Doorbell Buffer Config command"):
+//! Doorbell Buffer Config (NVMe-Base 5.2.5, "Doorbell Buffer Config command"):
 //! PRP1 is the shadow doorbell buffer, PRP2 the EventIdx buffer, each one memory
 //! page, page aligned. See `controller::shadow` for how they are used.
 

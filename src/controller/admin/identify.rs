@@ -104,7 +104,7 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         // One firmware slot, read only.
         .u8(c::FRMW, 0x03)
         .u8(c::LPA, c::LPA_CSE | c::LPA_EXTENDED | c::LPA_SUPPORTED_LOGS)
-        .u8(c::ELPE, (crate::controller::errors::ENTRIES - 1) as u8)
+        .u8(c::ELPE, (crate::controller::error_log::ENTRIES - 1) as u8)
         .u8(c::NPSS, 0)
         .u16(c::WCTEMP, 343)
         .u16(c::CCTEMP, 373)

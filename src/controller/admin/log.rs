@@ -43,7 +43,7 @@ pub fn get_log_page(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         }
         lid::ERROR => {
             let log = sh.errors.lock().unwrap();
-            let mut d = vec![0u8; crate::controller::errors::ENTRIES * 64];
+            let mut d = vec![0u8; crate::controller::error_log::ENTRIES * 64];
             for (i, e) in log.entries.iter().enumerate() {
                 d[i * 64..i * 64 + 64].copy_from_slice(&e.encode());
             }

@@ -13,7 +13,7 @@ pub mod ns_mgmt;
 pub mod queues;
 
 use super::Controller;
-use crate::dma::{prp, Direction};
+use crate::dma::prp;
 use crate::spec::command::Psdt;
 use crate::spec::opcode::admin as op;
 use crate::spec::{Status, SubmissionEntry};
@@ -86,7 +86,6 @@ pub fn read_from_host(ctrl: &Controller, sqe: &SubmissionEntry, len: usize) -> R
     let mut buf = vec![0u8; len];
     list.gather(&*sh.mem, 0, &mut buf)?;
     sh.counters.dma_to_device.fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
-    let _ = Direction::HostToController;
     Ok(buf)
 }
 

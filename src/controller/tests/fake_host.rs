@@ -14,7 +14,7 @@
 
 pub(super) use super::cmd;
 use super::fixtures::TempImage;
-pub(super) use super::fixtures::{on_both_stores, pattern, watchdog, NsConfig, Store};
+pub(super) use super::fixtures::{on_both_stores, pattern, u16_at, u32_at, u64_at, watchdog, NsConfig, Store};
 use crate::controller::interrupt::RecordingSink;
 use crate::controller::{Controller, ControllerConfig, NamespaceTable};
 use crate::dma::{DmaMemory, GuestAddr, VecMemory};
@@ -75,6 +75,13 @@ impl FakeHost {
     /// A host with these namespaces on `store`, controller not yet enabled.
     pub fn new(store: Store, namespaces: &[NsConfig]) -> Self {
         Self::with_config(store, namespaces, ControllerConfig::default())
+    }
+
+    /// [`FakeHost::new`], then [`FakeHost::enable`]: ready for admin commands.
+    pub fn enabled(store: Store, namespaces: &[NsConfig]) -> Self {
+        let mut h = Self::new(store, namespaces);
+        h.enable();
+        h
     }
 
     /// [`FakeHost::new`] with the controller configured by `config`.

@@ -2,20 +2,10 @@
 //! namespace size and formats, the active namespace list and the namespace
 //! identification descriptors, read back from guest memory as a driver reads them.
 
-use super::fake_host::{FakeHost, NsConfig, Store};
+use super::fake_host::{u16_at, u32_at, u64_at, FakeHost, NsConfig, Store};
 use crate::controller::ControllerConfig;
 use crate::spec::identify::{ctrl as c, ns as n};
 use crate::spec::Status;
-
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(b[off..off + 2].try_into().unwrap())
-}
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
-}
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
-}
 
 /// Three namespaces: 512 plain, 512+8 Type 1 extended, 4096+16 Type 3 with 64b guard.
 fn namespaces() -> [NsConfig; 3] {
@@ -27,9 +17,7 @@ fn namespaces() -> [NsConfig; 3] {
 }
 
 fn host() -> FakeHost {
-    let mut h = FakeHost::new(Store::Mem, &namespaces());
-    h.enable();
-    h
+    FakeHost::enabled(Store::Mem, &namespaces())
 }
 
 #[test]

@@ -22,6 +22,10 @@
 //! | `copy_formats.rs` | Copy descriptor formats against every PI format |
 //! | `optional_features.rs` | optional features left out: absent in Identify, Invalid Field when probed |
 //! | `ns_mgmt.rs` | Namespace Management / Attachment, CNS 10h-13h, capacity, restart |
+//! | `format.rs` | Format NVM: switching LBA format and protection at run time, its statuses |
+//! | `hooks.rs` | the command hook: injected statuses, delays, sticky PI corruption |
+//! | `prinfo_matrix.rs` | every PRINFO on a read against every kind of bad stored tuple |
+//! | `verify_compare.rs` | Verify, Compare and Write Uncorrectable |
 
 mod cmd;
 mod fake_host;

@@ -3,7 +3,7 @@
 //! status the commands can return, the Identify lists (CNS 10h-13h), capacity
 //! accounting, the Namespace Attribute Changed event, and a restart.
 
-use super::fake_host::{cmd, FakeHost, NsConfig, Store, PAGE, TIMEOUT};
+use super::fake_host::{cmd, u16_at, u32_at, u64_at, FakeHost, NsConfig, Store, PAGE, TIMEOUT};
 use crate::nvm::ns_dir::NsDir;
 use crate::nvm::ns_table::NamespaceTable;
 use crate::spec::identify::{ctrl as c, ns as n};
@@ -17,16 +17,6 @@ const CAPACITY: u64 = 64 << 20;
 const GIVEN_BYTES: u64 = 1 << 20;
 const PRACT: u32 = 1 << 29;
 const PRCHK_GUARD: u32 = 1 << 28;
-
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(b[off..off + 2].try_into().unwrap())
-}
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
-}
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
-}
 
 /// A temporary `--ns-dir`, removed on drop.
 struct TempDir(PathBuf);
@@ -299,8 +289,7 @@ fn capacity_is_accounted_in_identify() {
 
 #[test]
 fn identify_and_features_without_ns_dir() {
-    let mut h = FakeHost::new(Store::Mem, &[NsConfig::new(512), NsConfig::new(4096)]);
-    h.enable();
+    let mut h = FakeHost::enabled(Store::Mem, &[NsConfig::new(512), NsConfig::new(4096)]);
     let d = h.identify(0x01, 0).1;
     assert_eq!(u16_at(&d, c::OACS) & c::OACS_NS_MANAGEMENT, 0, "OACS bit 3 clear");
     assert_eq!(u16_at(&d, c::CNTLID), 1);

@@ -6,8 +6,8 @@
 use super::fake_host::{cmd, pattern, watchdog, FakeHost, NsConfig, Store};
 use crate::spec::registers::{self as reg, csts};
 use crate::spec::Status;
-use crate::storage::{BlockStore, MemStore};
-use std::io;
+use crate::storage::mem::{Access, TappedStore};
+use crate::storage::MemStore;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -51,47 +51,33 @@ fn full_cq_makes_the_worker_wait_for_the_head_doorbell() {
     assert!(h.irq.count(1) >= 2, "and again for the rest");
 }
 
-/// A store whose writes wait at a gate the test opens, to hold a worker inside a
-/// command.
-struct GatedStore {
-    inner: MemStore,
+/// A gate the test opens and closes; a store's writes wait at it (see `gated_store`), to hold a
+/// worker inside a command.
+struct Gate {
     open: Mutex<bool>,
     cv: Condvar,
     entered: AtomicBool,
 }
 
-impl GatedStore {
+impl Gate {
     fn set(&self, open: bool) {
         *self.open.lock().unwrap() = open;
         self.cv.notify_all();
     }
 }
 
-impl BlockStore for GatedStore {
-    fn size(&self) -> u64 {
-        self.inner.size()
-    }
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.inner.read_at(off, buf)
-    }
-    fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
-        self.entered.store(true, Ordering::SeqCst);
-        let g = self.open.lock().unwrap();
-        drop(self.cv.wait_while(g, |open| !*open).unwrap());
-        self.inner.write_at(off, data)
-    }
-    fn deallocate(&self, off: u64, len: u64) -> io::Result<()> {
-        self.inner.deallocate(off, len)
-    }
-    fn write_zeroes(&self, off: u64, len: u64) -> io::Result<()> {
-        self.inner.write_zeroes(off, len)
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool> {
-        self.inner.is_allocated(off, len)
-    }
+/// A store of `bytes` whose every write waits at the (open) gate returned with it.
+fn gated_store(bytes: u64) -> (Arc<TappedStore>, Arc<Gate>) {
+    let gate = Arc::new(Gate { open: Mutex::new(true), cv: Condvar::new(), entered: AtomicBool::new(false) });
+    let g = gate.clone();
+    let store = TappedStore::new(MemStore::new(bytes), move |a| {
+        if a == Access::Write {
+            g.entered.store(true, Ordering::SeqCst);
+            let open = g.open.lock().unwrap();
+            drop(g.cv.wait_while(open, |open| !*open).unwrap());
+        }
+    });
+    (Arc::new(store), gate)
 }
 
 fn wait_for(what: &str, cond: impl Fn() -> bool) {
@@ -106,13 +92,8 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 fn delete_sq_aborts_commands_the_worker_never_fetched() {
     let _w = watchdog(Duration::from_secs(30), "Delete I/O SQ with queued commands");
     let cfg = NsConfig::new(512);
-    let gate = Arc::new(GatedStore {
-        inner: MemStore::new(cfg.bytes),
-        open: Mutex::new(true),
-        cv: Condvar::new(),
-        entered: AtomicBool::new(false),
-    });
-    let mut h = FakeHost::with_namespaces(vec![cfg.build(1, gate.clone())]);
+    let (store, gate) = gated_store(cfg.bytes);
+    let mut h = FakeHost::with_namespaces(vec![cfg.build(1, store)]);
     h.configs = vec![cfg];
     h.enable();
     h.create_io_pair(1, 16, 16);

@@ -1,4 +1,4 @@
-//! Shadow doorbells and EventIdx (NVMe-Base 5.1.25 Doorbell Buffer Config): the
+//! Shadow doorbells and EventIdx (NVMe-Base 5.2.5 Doorbell Buffer Config): the
 //! host publishes SQ tails and CQ heads in guest memory and rings the real
 //! doorbell only when the new value passes the controller's EventIdx, as Linux's
 //! `nvme_dbbuf_update_and_check_event` does; everything published gets processed.

@@ -128,11 +128,6 @@ impl DmaMap {
         self.regions.write().unwrap().clear();
     }
 
-    /// Whether any mapping lacks an fd (guest RAM not shared).
-    pub fn has_unbacked(&self) -> bool {
-        self.regions.read().unwrap().iter().any(|x| x.host.is_none() && x.iova < (1 << 32) && x.size >= (1 << 20))
-    }
-
     fn access(
         &self,
         gpa: u64,

@@ -111,9 +111,6 @@ impl ConfigSpace {
     pub fn msix_enabled(&self) -> bool {
         self.bytes[CAP_MSIX + 3] & 0x80 != 0
     }
-    pub fn msix_function_masked(&self) -> bool {
-        self.bytes[CAP_MSIX + 3] & 0x40 != 0
-    }
     /// Command register bit 2 (PCI Local Bus 3.0, 6.2.2): while clear, the
     /// function issues no memory requests, so no DMA and no MSI/MSI-X.
     pub fn bus_master_enabled(&self) -> bool {

@@ -20,9 +20,7 @@ pub struct UncorrectableMap {
 
 impl UncorrectableMap {
     pub fn sidecar_for(image: &Path) -> PathBuf {
-        let mut s = image.as_os_str().to_owned();
-        s.push(".uncor");
-        PathBuf::from(s)
+        crate::storage::sidecar(image, "uncor")
     }
 
     /// Load the marks kept beside `image` (none if the sidecar does not exist).

@@ -1,4 +1,4 @@
-//! `vnvme bench csum`: the cost of btrfs's four data checksums (CRC32C, XXH64,
+//! `vnvme bench csum` (a benchmark that prints figures, never a gate): the cost of btrfs's four data checksums (CRC32C, XXH64,
 //! SHA-256, BLAKE2b-256) and the three PI guards per 4 KiB block on this CPU, in
 //! the unit of btrfs-progs' checksum documentation table (TSC cycles per 4 KiB,
 //! as its hash-speedtest counts them), printed next to that table's figures.
