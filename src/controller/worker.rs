@@ -107,8 +107,7 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                     std::thread::sleep(inj.delay);
                 }
             }
-            let e =
-                CompletionEntry { dw0: c.dw0, dw1: 0, sq_head: head, sq_id: sq.id, cid: sqe.cid(), status: c.status };
+            let e = CompletionEntry::of(&c, head, sq.id, sqe.cid());
             if !posted.is_multiple_of(MAX_BATCH) && cq.is_full() {
                 // About to wait for the host to consume entries: signal the ones
                 // already posted first, or an interrupt-driven host never looks.

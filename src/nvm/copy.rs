@@ -16,12 +16,12 @@
 //! and nvme-cli 2.x write it: little endian in 32-byte entries, big endian in
 //! 40-byte ones. The spec text does not settle that byte order (docs/nvm-commands.md).
 
-use super::medium::{self, fail, Failure};
+use super::medium;
 use super::namespace::{ActiveFormat, Namespace};
 use super::protection;
 use super::{check_range, transfer, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
-use crate::pi::{Layout, LayoutMut, PiChecks, PiContext, PiSetupError};
+use crate::pi::{Layout, LayoutMut, PiChecks, PiContext};
 use crate::spec::{Status, SubmissionEntry};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -117,13 +117,6 @@ fn pi_move(
     }
 }
 
-fn setup_error(e: PiSetupError) -> Status {
-    match e {
-        PiSetupError::InitialRefTagMismatch { .. } => Status::INVALID_PROTECTION_INFORMATION,
-        _ => Status::INTERNAL_ERROR,
-    }
-}
-
 /// The read-side PI context of one range: PRINFOR checks against its ELBT/ELBAT/ELBATM.
 fn source_context(f: &ActiveFormat, r: &SourceRange, prinfor: u8, stcr: bool) -> Result<Option<PiContext>, Status> {
     let Some(fmt) = protection::pi_format(f) else { return Ok(None) };
@@ -131,7 +124,7 @@ fn source_context(f: &ActiveFormat, r: &SourceRange, prinfor: u8, stcr: bool) ->
     let ref_tag = (r.elbt & ((1u128 << ref_bits) - 1)) as u64;
     let storage = (r.elbt >> ref_bits) as u64;
     let checks = PiChecks::from_cdw12(((prinfor as u32) & 0x7) << 26 | (stcr as u32) << 24);
-    PiContext::new(fmt, checks, ref_tag, r.elbat, r.elbatm, storage, r.slba).map(Some).map_err(setup_error)
+    PiContext::new(fmt, checks, ref_tag, r.elbat, r.elbatm, storage, r.slba).map(Some).map_err(|e| Status::from(&e))
 }
 
 pub fn copy(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
@@ -139,12 +132,12 @@ pub fn copy(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completio
     match run(env, bufs, sqe, &mut done_ranges) {
         Ok(()) => Completion::ok(),
         // DW0: the lowest-numbered range not copied (0 when nothing was written).
-        Err((status, lba)) => Completion { dw0: done_ranges, status, lba },
+        Err(c) => Completion { dw0: done_ranges, ..c },
     }
 }
 
-fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut u32) -> Result<(), Failure> {
-    let dst = env.namespace(sqe.nsid()).map_err(fail)?;
+fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut u32) -> Result<(), Completion> {
+    let dst = env.namespace(sqe.nsid())?;
     let df = dst.format();
     let cdw12 = sqe.cdw12();
     let nr = (cdw12 & 0xff) as usize + 1;
@@ -160,18 +153,18 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     // 16b, 1h/3h for 32b/64b) is Invalid Namespace or Format. A destination formatted
     // without PI uses no guard, whatever its LBA format's PIF: every format is accepted.
     if format > 3 || OCFS & (1 << format) == 0 || (format >= 2 && env.copy_formats_enabled & (1 << format) == 0) {
-        return Err(fail(Status::INVALID_FIELD));
+        return Err(Status::INVALID_FIELD.into());
     }
     if df.has_pi() && (df.lbaf.pif == 0) != format.is_multiple_of(2) {
-        return Err(fail(Status::INVALID_NAMESPACE));
+        return Err(Status::INVALID_NAMESPACE.into());
     }
     if nr > MSRC as usize + 1 {
-        return Err(fail(Status::COMMAND_SIZE_LIMIT_EXCEEDED));
+        return Err(Status::COMMAND_SIZE_LIMIT_EXCEEDED.into());
     }
     let esz = SourceRange::entry_size(format);
-    let list = transfer::data_list(env, sqe, (nr * esz) as u64, Direction::HostToController).map_err(fail)?;
+    let list = transfer::data_list(env, sqe, (nr * esz) as u64, Direction::HostToController)?;
     let mut raw = vec![0u8; nr * esz];
-    list.gather(env.mem, 0, &mut raw).map_err(fail)?;
+    list.gather(env.mem, 0, &mut raw)?;
     // The range list is the only thing a Copy moves across the DMA boundary.
     env.counters.dma_to_device.fetch_add(raw.len() as u64, Relaxed);
     dst.counters.dma_to_device.fetch_add(raw.len() as u64, Relaxed);
@@ -181,39 +174,35 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     // refused command writes nothing (and reports range 0).
     let total: u64 = ranges.iter().map(|r| r.nlb).sum();
     if ranges.iter().any(|r| r.nlb > MSSRL as u64) || total > MCL as u64 {
-        return Err(fail(Status::COMMAND_SIZE_LIMIT_EXCEEDED));
+        return Err(Status::COMMAND_SIZE_LIMIT_EXCEEDED.into());
     }
-    check_range(sdlba, total, df.nlbas()).map_err(|s| (s, Some(sdlba)))?;
+    check_range(sdlba, total, df.nlbas()).map_err(|s| Completion::err_at(s, sdlba))?;
     let mut plan: Vec<(Arc<Namespace>, ActiveFormat, PiMove)> = Vec::with_capacity(nr);
     for r in &ranges {
-        let src = env.namespace(r.nsid).map_err(fail)?.clone();
+        let src = env.namespace(r.nsid)?.clone();
         let sf = src.format();
-        check_range(r.slba, r.nlb, sf.nlbas()).map_err(|s| (s, Some(r.slba)))?;
+        check_range(r.slba, r.nlb, sf.nlbas()).map_err(|s| Completion::err_at(s, r.slba))?;
         let same = r.nsid == sqe.nsid();
         if format >= 2 && same && r.slba < sdlba + total && sdlba < r.slba + r.nlb {
-            return Err(fail(Status::OVERLAPPING_IO_RANGE));
+            return Err(Status::OVERLAPPING_IO_RANGE.into());
         }
-        let mv = pi_move(&sf, &df, same, practr, practw).map_err(fail)?;
+        let mv = pi_move(&sf, &df, same, practr, practw)?;
         plan.push((src, sf, mv));
     }
     let dst_checks = PiChecks::from_cdw12(cdw12 & (0x7 << 26 | 1 << 24));
-    let dctx = match protection::context(&df, sqe, sdlba, if practw { PiChecks::default() } else { dst_checks }) {
-        Ok(c) => c,
-        Err(s) => return Err(fail(s)),
-    };
+    let dctx = protection::context(&df, sqe, sdlba, if practw { PiChecks::default() } else { dst_checks })?;
     let durable = super::rw::durable(env, sqe);
 
     let mut dlba = sdlba;
     for (i, (r, (src, sf, mv))) in ranges.iter().zip(&plan).enumerate() {
         *done_ranges = i as u32;
-        let sctx = source_context(sf, r, prinfor, cdw12 & (1 << 25) != 0).map_err(fail)?;
+        let sctx = source_context(sf, r, prinfor, cdw12 & (1 << 25) != 0)?;
         let mut off = 0;
         while off < r.nlb {
             let n = (r.nlb - off).min(CHUNK_BLOCKS);
             medium::load(src, sf, r.slba + off, n, &mut bufs.data, &mut bufs.md)?;
-            let pi_err = |e: crate::pi::PiError| (protection::status_of(&e), Some(e.lba));
             if let (Some(c), true) = (&sctx, *mv != PiMove::Plain && *mv != PiMove::Insert) {
-                c.verify_from(off, Layout::Separate { data: &bufs.data, md: &bufs.md }).map_err(pi_err)?;
+                c.verify_from(off, Layout::Separate { data: &bufs.data, md: &bufs.md })?;
             }
             let index = dlba - sdlba;
             match mv {
@@ -227,10 +216,9 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
             }
             if let Some(c) = &dctx {
                 if matches!(mv, PiMove::Replace | PiMove::Insert) {
-                    c.generate_from(index, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })
-                        .map_err(pi_err)?;
+                    c.generate_from(index, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })?;
                 } else if *mv == PiMove::PassThrough {
-                    c.verify_from(index, Layout::Separate { data: &bufs.data, md: &bufs.md }).map_err(pi_err)?;
+                    c.verify_from(index, Layout::Separate { data: &bufs.data, md: &bufs.md })?;
                 }
             }
             medium::store(dst, &df, dlba, &bufs.data, &bufs.md, false)?;
@@ -244,7 +232,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     }
     *done_ranges = nr as u32;
     if durable {
-        dst.store.flush().map_err(|e| (super::store_error(true, &e), Some(sdlba)))?;
+        dst.store.flush().map_err(|e| Completion::err_at(super::store_error(true, &e), sdlba))?;
     }
     env.counters.copies.fetch_add(1, Relaxed);
     Ok(())

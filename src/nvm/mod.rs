@@ -1,6 +1,7 @@
 //! The NVM command set (NVM-CS 3): one file per command family. A command is
 //! parsed and checked against its namespace, its data pointers are walked, then it
-//! executes against the namespace's store. Every outcome is a [`Completion`].
+//! executes against the namespace's store. Every outcome is a [`Completion`]
+//! (`spec::Completion`, the one result shape of admin and I/O commands).
 //!
 //! This layer sees guest memory only through [`DmaMemory`] and knows nothing of
 //! queues or transports.
@@ -31,6 +32,7 @@ pub mod write_zeroes;
 use crate::counters::Counters;
 use crate::dma::DmaMemory;
 use crate::spec::opcode::nvm as op;
+pub use crate::spec::Completion;
 use crate::spec::{Status, SubmissionEntry};
 pub use namespace::Namespace;
 use std::sync::Arc;
@@ -63,36 +65,6 @@ impl IoEnv<'_> {
     }
 }
 
-/// The result of one I/O command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Completion {
-    pub dw0: u32,
-    pub status: Status,
-    /// The LBA the error concerns, for the Error Information log.
-    pub lba: Option<u64>,
-}
-
-impl Completion {
-    pub fn ok() -> Self {
-        Completion { dw0: 0, status: Status::SUCCESS, lba: None }
-    }
-    pub fn err(status: Status) -> Self {
-        Completion { dw0: 0, status, lba: None }
-    }
-    pub fn err_at(status: Status, lba: u64) -> Self {
-        Completion { dw0: 0, status, lba: Some(lba) }
-    }
-}
-
-impl From<Result<(), medium::Failure>> for Completion {
-    fn from(r: Result<(), medium::Failure>) -> Self {
-        match r {
-            Ok(()) => Completion::ok(),
-            Err((status, lba)) => Completion { dw0: 0, status, lba },
-        }
-    }
-}
-
 /// The namespace, its format and the checked LBA range (CDW10-12) of a command
 /// that names one.
 pub fn range_target<'a>(
@@ -103,15 +75,6 @@ pub fn range_target<'a>(
     let f = ns.format();
     let (slba, nlb) = lba_range(sqe, f.nlbas())?;
     Ok((ns, f, slba, nlb))
-}
-
-impl From<Result<(), Status>> for Completion {
-    fn from(r: Result<(), Status>) -> Self {
-        match r {
-            Ok(()) => Completion::ok(),
-            Err(s) => Completion::err(s),
-        }
-    }
 }
 
 /// Reusable per-queue buffers, so the data path does not allocate per command.

@@ -4,7 +4,7 @@
 //! a [`PiContext`] for the `pi` module.
 
 use super::namespace::ActiveFormat;
-use crate::pi::{GuardFormat, PiChecks, PiContext, PiFormat, PiLocation, PiSetupError, PiType};
+use crate::pi::{GuardFormat, PiChecks, PiContext, PiFormat, PiLocation};
 use crate::spec::{Status, SubmissionEntry};
 
 /// CDW12 bit 29.
@@ -14,16 +14,10 @@ pub fn pract(sqe: &SubmissionEntry) -> bool {
 
 /// The namespace's PI format, or None when it is not formatted with PI.
 pub fn pi_format(f: &ActiveFormat) -> Option<PiFormat> {
-    let pi = match f.protection.pi_type {
-        1 => PiType::Type1,
-        2 => PiType::Type2,
-        3 => PiType::Type3,
-        _ => return None,
-    };
     Some(PiFormat {
         lbs: f.lbaf.lbs,
         ms: f.lbaf.ms,
-        pi: Some(pi),
+        pi: Some(f.protection.pi_type?),
         guard: GuardFormat::from_pif(f.lbaf.pif)?,
         location: if f.protection.pi_first { PiLocation::First } else { PiLocation::Last },
         sts: f.lbaf.sts,
@@ -49,24 +43,12 @@ pub fn context(
     let (storage_tag, ref_tag) = fmt.split_command_tags(sqe.cdw2(), sqe.cdw3(), sqe.cdw14());
     let app_tag = sqe.cdw15() as u16;
     let app_mask = (sqe.cdw15() >> 16) as u16;
-    match PiContext::new(fmt, checks, ref_tag, app_tag, app_mask, storage_tag, slba) {
-        Ok(c) => Ok(Some(c)),
-        Err(e @ PiSetupError::InitialRefTagMismatch { .. }) => {
-            tracing::info!("{e}");
-            Err(Status::INVALID_PROTECTION_INFORMATION)
-        }
-        Err(e) => {
-            tracing::info!("PI setup: {e}");
-            Err(Status::INTERNAL_ERROR)
-        }
-    }
+    PiContext::new(fmt, checks, ref_tag, app_tag, app_mask, storage_tag, slba).map(Some).map_err(|e| {
+        tracing::info!("PI setup: {e}");
+        Status::from(&e)
+    })
 }
 
 pub fn checks(sqe: &SubmissionEntry) -> PiChecks {
     PiChecks::from_cdw12(sqe.cdw12())
-}
-
-pub fn status_of(e: &crate::pi::PiError) -> Status {
-    let (sct, sc) = e.status();
-    Status::new(sct, sc)
 }

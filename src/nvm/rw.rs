@@ -6,7 +6,7 @@
 //! Data moves through per-queue bounce buffers: the guest's bytes are copied
 //! once, checked, then written; a write whose PI fails a check stores nothing.
 
-use super::medium::{self, fail, Failure};
+use super::medium;
 use super::protection::{self, host_has_metadata};
 use super::transfer::{data_list, metadata_list};
 use super::{range_target, Buffers, Completion, IoEnv};
@@ -47,24 +47,23 @@ pub fn read(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completio
     read_inner(env, bufs, sqe).into()
 }
 
-fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
-    let (ns, f, slba, nlb) = range_target(env, sqe).map_err(fail)?;
+fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Completion> {
+    let (ns, f, slba, nlb) = range_target(env, sqe)?;
     let pract = protection::pract(sqe) && f.has_pi();
     let (data_len, md_len, interleaved) = host_sizes(&f, nlb, pract);
     if data_len > env.max_transfer {
-        return Err(fail(Status::INVALID_FIELD));
+        return Err(Status::INVALID_FIELD.into());
     }
-    let ctx = protection::context(&f, sqe, slba, protection::checks(sqe)).map_err(fail)?;
-    let data_sg = data_list(env, sqe, data_len, Direction::ControllerToHost).map_err(fail)?;
-    let md_sg = metadata_list(env, sqe, md_len, Direction::ControllerToHost).map_err(fail)?;
+    let ctx = protection::context(&f, sqe, slba, protection::checks(sqe))?;
+    let data_sg = data_list(env, sqe, data_len, Direction::ControllerToHost)?;
+    let md_sg = metadata_list(env, sqe, md_len, Direction::ControllerToHost)?;
 
     let lbs = f.lbs() as usize;
     let ms = f.ms() as usize;
     let n = nlb as usize;
     medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
     if let Some(ctx) = ctx {
-        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })
-            .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })?;
         if pract && !host_has_metadata(&f, true) {
             env.counters.pract_strips.fetch_add(nlb, Relaxed);
         }
@@ -78,11 +77,11 @@ fn read_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<
             blk[..lbs].copy_from_slice(&bufs.data[i * lbs..(i + 1) * lbs]);
             blk[lbs..].copy_from_slice(&bufs.md[i * ms..(i + 1) * ms]);
         }
-        data_sg.scatter(env.mem, 0, &bufs.host).map_err(fail)?;
+        data_sg.scatter(env.mem, 0, &bufs.host)?;
     } else {
-        data_sg.scatter(env.mem, 0, &bufs.data).map_err(fail)?;
+        data_sg.scatter(env.mem, 0, &bufs.data)?;
         if md_len > 0 {
-            md_sg.scatter(env.mem, 0, &bufs.md).map_err(fail)?;
+            md_sg.scatter(env.mem, 0, &bufs.md)?;
         }
     }
     env.counters.dma_to_host.fetch_add(data_len + md_len, Relaxed);
@@ -96,17 +95,17 @@ pub fn write(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completi
     write_inner(env, bufs, sqe).into()
 }
 
-fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
-    let (ns, f, slba, nlb) = range_target(env, sqe).map_err(fail)?;
+fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Completion> {
+    let (ns, f, slba, nlb) = range_target(env, sqe)?;
     let pract = protection::pract(sqe) && f.has_pi();
     let (data_len, md_len, interleaved) = host_sizes(&f, nlb, pract);
     if data_len > env.max_transfer {
-        return Err(fail(Status::INVALID_FIELD));
+        return Err(Status::INVALID_FIELD.into());
     }
     let checks = if pract { PiChecks::default() } else { protection::checks(sqe) };
-    let ctx = protection::context(&f, sqe, slba, checks).map_err(fail)?;
-    let data_sg = data_list(env, sqe, data_len, Direction::HostToController).map_err(fail)?;
-    let md_sg = metadata_list(env, sqe, md_len, Direction::HostToController).map_err(fail)?;
+    let ctx = protection::context(&f, sqe, slba, checks)?;
+    let data_sg = data_list(env, sqe, data_len, Direction::HostToController)?;
+    let md_sg = metadata_list(env, sqe, md_len, Direction::HostToController)?;
 
     let lbs = f.lbs() as usize;
     let ms = f.ms() as usize;
@@ -119,7 +118,7 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
     let unit = if interleaved { lbs + ms } else { lbs };
     let first = if env.opts.detect_mutation {
         let mut look = vec![0u8; data_len as usize];
-        data_sg.gather(env.mem, 0, &mut look).map_err(fail)?;
+        data_sg.gather(env.mem, 0, &mut look)?;
         Some(super::mutation::first_look_owned(look, unit))
     } else {
         None
@@ -129,15 +128,15 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
     }
     if interleaved {
         resize(&mut bufs.host, n * (lbs + ms));
-        data_sg.gather(env.mem, 0, &mut bufs.host).map_err(fail)?;
+        data_sg.gather(env.mem, 0, &mut bufs.host)?;
         for (i, blk) in bufs.host.chunks_exact(lbs + ms).enumerate() {
             bufs.data[i * lbs..(i + 1) * lbs].copy_from_slice(&blk[..lbs]);
             bufs.md[i * ms..(i + 1) * ms].copy_from_slice(&blk[lbs..]);
         }
     } else {
-        data_sg.gather(env.mem, 0, &mut bufs.data).map_err(fail)?;
+        data_sg.gather(env.mem, 0, &mut bufs.data)?;
         if md_len > 0 {
-            md_sg.gather(env.mem, 0, &mut bufs.md).map_err(fail)?;
+            md_sg.gather(env.mem, 0, &mut bufs.md)?;
         }
     }
     env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
@@ -152,12 +151,10 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result
     if let Some(ctx) = ctx {
         if pract {
             // Insert PI (NVM-CS 5.3.2.2): generated from the data as received.
-            ctx.generate(LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })
-                .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+            ctx.generate(LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })?;
             env.counters.pract_inserts.fetch_add(nlb, Relaxed);
         } else {
-            ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })
-                .map_err(|e| (protection::status_of(&e), Some(e.lba)))?;
+            ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })?;
         }
     }
     medium::store(ns, &f, slba, &bufs.data, &bufs.md, durable(env, sqe))?;

@@ -15,5 +15,5 @@ pub mod registers;
 pub mod status;
 
 pub use command::SubmissionEntry;
-pub use completion::CompletionEntry;
+pub use completion::{Completion, CompletionEntry};
 pub use status::Status;
