@@ -5,42 +5,29 @@
 //! block.
 
 use super::medium;
+use super::prepare::{prepare, Prepared, Target, Transfer};
 use super::protection::{self, host_has_metadata};
-use super::transfer::{data_list, metadata_list};
-use super::{range_target, Buffers, Completion, IoEnv};
-use crate::dma::Direction;
+use super::{Buffers, Completion, IoEnv};
 use crate::pi::Layout;
-use crate::spec::{Status, SubmissionEntry};
-use std::sync::atomic::Ordering::Relaxed;
+use crate::spec::{RwCommand, Status};
 
-pub fn compare(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    run(env, bufs, sqe).into()
+pub fn compare(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
+    run(env, bufs, cmd).into()
 }
 
-fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Completion> {
-    let (ns, f, slba, nlb) = range_target(env, sqe)?;
-    let pract = protection::pract(sqe) && f.has_pi();
-    // PRACT shall be cleared for Compare (NVM-CS 5.3.2.4); refused as Invalid
-    // Protection Information, as QEMU's device does.
-    if pract {
-        return Err(Status::INVALID_PROTECTION_INFORMATION.into());
-    }
+fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), Completion> {
+    // PRACT set is refused here (Invalid Protection Information, NVM-CS 5.3.2.4).
+    let p = prepare(env, cmd, Transfer::Compare)?;
+    let Prepared { target: Target { ns, f, slba, nlb }, pract, sizes, ctx, ref data_sg, ref md_sg, .. } = p;
     let with_md = host_has_metadata(&f, pract);
     let (lbs, ms) = (f.lbs() as usize, f.ms() as usize);
-    let (data_len, md_len, interleaved) = super::rw::host_sizes(&f, nlb, pract);
-    if data_len > env.max_transfer {
-        return Err(Status::INVALID_FIELD.into());
-    }
-    let ctx = protection::context(&f, sqe, slba, protection::checks(sqe))?;
-    let data_sg = data_list(env, sqe, data_len, Direction::HostToController)?;
-    let md_sg = metadata_list(env, sqe, md_len, Direction::HostToController)?;
+    let (data_len, md_len, interleaved) = (sizes.data, sizes.md, sizes.interleaved);
     bufs.host.clear();
     bufs.host.resize((data_len + md_len) as usize, 0);
     let (host_data, host_md) = bufs.host.split_at_mut(data_len as usize);
     data_sg.gather(env.mem, 0, host_data)?;
     md_sg.gather(env.mem, 0, host_md)?;
-    env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
-    ns.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
+    p.count_transfer(env);
 
     medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
     if let Some(ctx) = &ctx {

@@ -22,7 +22,7 @@ use super::protection;
 use super::{check_range, transfer, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
 use crate::pi::{Layout, LayoutMut, PiChecks, PiContext};
-use crate::spec::{Status, SubmissionEntry};
+use crate::spec::{CopyCommand, Prinfo, Status};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -118,34 +118,32 @@ fn pi_move(
 }
 
 /// The read-side PI context of one range: PRINFOR checks against its ELBT/ELBAT/ELBATM.
-fn source_context(f: &ActiveFormat, r: &SourceRange, prinfor: u8, stcr: bool) -> Result<Option<PiContext>, Status> {
+fn source_context(f: &ActiveFormat, r: &SourceRange, prinfor: Prinfo, stcr: bool) -> Result<Option<PiContext>, Status> {
     let Some(fmt) = protection::pi_format(f) else { return Ok(None) };
     let ref_bits = fmt.ref_tag_bits();
     let ref_tag = (r.elbt & ((1u128 << ref_bits) - 1)) as u64;
     let storage = (r.elbt >> ref_bits) as u64;
-    let checks = PiChecks::from_cdw12(((prinfor as u32) & 0x7) << 26 | (stcr as u32) << 24);
+    let checks = PiChecks::from_prinfo(prinfor, stcr);
     PiContext::new(fmt, checks, ref_tag, r.elbat, r.elbatm, storage, r.slba).map(Some).map_err(|e| Status::from(&e))
 }
 
-pub fn copy(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
+pub fn copy(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand) -> Completion {
     let mut done_ranges = 0u32;
-    match run(env, bufs, sqe, &mut done_ranges) {
+    match run(env, bufs, cmd, &mut done_ranges) {
         Ok(()) => Completion::ok(),
         // DW0: the lowest-numbered range not copied (0 when nothing was written).
         Err(c) => Completion { dw0: done_ranges, ..c },
     }
 }
 
-fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut u32) -> Result<(), Completion> {
+fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand, done_ranges: &mut u32) -> Result<(), Completion> {
+    let sqe = cmd.sqe();
     let dst = env.namespace(sqe.nsid())?;
     let df = dst.format();
-    let cdw12 = sqe.cdw12();
-    let nr = (cdw12 & 0xff) as usize + 1;
-    let format = ((cdw12 >> 8) & 0xf) as u8;
-    let prinfor = ((cdw12 >> 12) & 0xf) as u8;
-    let practw = cdw12 & (1 << 29) != 0;
-    let practr = prinfor & 0x8 != 0;
-    let sdlba = sqe.cdw10() as u64 | (sqe.cdw11() as u64) << 32;
+    let nr = cmd.ranges();
+    let format = cmd.desc_format();
+    let (practr, practw) = (cmd.prinfor().pract(), cmd.prinfow().pract());
+    let sdlba = cmd.sdlba();
 
     // Descriptor format (NVM-CS 3.3.2, after Figure 38): one not supported (OCFS), or
     // 2h/3h not enabled by the host (CDFE), is Invalid Field in Command; a supported one
@@ -189,14 +187,14 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
         let mv = pi_move(&sf, &df, same, practr, practw)?;
         plan.push((src, sf, mv));
     }
-    let dst_checks = PiChecks::from_cdw12(cdw12 & (0x7 << 26 | 1 << 24));
-    let dctx = protection::context(&df, sqe, sdlba, if practw { PiChecks::default() } else { dst_checks })?;
-    let durable = super::rw::durable(env, sqe);
+    let dst_checks = if practw { PiChecks::NONE } else { PiChecks::from_prinfo(cmd.prinfow(), cmd.stcw()) };
+    let dctx = protection::context(&df, &cmd.tags(), sdlba, dst_checks)?;
+    let durable = super::rw::durable(env, cmd.fua());
 
     let mut dlba = sdlba;
     for (i, (r, (src, sf, mv))) in ranges.iter().zip(&plan).enumerate() {
         *done_ranges = i as u32;
-        let sctx = source_context(sf, r, prinfor, cdw12 & (1 << 25) != 0)?;
+        let sctx = source_context(sf, r, cmd.prinfor(), cmd.stcr())?;
         let mut off = 0;
         while off < r.nlb {
             let n = (r.nlb - off).min(CHUNK_BLOCKS);

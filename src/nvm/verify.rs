@@ -5,25 +5,26 @@
 //! bounded chunks, so a long Verify needs no large buffer.
 
 use super::medium;
-use super::{protection, range_target, Buffers, Completion, IoEnv};
+use super::prepare::{command_checks, target, Target};
+use super::{protection, Buffers, Completion, IoEnv};
 use crate::pi::Layout;
-use crate::spec::SubmissionEntry;
+use crate::spec::RwCommand;
 
 /// Blocks per chunk (at most 1 MiB of data at 4 KiB blocks).
 const CHUNK_BLOCKS: u64 = 256;
 
-pub fn verify(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    run(env, bufs, sqe).into()
+pub fn verify(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
+    run(env, bufs, cmd).into()
 }
 
-fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Completion> {
-    let (ns, f, slba, nlb) = range_target(env, sqe)?;
+fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), Completion> {
+    let Target { ns, f, slba, nlb } = target(env, cmd)?;
     // Nothing is transferred, so there is nothing to insert or strip: PRACT must
     // be clear (NVM-CS 3.3.5, Verify CDW12).
-    if protection::pract(sqe) {
+    if cmd.prinfo().pract() {
         return Err(crate::spec::Status::INVALID_FIELD.into());
     }
-    let ctx = protection::context(&f, sqe, slba, protection::checks(sqe))?;
+    let ctx = protection::context(&f, &cmd.tags(), slba, command_checks(cmd))?;
     let mut done = 0;
     while done < nlb {
         let n = (nlb - done).min(CHUNK_BLOCKS);

@@ -10,10 +10,12 @@
 pub mod command;
 pub mod completion;
 pub mod identify;
+pub mod io_command;
 pub mod opcode;
 pub mod registers;
 pub mod status;
 
 pub use command::SubmissionEntry;
 pub use completion::{Completion, CompletionEntry};
+pub use io_command::{CopyCommand, DsmCommand, IoCommand, PiTags, Prinfo, RwCommand};
 pub use status::Status;
