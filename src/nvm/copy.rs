@@ -22,7 +22,7 @@ use super::protection;
 use super::{check_range, transfer, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
 use crate::pi::{Layout, LayoutMut, PiChecks, PiContext};
-use crate::spec::{CopyCommand, Prinfo, Status};
+use crate::spec::{CommandFields, CopyCommand, Prinfo, Status};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 

@@ -16,7 +16,7 @@ use super::transfer::{data_list, metadata_list};
 use super::{check_range, IoEnv};
 use crate::dma::{Direction, SgList};
 use crate::pi::{PiChecks, PiContext};
-use crate::spec::{RwCommand, Status};
+use crate::spec::{CommandFields, RwCommand, Status};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 

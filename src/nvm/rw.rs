@@ -11,7 +11,7 @@ use super::prepare::{prepare, Prepared, Target, Transfer};
 use super::protection::host_has_metadata;
 use super::{Buffers, Completion, IoEnv};
 use crate::pi::{Layout, LayoutMut};
-use crate::spec::RwCommand;
+use crate::spec::{CommandFields, RwCommand};
 use std::sync::atomic::Ordering::Relaxed;
 
 fn resize(v: &mut Vec<u8>, n: usize) {

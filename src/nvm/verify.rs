@@ -8,7 +8,7 @@ use super::medium;
 use super::prepare::{command_checks, target, Target};
 use super::{protection, Buffers, Completion, IoEnv};
 use crate::pi::Layout;
-use crate::spec::RwCommand;
+use crate::spec::{CommandFields, RwCommand};
 
 /// Blocks per chunk (at most 1 MiB of data at 4 KiB blocks).
 const CHUNK_BLOCKS: u64 = 256;

@@ -7,7 +7,7 @@
 use super::prepare::{target, Target};
 use super::{metadata, protection, store_error, Buffers, Completion, IoEnv};
 use crate::pi::{LayoutMut, PiChecks};
-use crate::spec::RwCommand;
+use crate::spec::{CommandFields, RwCommand};
 
 pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
     let Target { ns, f, slba, nlb } = match target(env, cmd) {

@@ -80,15 +80,40 @@ impl PiTags {
     }
 }
 
+/// The fields Read, Write, Compare, Verify, Write Zeroes, Write Uncorrectable and Copy keep in
+/// the same place: CDW12 bits 23:20 DTYPE, 30 FUA and 31 LR, CDW13 bits 31:16 DSPEC, and the PI
+/// tags (CDW2, CDW3, CDW14, CDW15).
+pub trait CommandFields {
+    /// The entry the command was parsed from (NSID, CID, data pointers).
+    fn sqe(&self) -> &SubmissionEntry;
+    /// CDW12 bits 23:20: Directive Type.
+    fn dtype(&self) -> u8 {
+        ((self.sqe().cdw12() >> 20) & 0xf) as u8
+    }
+    /// CDW12 bit 30: Force Unit Access.
+    fn fua(&self) -> bool {
+        self.sqe().cdw12() & (1 << 30) != 0
+    }
+    /// CDW12 bit 31: Limited Retry.
+    fn lr(&self) -> bool {
+        self.sqe().cdw12() & (1 << 31) != 0
+    }
+    /// CDW13 bits 31:16: Directive Specific.
+    fn dspec(&self) -> u16 {
+        (self.sqe().cdw13() >> 16) as u16
+    }
+    /// Every PI tag field of the command.
+    fn tags(&self) -> PiTags {
+        PiTags::of(self.sqe())
+    }
+}
+
 /// The CDW10-15 layout Read, Write, Compare, Verify, Write Zeroes and Write Uncorrectable
 /// share (NVM-CS 3.3.4 Figure "Read - Command Dword 12" and its siblings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RwCommand(SubmissionEntry);
 
 impl RwCommand {
-    pub fn sqe(&self) -> &SubmissionEntry {
-        &self.0
-    }
     /// Starting LBA, CDW11:CDW10.
     pub fn slba(&self) -> u64 {
         self.0.cdw10() as u64 | (self.0.cdw11() as u64) << 32
@@ -100,10 +125,6 @@ impl RwCommand {
     /// The number of blocks the command names: NLB + 1.
     pub fn blocks(&self) -> u64 {
         self.nlb() as u64 + 1
-    }
-    /// CDW12 bits 23:20: Directive Type.
-    pub fn dtype(&self) -> u8 {
-        ((self.0.cdw12() >> 20) & 0xf) as u8
     }
     /// CDW12 bit 24: Storage Tag Check.
     pub fn stc(&self) -> bool {
@@ -117,21 +138,9 @@ impl RwCommand {
     pub fn prinfo(&self) -> Prinfo {
         Prinfo::from_bits((self.0.cdw12() >> 26) as u8)
     }
-    /// CDW12 bit 30: Force Unit Access.
-    pub fn fua(&self) -> bool {
-        self.0.cdw12() & (1 << 30) != 0
-    }
-    /// CDW12 bit 31: Limited Retry.
-    pub fn lr(&self) -> bool {
-        self.0.cdw12() & (1 << 31) != 0
-    }
     /// CDW13 bits 7:0: Dataset Management hints.
     pub fn dsm(&self) -> u8 {
         self.0.cdw13() as u8
-    }
-    /// CDW13 bits 31:16: Directive Specific.
-    pub fn dspec(&self) -> u16 {
-        (self.0.cdw13() >> 16) as u16
     }
     /// CDW14 bits 31:0: ILBRT (writes) or EILBRT (reads), the low bits of the tag field.
     pub fn ilbrt(&self) -> u32 {
@@ -145,9 +154,11 @@ impl RwCommand {
     pub fn lbatm(&self) -> u16 {
         (self.0.cdw15() >> 16) as u16
     }
-    /// Every PI tag field of the command.
-    pub fn tags(&self) -> PiTags {
-        PiTags::of(&self.0)
+}
+
+impl CommandFields for RwCommand {
+    fn sqe(&self) -> &SubmissionEntry {
+        &self.0
     }
 }
 
@@ -156,9 +167,6 @@ impl RwCommand {
 pub struct CopyCommand(SubmissionEntry);
 
 impl CopyCommand {
-    pub fn sqe(&self) -> &SubmissionEntry {
-        &self.0
-    }
     /// Starting Destination LBA, CDW11:CDW10.
     pub fn sdlba(&self) -> u64 {
         self.0.cdw10() as u64 | (self.0.cdw11() as u64) << 32
@@ -179,10 +187,6 @@ impl CopyCommand {
     pub fn prinfor(&self) -> Prinfo {
         Prinfo::from_bits((self.0.cdw12() >> 12) as u8)
     }
-    /// CDW12 bits 23:20: Directive Type.
-    pub fn dtype(&self) -> u8 {
-        ((self.0.cdw12() >> 20) & 0xf) as u8
-    }
     /// CDW12 bit 24: Storage Tag Check Write.
     pub fn stcw(&self) -> bool {
         self.0.cdw12() & (1 << 24) != 0
@@ -195,21 +199,12 @@ impl CopyCommand {
     pub fn prinfow(&self) -> Prinfo {
         Prinfo::from_bits((self.0.cdw12() >> 26) as u8)
     }
-    /// CDW12 bit 30: Force Unit Access.
-    pub fn fua(&self) -> bool {
-        self.0.cdw12() & (1 << 30) != 0
-    }
-    /// CDW12 bit 31: Limited Retry.
-    pub fn lr(&self) -> bool {
-        self.0.cdw12() & (1 << 31) != 0
-    }
-    /// CDW13 bits 31:16: Directive Specific.
-    pub fn dspec(&self) -> u16 {
-        (self.0.cdw13() >> 16) as u16
-    }
-    /// The destination's PI tags: LBST/ILBRT (CDW2, CDW3, CDW14) and LBAT/LBATM (CDW15).
-    pub fn tags(&self) -> PiTags {
-        PiTags::of(&self.0)
+}
+
+/// Copy's `tags()` are the destination's: LBST/ILBRT and LBAT/LBATM.
+impl CommandFields for CopyCommand {
+    fn sqe(&self) -> &SubmissionEntry {
+        &self.0
     }
 }
 

@@ -17,5 +17,5 @@ pub mod status;
 
 pub use command::SubmissionEntry;
 pub use completion::{Completion, CompletionEntry};
-pub use io_command::{CopyCommand, DsmCommand, IoCommand, PiTags, Prinfo, RwCommand};
+pub use io_command::{CommandFields, CopyCommand, DsmCommand, IoCommand, PiTags, Prinfo, RwCommand};
 pub use status::Status;
