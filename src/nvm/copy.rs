@@ -9,12 +9,7 @@
 //! PRINFOW.PRACT set) or none (PI stripped, PRINFOR.PRACT set). On failure, CQE
 //! DW0 is the number of the first range not copied; earlier ranges are written.
 //!
-//! Range entries: SLBA (bytes 15:8) and NLB (17:16, zero's based) little endian,
-//! SNSID (3:0) for formats 2h/3h, ELBAT/ELBATM (29:28, 31:30 or 37:36, 39:38)
-//! little endian; the expected storage/reference tag (ELBT, bytes 27:24 for 32-byte
-//! entries, the 80-bit field in bytes 35:26 for 40-byte entries) is read as QEMU
-//! and nvme-cli 2.x write it: little endian in 32-byte entries, big endian in
-//! 40-byte ones. The spec text does not settle that byte order (docs/nvm-commands.md).
+//! The source range entries are parsed by `spec::ranges::SourceRange`.
 
 use super::medium;
 use super::namespace::{ActiveFormat, Namespace};
@@ -22,6 +17,7 @@ use super::protection;
 use super::{check_range, transfer, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
 use crate::pi::{Layout, LayoutMut, PiChecks, PiContext};
+use crate::spec::ranges::SourceRange;
 use crate::spec::{CommandFields, CopyCommand, Prinfo, Status};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -34,40 +30,6 @@ pub const MSRC: u8 = 127;
 pub const OCFS: u16 = 0xf;
 /// Blocks moved per step, to bound the bounce buffers.
 const CHUNK_BLOCKS: u64 = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SourceRange {
-    pub nsid: u32,
-    pub slba: u64,
-    pub nlb: u64,
-    /// Expected storage and reference tag space (ELBT), right aligned.
-    pub elbt: u128,
-    pub elbat: u16,
-    pub elbatm: u16,
-}
-
-impl SourceRange {
-    pub fn parse(b: &[u8], format: u8, dst_nsid: u32) -> Self {
-        let le16 = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
-        let nsid = if format >= 2 { u32::from_le_bytes(b[0..4].try_into().unwrap()) } else { dst_nsid };
-        let slba = u64::from_le_bytes(b[8..16].try_into().unwrap());
-        let nlb = le16(16) as u64 + 1;
-        if format.is_multiple_of(2) {
-            let elbt = u32::from_le_bytes(b[24..28].try_into().unwrap()) as u128;
-            SourceRange { nsid, slba, nlb, elbt, elbat: le16(28), elbatm: le16(30) }
-        } else {
-            let elbt = b[26..36].iter().fold(0u128, |acc, &x| acc << 8 | x as u128);
-            SourceRange { nsid, slba, nlb, elbt, elbat: le16(36), elbatm: le16(38) }
-        }
-    }
-    pub fn entry_size(format: u8) -> usize {
-        if format.is_multiple_of(2) {
-            32
-        } else {
-            40
-        }
-    }
-}
 
 /// How PI moves from source to destination for one range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,28 +196,4 @@ fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand, done_ranges: &mut u32
     }
     env.counters.copies.fetch_add(1, Relaxed);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_format0_and_format3_entries() {
-        let mut e = [0u8; 32];
-        e[8..16].copy_from_slice(&77u64.to_le_bytes());
-        e[16..18].copy_from_slice(&9u16.to_le_bytes());
-        e[24..28].copy_from_slice(&77u32.to_le_bytes());
-        e[28..30].copy_from_slice(&0x1234u16.to_le_bytes());
-        e[30..32].copy_from_slice(&0xffffu16.to_le_bytes());
-        let r = SourceRange::parse(&e, 0, 5);
-        assert_eq!(r, SourceRange { nsid: 5, slba: 77, nlb: 10, elbt: 77, elbat: 0x1234, elbatm: 0xffff });
-        let mut e = [0u8; 40];
-        e[0..4].copy_from_slice(&2u32.to_le_bytes());
-        e[8..16].copy_from_slice(&300u64.to_le_bytes());
-        e[28..36].copy_from_slice(&0x0000_0102_0304_0506u64.to_be_bytes());
-        e[36..38].copy_from_slice(&7u16.to_le_bytes());
-        let r = SourceRange::parse(&e, 3, 1);
-        assert_eq!((r.nsid, r.slba, r.nlb, r.elbt, r.elbat), (2, 300, 1, 0x0102_0304_0506, 7));
-    }
 }

@@ -4,6 +4,7 @@
 //! have no effect, as the spec allows.
 
 use super::{check_range, metadata, store_error, Completion, IoEnv};
+use crate::spec::ranges::DsmRange;
 use crate::spec::DsmCommand;
 
 pub fn dataset_management(env: &IoEnv, cmd: &DsmCommand) -> Completion {
@@ -13,7 +14,7 @@ pub fn dataset_management(env: &IoEnv, cmd: &DsmCommand) -> Completion {
         Err(s) => return Completion::err(s),
     };
     let nr = cmd.ranges();
-    let len = nr * 16;
+    let len = nr * DsmRange::SIZE;
     let list = super::transfer::data_list(env, sqe, len as u64, crate::dma::Direction::HostToController);
     let mut raw = vec![0u8; len];
     if let Err(s) = list.and_then(|l| l.gather(env.mem, 0, &mut raw)) {
@@ -25,9 +26,9 @@ pub fn dataset_management(env: &IoEnv, cmd: &DsmCommand) -> Completion {
     let f = ns.format();
     // Check every range before changing anything.
     let mut ranges = Vec::with_capacity(nr);
-    for r in raw.chunks_exact(16) {
-        let nlb = u32::from_le_bytes(r[4..8].try_into().unwrap()) as u64;
-        let slba = u64::from_le_bytes(r[8..16].try_into().unwrap());
+    for r in raw.chunks_exact(DsmRange::SIZE) {
+        let r = DsmRange::parse(r);
+        let (slba, nlb) = (r.slba, r.nlb as u64);
         if nlb == 0 {
             continue;
         }

@@ -12,6 +12,7 @@ pub mod completion;
 pub mod identify;
 pub mod io_command;
 pub mod opcode;
+pub mod ranges;
 pub mod registers;
 pub mod status;
 
