@@ -5,9 +5,10 @@
 //! [`PiSetupError`]). No I/O, no guest memory, no unsafe.
 //!
 //! Specification: NVM Express NVM Command Set Specification 1.2, §5.3 "End-to-end Data
-//! Protection" (formats §5.3.1, PRACT §5.3.2, checking §5.3.3); NVM Command Set 1.0 for the
-//! command fields (PRINFO and STC in CDW12, Figures 9, 10, 23) and the status codes
-//! (Figure 16, Command Specific 81h). Cross-checked against SPDK `lib/util/dif.c`, QEMU
+//! Protection" (formats §5.3.1, PRACT §5.3.2, checking §5.3.3); the command fields (PRINFO and
+//! STC) are read by `spec::io_command`; the status codes are `spec::Status`'s (NVMe Base 2.1
+//! Media and Data Integrity Errors; Command Specific 81h, Invalid Protection Information, of the
+//! NVM Command Set). Cross-checked against SPDK `lib/util/dif.c`, QEMU
 //! `hw/nvme/dif.c` and Linux `include/linux/t10-pi.h` / `drivers/nvme/host/core.c`.
 //!
 //! | file | what |
@@ -144,7 +145,7 @@ pub enum PiSetupError {
     InitialRefTagMismatch { slba_bits: u64, initial_ref_tag: u64 },
 }
 
-/// Invalid Protection Information (SCT 1h, SC 81h, DNR; NVM Command Set 1.0 Figure 16) for a
+/// Invalid Protection Information (SCT 1h, SC 81h, DNR; an NVM Command Set status) for a
 /// bad initial reference tag, Internal Error (SCT 0h, SC 06h) for the emulator's own
 /// configuration errors.
 impl From<&PiSetupError> for Status {
