@@ -82,9 +82,7 @@ fn pi_move(
 /// The read-side PI context of one range: PRINFOR checks against its ELBT/ELBAT/ELBATM.
 fn source_context(f: &ActiveFormat, r: &SourceRange, prinfor: Prinfo, stcr: bool) -> Result<Option<PiContext>, Status> {
     let Some(fmt) = protection::pi_format(f) else { return Ok(None) };
-    let ref_bits = fmt.ref_tag_bits();
-    let ref_tag = (r.elbt & ((1u128 << ref_bits) - 1)) as u64;
-    let storage = (r.elbt >> ref_bits) as u64;
+    let (storage, ref_tag) = fmt.split_space(r.elbt);
     let checks = PiChecks::from_prinfo(prinfor, stcr);
     PiContext::new(fmt, checks, ref_tag, r.elbat, r.elbatm, storage, r.slba).map(Some).map_err(|e| Status::from(&e))
 }
