@@ -126,7 +126,7 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
         h.finish()
     };
     let store: Arc<dyn BlockStore> = Arc::new(store);
-    let prot = Protection { pi_type: spec.pi, pi_first: spec.pil };
+    let prot = Protection::new(spec.pi, spec.pil).map_err(|e| format!("namespace {nsid}: {e}"))?;
     let ns = Namespace::new(nsid, store, formats, index as u8, spec.mset, prot, seed);
     let filled = metadata::fill_unwritten(&*ns.store, &ns.format())
         .map_err(|e| format!("namespace {nsid}: initialising metadata: {e}"))?;
@@ -241,7 +241,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             f.nlbas(),
             f.lbs(),
             f.ms(),
-            f.protection.pi_type,
+            f.protection.pit(),
             f.lbaf.pif,
             if f.extended { "extended LBA" } else { "separate metadata" }
         );

@@ -243,8 +243,7 @@ mod tests {
     fn plane() -> ControlPlane {
         let store: Arc<dyn crate::storage::BlockStore> = Arc::new(crate::storage::MemStore::new(1 << 20));
         let f = crate::nvm::namespace::standard_formats(0, 0);
-        let ns =
-            Namespace::new(1, store, f, 1, false, crate::nvm::namespace::Protection { pi_type: 1, pi_first: false }, 7);
+        let ns = Namespace::new(1, store, f, 1, false, crate::nvm::namespace::Protection::new(1, false).unwrap(), 7);
         ControlPlane::new(Arc::new(NamespaceTable::fixed(vec![Arc::new(ns)])), false)
     }
 

@@ -384,12 +384,12 @@ impl Controller {
             }
             let sqe = SubmissionEntry::from_bytes(&raw);
             let outcome = admin::execute(self, &sqe);
-            if let admin::Outcome::Done { dw0, status } = outcome {
-                if !status.is_success() {
-                    self.shared.errors.lock().unwrap().record(0, &sqe, status, None);
+            if let admin::Outcome::Done(c) = outcome {
+                if !c.status.is_success() {
+                    self.shared.errors.lock().unwrap().record(0, &sqe, c.status, c.lba);
                 }
-                self.shared.counters.admin_command(sqe.opcode(), status);
-                let e = CompletionEntry { dw0, dw1: 0, sq_head: head, sq_id: 0, cid: sqe.cid(), status };
+                self.shared.counters.admin_command(sqe.opcode(), c.status);
+                let e = CompletionEntry::of(&c, head, 0, sqe.cid());
                 self.shared.complete(&cq, &e);
                 self.shared.interrupt(&cq);
             }

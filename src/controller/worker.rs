@@ -12,7 +12,7 @@ use super::Shared;
 use crate::dma::GuestAddr;
 use crate::nvm::inject::IoOptions;
 use crate::nvm::{self, Buffers, IoEnv};
-use crate::spec::{CompletionEntry, SubmissionEntry};
+use crate::spec::{CompletionEntry, IoCommand, SubmissionEntry};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -77,11 +77,13 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
             }
             head = (head + 1) % sq.size;
             let sqe = SubmissionEntry::from_bytes(&raw);
+            // Parsed once: the hook's view, the trace and the handler read this value.
+            let cmd = IoCommand::parse(&sqe);
             let fetched = Instant::now();
             let hook = shared.hook.get().filter(|h| h.active());
             let (c, injection, view) = match hook {
                 Some(h) => {
-                    let view = view_of(sq.id, &sqe);
+                    let view = view_of(sq.id, &cmd);
                     let inj = h.before(&view);
                     let c = match inj.status {
                         Some(status) => nvm::Completion::err(status),
@@ -92,12 +94,12 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                                 detect_mutation: h.detect_mutation(),
                                 transient_guard: inj.transient_guard,
                             };
-                            execute(shared, &mut bufs, &sqe, opts)
+                            execute(shared, &mut bufs, &cmd, opts)
                         }
                     };
                     (c, Some(inj), Some(view))
                 }
-                None => (execute(shared, &mut bufs, &sqe, IoOptions::default()), None, None),
+                None => (execute(shared, &mut bufs, &cmd, IoOptions::default()), None, None),
             };
             if !c.status.is_success() {
                 shared.errors.lock().unwrap().record(sq.id, &sqe, c.status, c.lba);
@@ -107,8 +109,7 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                     std::thread::sleep(inj.delay);
                 }
             }
-            let e =
-                CompletionEntry { dw0: c.dw0, dw1: 0, sq_head: head, sq_id: sq.id, cid: sqe.cid(), status: c.status };
+            let e = CompletionEntry::of(&c, head, sq.id, sqe.cid());
             if !posted.is_multiple_of(MAX_BATCH) && cq.is_full() {
                 // About to wait for the host to consume entries: signal the ones
                 // already posted first, or an interrupt-driven host never looks.
@@ -160,27 +161,12 @@ fn poll_for_tail(shared: &Shared, sq: &SubmissionQueue, head: u16) -> bool {
     false
 }
 
-/// What the hook sees of a command: the LBA range for the commands that have one.
-fn view_of(sqid: u16, sqe: &SubmissionEntry) -> CommandView {
-    use crate::spec::opcode::nvm as op;
-    let slba = sqe.cdw10() as u64 | (sqe.cdw11() as u64) << 32;
-    let (slba, nlb) = match sqe.opcode() {
-        op::READ | op::WRITE | op::COMPARE | op::VERIFY | op::WRITE_ZEROES | op::WRITE_UNCORRECTABLE => {
-            (slba, (sqe.cdw12() & 0xffff) as u64 + 1)
-        }
-        // Copy: the destination; its sources are in the range list.
-        op::COPY => (slba, 0),
-        _ => (0, 0),
-    };
-    CommandView {
-        sqid,
-        cid: sqe.cid(),
-        opcode: sqe.opcode(),
-        nsid: sqe.nsid(),
-        slba,
-        nlb,
-        prinfo: ((sqe.cdw12() >> 26) & 0xf) as u8,
-    }
+/// What the hook sees of a command: the LBA range for the commands that have one
+/// (Copy: the destination start; its sources are in the range list) and PRINFO.
+fn view_of(sqid: u16, cmd: &IoCommand) -> CommandView {
+    let sqe = cmd.sqe();
+    let (slba, nlb) = cmd.lba_range().unwrap_or((0, 0));
+    CommandView { sqid, cid: sqe.cid(), opcode: sqe.opcode(), nsid: sqe.nsid(), slba, nlb, prinfo: cmd.prinfo().bits() }
 }
 
 /// Sticky corruption asked for by the hook: spoil the stored tags on the medium
@@ -195,7 +181,7 @@ fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller
     }
 }
 
-fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry, opts: IoOptions) -> nvm::Completion {
+fn execute(shared: &Shared, bufs: &mut Buffers, cmd: &IoCommand, opts: IoOptions) -> nvm::Completion {
     let (write_cache, copy_formats_enabled) = {
         let f = shared.features.lock().unwrap();
         let cdfe = u16::from_le_bytes([f.host_behavior[4], f.host_behavior[5]]);
@@ -213,5 +199,5 @@ fn execute(shared: &Shared, bufs: &mut Buffers, sqe: &SubmissionEntry, opts: IoO
         copy_formats_enabled,
         opts,
     };
-    nvm::execute(&env, bufs, sqe)
+    nvm::execute(&env, bufs, cmd)
 }

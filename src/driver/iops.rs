@@ -107,15 +107,7 @@ pub fn run_with(
 /// The benchmark's namespace: 512-byte blocks, no metadata, on `image`.
 pub fn namespace_on(image: &Path) -> Result<Arc<Namespace>, String> {
     let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(image).map_err(|e| format!("{}: {e}", image.display()))?);
-    Ok(Arc::new(Namespace::new(
-        1,
-        store,
-        standard_formats(0, 0),
-        0,
-        false,
-        Protection { pi_type: 0, pi_first: false },
-        1,
-    )))
+    Ok(Arc::new(Namespace::new(1, store, standard_formats(0, 0), 0, false, Protection::NONE, 1)))
 }
 
 fn job(

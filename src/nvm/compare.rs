@@ -4,55 +4,41 @@
 //! than the PI tuple. A mismatch is Compare Failure naming the first differing
 //! block.
 
-use super::medium::{self, fail, Failure};
+use super::medium;
+use super::prepare::{prepare, Prepared, Target, Transfer};
 use super::protection::{self, host_has_metadata};
-use super::transfer::{data_list, metadata_list};
-use super::{range_target, Buffers, Completion, IoEnv};
-use crate::dma::Direction;
+use super::{Buffers, Completion, IoEnv};
 use crate::pi::Layout;
-use crate::spec::{Status, SubmissionEntry};
-use std::sync::atomic::Ordering::Relaxed;
+use crate::spec::{RwCommand, Status};
 
-pub fn compare(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    run(env, bufs, sqe).into()
+pub fn compare(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
+    run(env, bufs, cmd).into()
 }
 
-fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Failure> {
-    let (ns, f, slba, nlb) = range_target(env, sqe).map_err(fail)?;
-    let pract = protection::pract(sqe) && f.has_pi();
-    // PRACT shall be cleared for Compare (NVM-CS 5.3.2.4); refused as Invalid
-    // Protection Information, as QEMU's device does.
-    if pract {
-        return Err(fail(Status::INVALID_PROTECTION_INFORMATION));
-    }
+fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), Completion> {
+    // PRACT set is refused here (Invalid Protection Information, NVM-CS 5.3.2.4).
+    let p = prepare(env, cmd, Transfer::Compare)?;
+    let Prepared { target: Target { ns, f, slba, nlb }, pract, sizes, ctx, ref data_sg, ref md_sg, .. } = p;
     let with_md = host_has_metadata(&f, pract);
     let (lbs, ms) = (f.lbs() as usize, f.ms() as usize);
-    let (data_len, md_len, interleaved) = super::rw::host_sizes(&f, nlb, pract);
-    if data_len > env.max_transfer {
-        return Err(fail(Status::INVALID_FIELD));
-    }
-    let ctx = protection::context(&f, sqe, slba, protection::checks(sqe)).map_err(fail)?;
-    let data_sg = data_list(env, sqe, data_len, Direction::HostToController).map_err(fail)?;
-    let md_sg = metadata_list(env, sqe, md_len, Direction::HostToController).map_err(fail)?;
+    let (data_len, md_len, interleaved) = (sizes.data, sizes.md, sizes.interleaved);
     bufs.host.clear();
     bufs.host.resize((data_len + md_len) as usize, 0);
     let (host_data, host_md) = bufs.host.split_at_mut(data_len as usize);
-    data_sg.gather(env.mem, 0, host_data).map_err(fail)?;
-    md_sg.gather(env.mem, 0, host_md).map_err(fail)?;
-    env.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
-    ns.counters.dma_to_device.fetch_add(data_len + md_len, Relaxed);
+    data_sg.gather(env.mem, 0, host_data)?;
+    md_sg.gather(env.mem, 0, host_md)?;
+    p.count_transfer(env);
 
     medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
-    let pi_err = |e: crate::pi::PiError| (protection::status_of(&e), Some(e.lba));
     if let Some(ctx) = &ctx {
-        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md }).map_err(pi_err)?;
+        ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })?;
         if with_md {
             let host = if interleaved {
                 Layout::Interleaved(&bufs.host[..data_len as usize])
             } else {
                 Layout::Separate { data: &bufs.host[..data_len as usize], md: &bufs.host[data_len as usize..] }
             };
-            ctx.verify(host).map_err(pi_err)?;
+            ctx.verify(host)?;
         }
     }
     // The PI tuple's bytes within each block's metadata are not compared.
@@ -77,7 +63,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Result<(), Fai
             hd == medium_data && (!with_md || md_equal(hm, medium_md))
         };
         if !same {
-            return Err((Status::COMPARE_FAILURE, Some(slba + i as u64)));
+            return Err(Completion::err_at(Status::COMPARE_FAILURE, slba + i as u64));
         }
     }
     Ok(())

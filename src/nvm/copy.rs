@@ -9,20 +9,16 @@
 //! PRINFOW.PRACT set) or none (PI stripped, PRINFOR.PRACT set). On failure, CQE
 //! DW0 is the number of the first range not copied; earlier ranges are written.
 //!
-//! Range entries: SLBA (bytes 15:8) and NLB (17:16, zero's based) little endian,
-//! SNSID (3:0) for formats 2h/3h, ELBAT/ELBATM (29:28, 31:30 or 37:36, 39:38)
-//! little endian; the expected storage/reference tag (ELBT, bytes 27:24 for 32-byte
-//! entries, the 80-bit field in bytes 35:26 for 40-byte entries) is read as QEMU
-//! and nvme-cli 2.x write it: little endian in 32-byte entries, big endian in
-//! 40-byte ones. The spec text does not settle that byte order (docs/nvm-commands.md).
+//! The source range entries are parsed by `spec::ranges::SourceRange`.
 
-use super::medium::{self, fail, Failure};
+use super::medium;
 use super::namespace::{ActiveFormat, Namespace};
 use super::protection;
 use super::{check_range, transfer, Buffers, Completion, IoEnv};
 use crate::dma::Direction;
-use crate::pi::{Layout, LayoutMut, PiChecks, PiContext, PiSetupError};
-use crate::spec::{Status, SubmissionEntry};
+use crate::pi::{Layout, LayoutMut, PiChecks, PiContext};
+use crate::spec::ranges::SourceRange;
+use crate::spec::{CommandFields, CopyCommand, Prinfo, Status};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -34,40 +30,6 @@ pub const MSRC: u8 = 127;
 pub const OCFS: u16 = 0xf;
 /// Blocks moved per step, to bound the bounce buffers.
 const CHUNK_BLOCKS: u64 = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SourceRange {
-    pub nsid: u32,
-    pub slba: u64,
-    pub nlb: u64,
-    /// Expected storage and reference tag space (ELBT), right aligned.
-    pub elbt: u128,
-    pub elbat: u16,
-    pub elbatm: u16,
-}
-
-impl SourceRange {
-    pub fn parse(b: &[u8], format: u8, dst_nsid: u32) -> Self {
-        let le16 = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
-        let nsid = if format >= 2 { u32::from_le_bytes(b[0..4].try_into().unwrap()) } else { dst_nsid };
-        let slba = u64::from_le_bytes(b[8..16].try_into().unwrap());
-        let nlb = le16(16) as u64 + 1;
-        if format.is_multiple_of(2) {
-            let elbt = u32::from_le_bytes(b[24..28].try_into().unwrap()) as u128;
-            SourceRange { nsid, slba, nlb, elbt, elbat: le16(28), elbatm: le16(30) }
-        } else {
-            let elbt = b[26..36].iter().fold(0u128, |acc, &x| acc << 8 | x as u128);
-            SourceRange { nsid, slba, nlb, elbt, elbat: le16(36), elbatm: le16(38) }
-        }
-    }
-    pub fn entry_size(format: u8) -> usize {
-        if format.is_multiple_of(2) {
-            32
-        } else {
-            40
-        }
-    }
-}
 
 /// How PI moves from source to destination for one range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,42 +79,31 @@ fn pi_move(
     }
 }
 
-fn setup_error(e: PiSetupError) -> Status {
-    match e {
-        PiSetupError::InitialRefTagMismatch { .. } => Status::INVALID_PROTECTION_INFORMATION,
-        _ => Status::INTERNAL_ERROR,
-    }
-}
-
 /// The read-side PI context of one range: PRINFOR checks against its ELBT/ELBAT/ELBATM.
-fn source_context(f: &ActiveFormat, r: &SourceRange, prinfor: u8, stcr: bool) -> Result<Option<PiContext>, Status> {
+fn source_context(f: &ActiveFormat, r: &SourceRange, prinfor: Prinfo, stcr: bool) -> Result<Option<PiContext>, Status> {
     let Some(fmt) = protection::pi_format(f) else { return Ok(None) };
-    let ref_bits = fmt.ref_tag_bits();
-    let ref_tag = (r.elbt & ((1u128 << ref_bits) - 1)) as u64;
-    let storage = (r.elbt >> ref_bits) as u64;
-    let checks = PiChecks::from_cdw12(((prinfor as u32) & 0x7) << 26 | (stcr as u32) << 24);
-    PiContext::new(fmt, checks, ref_tag, r.elbat, r.elbatm, storage, r.slba).map(Some).map_err(setup_error)
+    let (storage, ref_tag) = fmt.split_space(r.elbt);
+    let checks = PiChecks::from_prinfo(prinfor, stcr);
+    PiContext::new(fmt, checks, ref_tag, r.elbat, r.elbatm, storage, r.slba).map(Some).map_err(|e| Status::from(&e))
 }
 
-pub fn copy(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
+pub fn copy(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand) -> Completion {
     let mut done_ranges = 0u32;
-    match run(env, bufs, sqe, &mut done_ranges) {
+    match run(env, bufs, cmd, &mut done_ranges) {
         Ok(()) => Completion::ok(),
         // DW0: the lowest-numbered range not copied (0 when nothing was written).
-        Err((status, lba)) => Completion { dw0: done_ranges, status, lba },
+        Err(c) => Completion { dw0: done_ranges, ..c },
     }
 }
 
-fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut u32) -> Result<(), Failure> {
-    let dst = env.namespace(sqe.nsid()).map_err(fail)?;
+fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand, done_ranges: &mut u32) -> Result<(), Completion> {
+    let sqe = cmd.sqe();
+    let dst = env.namespace(sqe.nsid())?;
     let df = dst.format();
-    let cdw12 = sqe.cdw12();
-    let nr = (cdw12 & 0xff) as usize + 1;
-    let format = ((cdw12 >> 8) & 0xf) as u8;
-    let prinfor = ((cdw12 >> 12) & 0xf) as u8;
-    let practw = cdw12 & (1 << 29) != 0;
-    let practr = prinfor & 0x8 != 0;
-    let sdlba = sqe.cdw10() as u64 | (sqe.cdw11() as u64) << 32;
+    let nr = cmd.ranges();
+    let format = cmd.desc_format();
+    let (practr, practw) = (cmd.prinfor().pract(), cmd.prinfow().pract());
+    let sdlba = cmd.sdlba();
 
     // Descriptor format (NVM-CS 3.3.2, after Figure 38): one not supported (OCFS), or
     // 2h/3h not enabled by the host (CDFE), is Invalid Field in Command; a supported one
@@ -160,18 +111,18 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     // 16b, 1h/3h for 32b/64b) is Invalid Namespace or Format. A destination formatted
     // without PI uses no guard, whatever its LBA format's PIF: every format is accepted.
     if format > 3 || OCFS & (1 << format) == 0 || (format >= 2 && env.copy_formats_enabled & (1 << format) == 0) {
-        return Err(fail(Status::INVALID_FIELD));
+        return Err(Status::INVALID_FIELD.into());
     }
     if df.has_pi() && (df.lbaf.pif == 0) != format.is_multiple_of(2) {
-        return Err(fail(Status::INVALID_NAMESPACE));
+        return Err(Status::INVALID_NAMESPACE.into());
     }
     if nr > MSRC as usize + 1 {
-        return Err(fail(Status::COMMAND_SIZE_LIMIT_EXCEEDED));
+        return Err(Status::COMMAND_SIZE_LIMIT_EXCEEDED.into());
     }
     let esz = SourceRange::entry_size(format);
-    let list = transfer::data_list(env, sqe, (nr * esz) as u64, Direction::HostToController).map_err(fail)?;
+    let list = transfer::data_list(env, sqe, (nr * esz) as u64, Direction::HostToController)?;
     let mut raw = vec![0u8; nr * esz];
-    list.gather(env.mem, 0, &mut raw).map_err(fail)?;
+    list.gather(env.mem, 0, &mut raw)?;
     // The range list is the only thing a Copy moves across the DMA boundary.
     env.counters.dma_to_device.fetch_add(raw.len() as u64, Relaxed);
     dst.counters.dma_to_device.fetch_add(raw.len() as u64, Relaxed);
@@ -181,39 +132,35 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     // refused command writes nothing (and reports range 0).
     let total: u64 = ranges.iter().map(|r| r.nlb).sum();
     if ranges.iter().any(|r| r.nlb > MSSRL as u64) || total > MCL as u64 {
-        return Err(fail(Status::COMMAND_SIZE_LIMIT_EXCEEDED));
+        return Err(Status::COMMAND_SIZE_LIMIT_EXCEEDED.into());
     }
-    check_range(sdlba, total, df.nlbas()).map_err(|s| (s, Some(sdlba)))?;
+    check_range(sdlba, total, df.nlbas()).map_err(|s| Completion::err_at(s, sdlba))?;
     let mut plan: Vec<(Arc<Namespace>, ActiveFormat, PiMove)> = Vec::with_capacity(nr);
     for r in &ranges {
-        let src = env.namespace(r.nsid).map_err(fail)?.clone();
+        let src = env.namespace(r.nsid)?.clone();
         let sf = src.format();
-        check_range(r.slba, r.nlb, sf.nlbas()).map_err(|s| (s, Some(r.slba)))?;
+        check_range(r.slba, r.nlb, sf.nlbas()).map_err(|s| Completion::err_at(s, r.slba))?;
         let same = r.nsid == sqe.nsid();
         if format >= 2 && same && r.slba < sdlba + total && sdlba < r.slba + r.nlb {
-            return Err(fail(Status::OVERLAPPING_IO_RANGE));
+            return Err(Status::OVERLAPPING_IO_RANGE.into());
         }
-        let mv = pi_move(&sf, &df, same, practr, practw).map_err(fail)?;
+        let mv = pi_move(&sf, &df, same, practr, practw)?;
         plan.push((src, sf, mv));
     }
-    let dst_checks = PiChecks::from_cdw12(cdw12 & (0x7 << 26 | 1 << 24));
-    let dctx = match protection::context(&df, sqe, sdlba, if practw { PiChecks::default() } else { dst_checks }) {
-        Ok(c) => c,
-        Err(s) => return Err(fail(s)),
-    };
-    let durable = super::rw::durable(env, sqe);
+    let dst_checks = if practw { PiChecks::NONE } else { PiChecks::from_prinfo(cmd.prinfow(), cmd.stcw()) };
+    let dctx = protection::context(&df, &cmd.tags(), sdlba, dst_checks)?;
+    let durable = super::rw::durable(env, cmd.fua());
 
     let mut dlba = sdlba;
     for (i, (r, (src, sf, mv))) in ranges.iter().zip(&plan).enumerate() {
         *done_ranges = i as u32;
-        let sctx = source_context(sf, r, prinfor, cdw12 & (1 << 25) != 0).map_err(fail)?;
+        let sctx = source_context(sf, r, cmd.prinfor(), cmd.stcr())?;
         let mut off = 0;
         while off < r.nlb {
             let n = (r.nlb - off).min(CHUNK_BLOCKS);
             medium::load(src, sf, r.slba + off, n, &mut bufs.data, &mut bufs.md)?;
-            let pi_err = |e: crate::pi::PiError| (protection::status_of(&e), Some(e.lba));
             if let (Some(c), true) = (&sctx, *mv != PiMove::Plain && *mv != PiMove::Insert) {
-                c.verify_from(off, Layout::Separate { data: &bufs.data, md: &bufs.md }).map_err(pi_err)?;
+                c.verify_from(off, Layout::Separate { data: &bufs.data, md: &bufs.md })?;
             }
             let index = dlba - sdlba;
             match mv {
@@ -227,10 +174,9 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
             }
             if let Some(c) = &dctx {
                 if matches!(mv, PiMove::Replace | PiMove::Insert) {
-                    c.generate_from(index, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })
-                        .map_err(pi_err)?;
+                    c.generate_from(index, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })?;
                 } else if *mv == PiMove::PassThrough {
-                    c.verify_from(index, Layout::Separate { data: &bufs.data, md: &bufs.md }).map_err(pi_err)?;
+                    c.verify_from(index, Layout::Separate { data: &bufs.data, md: &bufs.md })?;
                 }
             }
             medium::store(dst, &df, dlba, &bufs.data, &bufs.md, false)?;
@@ -244,32 +190,8 @@ fn run(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry, done_ranges: &mut
     }
     *done_ranges = nr as u32;
     if durable {
-        dst.store.flush().map_err(|e| (super::store_error(true, &e), Some(sdlba)))?;
+        dst.store.flush().map_err(|e| Completion::err_at(super::store_error(true, &e), sdlba))?;
     }
     env.counters.copies.fetch_add(1, Relaxed);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_format0_and_format3_entries() {
-        let mut e = [0u8; 32];
-        e[8..16].copy_from_slice(&77u64.to_le_bytes());
-        e[16..18].copy_from_slice(&9u16.to_le_bytes());
-        e[24..28].copy_from_slice(&77u32.to_le_bytes());
-        e[28..30].copy_from_slice(&0x1234u16.to_le_bytes());
-        e[30..32].copy_from_slice(&0xffffu16.to_le_bytes());
-        let r = SourceRange::parse(&e, 0, 5);
-        assert_eq!(r, SourceRange { nsid: 5, slba: 77, nlb: 10, elbt: 77, elbat: 0x1234, elbatm: 0xffff });
-        let mut e = [0u8; 40];
-        e[0..4].copy_from_slice(&2u32.to_le_bytes());
-        e[8..16].copy_from_slice(&300u64.to_le_bytes());
-        e[28..36].copy_from_slice(&0x0000_0102_0304_0506u64.to_be_bytes());
-        e[36..38].copy_from_slice(&7u16.to_le_bytes());
-        let r = SourceRange::parse(&e, 3, 1);
-        assert_eq!((r.nsid, r.slba, r.nlb, r.elbt, r.elbat), (2, 300, 1, 0x0102_0304_0506, 7));
-    }
 }

@@ -4,38 +4,31 @@
 //! have no effect, as the spec allows.
 
 use super::{check_range, metadata, store_error, Completion, IoEnv};
-use crate::dma::prp;
-use crate::spec::command::Psdt;
-use crate::spec::{Status, SubmissionEntry};
+use crate::spec::ranges::DsmRange;
+use crate::spec::DsmCommand;
 
-/// CDW11 bit 2: Attribute - Deallocate.
-const AD: u32 = 1 << 2;
-
-pub fn dataset_management(env: &IoEnv, sqe: &SubmissionEntry) -> Completion {
+pub fn dataset_management(env: &IoEnv, cmd: &DsmCommand) -> Completion {
+    let sqe = cmd.sqe();
     let ns = match env.namespace(sqe.nsid()) {
         Ok(ns) => ns,
         Err(s) => return Completion::err(s),
     };
-    let nr = (sqe.cdw10() & 0xff) as usize + 1;
-    let len = nr * 16;
-    let list = match sqe.psdt() {
-        Psdt::Prp => prp::walk(env.mem, sqe.prp1(), sqe.prp2(), len as u64, env.page_size),
-        Psdt::Reserved => Err(Status::INVALID_FIELD),
-        _ => super::transfer::data_list(env, sqe, len as u64, crate::dma::Direction::HostToController),
-    };
+    let nr = cmd.ranges();
+    let len = nr * DsmRange::SIZE;
+    let list = super::transfer::data_list(env, sqe, len as u64, crate::dma::Direction::HostToController);
     let mut raw = vec![0u8; len];
     if let Err(s) = list.and_then(|l| l.gather(env.mem, 0, &mut raw)) {
         return Completion::err(s);
     }
-    if sqe.cdw11() & AD == 0 {
+    if !cmd.ad() {
         return Completion::ok();
     }
     let f = ns.format();
     // Check every range before changing anything.
     let mut ranges = Vec::with_capacity(nr);
-    for r in raw.chunks_exact(16) {
-        let nlb = u32::from_le_bytes(r[4..8].try_into().unwrap()) as u64;
-        let slba = u64::from_le_bytes(r[8..16].try_into().unwrap());
+    for r in raw.chunks_exact(DsmRange::SIZE) {
+        let r = DsmRange::parse(r);
+        let (slba, nlb) = (r.slba, r.nlb as u64);
         if nlb == 0 {
             continue;
         }

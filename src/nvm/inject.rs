@@ -231,7 +231,7 @@ mod tests {
     /// A namespace in format `index` of `standard_formats(pif, sts)` on `store`,
     /// opened as `vnvme serve` opens one (holes get the never-written pattern).
     fn namespace_on(store: Arc<dyn BlockStore>, pif: u8, sts: u8, index: u8, pi_type: u8) -> Namespace {
-        let protection = Protection { pi_type, pi_first: false };
+        let protection = Protection::new(pi_type, false).unwrap();
         let ns = Namespace::new(1, store, standard_formats(pif, sts), index, false, protection, 1);
         fill_unwritten(&*ns.store, &ns.format()).unwrap();
         ns

@@ -5,14 +5,7 @@
 
 use super::namespace::{ActiveFormat, Namespace};
 use super::store_error;
-use crate::spec::Status;
-
-/// A failed command: its status and the LBA it concerns, for the error log.
-pub type Failure = (Status, Option<u64>);
-
-pub fn fail(s: Status) -> Failure {
-    (s, None)
-}
+use crate::spec::{Completion, Status};
 
 fn resize(v: &mut Vec<u8>, n: usize) {
     v.clear();
@@ -28,16 +21,16 @@ pub fn load(
     nlb: u64,
     data: &mut Vec<u8>,
     md: &mut Vec<u8>,
-) -> Result<(), Failure> {
+) -> Result<(), Completion> {
     if let Some(lba) = ns.uncorrectable.first_marked(slba, nlb) {
-        return Err((Status::UNRECOVERED_READ_ERROR, Some(lba)));
+        return Err(Completion::err_at(Status::UNRECOVERED_READ_ERROR, lba));
     }
     resize(data, (nlb * f.lbs()) as usize);
     resize(md, (nlb * f.ms()) as usize);
     let store = &*ns.store;
-    store.read_at(f.layout.data_offset(slba), data).map_err(|e| (store_error(false, &e), Some(slba)))?;
+    store.read_at(f.layout.data_offset(slba), data).map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
     if f.ms() > 0 {
-        store.read_at(f.layout.meta_offset(slba), md).map_err(|e| (store_error(false, &e), Some(slba)))?;
+        store.read_at(f.layout.meta_offset(slba), md).map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
     }
     Ok(())
 }
@@ -51,9 +44,9 @@ pub fn store(
     data: &[u8],
     md: &[u8],
     durable: bool,
-) -> Result<(), Failure> {
+) -> Result<(), Completion> {
     let store = &*ns.store;
-    let werr = |e: std::io::Error| (store_error(true, &e), Some(slba));
+    let werr = |e: std::io::Error| Completion::err_at(store_error(true, &e), slba);
     store.write_at(f.layout.data_offset(slba), data).map_err(werr)?;
     if f.ms() > 0 && !md.is_empty() {
         store.write_at(f.layout.meta_offset(slba), md).map_err(werr)?;

@@ -128,7 +128,7 @@ mod tests {
             index: 0,
             lbaf,
             extended: false,
-            protection: Protection { pi_type: pi, pi_first },
+            protection: Protection::new(pi, pi_first).unwrap(),
             layout: ImageLayout::new(1 << 20, lbs as u64, ms as u64),
         }
     }

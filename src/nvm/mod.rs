@@ -1,6 +1,7 @@
 //! The NVM command set (NVM-CS 3): one file per command family. A command is
 //! parsed and checked against its namespace, its data pointers are walked, then it
-//! executes against the namespace's store. Every outcome is a [`Completion`].
+//! executes against the namespace's store. Every outcome is a [`Completion`]
+//! (`spec::Completion`, the one result shape of admin and I/O commands).
 //!
 //! This layer sees guest memory only through [`DmaMemory`] and knows nothing of
 //! queues or transports.
@@ -20,6 +21,7 @@ pub mod ns_dir;
 pub mod ns_ids;
 pub mod ns_manage;
 pub mod ns_table;
+pub mod prepare;
 pub mod protection;
 pub mod rw;
 pub mod transfer;
@@ -30,8 +32,8 @@ pub mod write_zeroes;
 
 use crate::counters::Counters;
 use crate::dma::DmaMemory;
-use crate::spec::opcode::nvm as op;
-use crate::spec::{Status, SubmissionEntry};
+pub use crate::spec::Completion;
+use crate::spec::{IoCommand, Status};
 pub use namespace::Namespace;
 use std::sync::Arc;
 
@@ -63,57 +65,6 @@ impl IoEnv<'_> {
     }
 }
 
-/// The result of one I/O command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Completion {
-    pub dw0: u32,
-    pub status: Status,
-    /// The LBA the error concerns, for the Error Information log.
-    pub lba: Option<u64>,
-}
-
-impl Completion {
-    pub fn ok() -> Self {
-        Completion { dw0: 0, status: Status::SUCCESS, lba: None }
-    }
-    pub fn err(status: Status) -> Self {
-        Completion { dw0: 0, status, lba: None }
-    }
-    pub fn err_at(status: Status, lba: u64) -> Self {
-        Completion { dw0: 0, status, lba: Some(lba) }
-    }
-}
-
-impl From<Result<(), medium::Failure>> for Completion {
-    fn from(r: Result<(), medium::Failure>) -> Self {
-        match r {
-            Ok(()) => Completion::ok(),
-            Err((status, lba)) => Completion { dw0: 0, status, lba },
-        }
-    }
-}
-
-/// The namespace, its format and the checked LBA range (CDW10-12) of a command
-/// that names one.
-pub fn range_target<'a>(
-    env: &'a IoEnv,
-    sqe: &SubmissionEntry,
-) -> Result<(&'a Arc<Namespace>, namespace::ActiveFormat, u64, u64), Status> {
-    let ns = env.namespace(sqe.nsid())?;
-    let f = ns.format();
-    let (slba, nlb) = lba_range(sqe, f.nlbas())?;
-    Ok((ns, f, slba, nlb))
-}
-
-impl From<Result<(), Status>> for Completion {
-    fn from(r: Result<(), Status>) -> Self {
-        match r {
-            Ok(()) => Completion::ok(),
-            Err(s) => Completion::err(s),
-        }
-    }
-}
-
 /// Reusable per-queue buffers, so the data path does not allocate per command.
 #[derive(Default)]
 pub struct Buffers {
@@ -125,35 +76,29 @@ pub struct Buffers {
     pub mutation: Option<mutation::Mutation>,
 }
 
-pub fn execute(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    if sqe.fuse() != 0 {
-        return Completion::err(Status::INVALID_FIELD);
+/// Runs one parsed I/O command. Its reserved fields are checked first (a fused command is
+/// Invalid Field and not counted); every other outcome is counted per opcode.
+pub fn execute(env: &IoEnv, bufs: &mut Buffers, cmd: &IoCommand) -> Completion {
+    if let Err(s) = cmd.check_reserved() {
+        return Completion::err(s);
     }
-    let c = match sqe.opcode() {
-        op::READ => rw::read(env, bufs, sqe),
-        op::WRITE => rw::write(env, bufs, sqe),
-        op::FLUSH => flush::flush(env, sqe),
-        op::WRITE_ZEROES => write_zeroes::write_zeroes(env, bufs, sqe),
-        op::DATASET_MANAGEMENT => dsm::dataset_management(env, sqe),
-        op::VERIFY => verify::verify(env, bufs, sqe),
-        op::COMPARE => compare::compare(env, bufs, sqe),
-        op::WRITE_UNCORRECTABLE => write_uncorrectable::write_uncorrectable(env, sqe),
-        op::COPY => copy::copy(env, bufs, sqe),
-        _ => Completion::err(Status::INVALID_OPCODE),
+    let c = match cmd {
+        IoCommand::Read(c) => rw::read(env, bufs, c),
+        IoCommand::Write(c) => rw::write(env, bufs, c),
+        IoCommand::Flush(sqe) => flush::flush(env, sqe),
+        IoCommand::WriteZeroes(c) => write_zeroes::write_zeroes(env, bufs, c),
+        IoCommand::DatasetManagement(c) => dsm::dataset_management(env, c),
+        IoCommand::Verify(c) => verify::verify(env, bufs, c),
+        IoCommand::Compare(c) => compare::compare(env, bufs, c),
+        IoCommand::WriteUncorrectable(c) => write_uncorrectable::write_uncorrectable(env, c),
+        IoCommand::Copy(c) => copy::copy(env, bufs, c),
+        IoCommand::Unsupported(_) => Completion::err(Status::INVALID_OPCODE),
     };
-    env.counters.io_command(sqe.opcode(), c.status);
+    env.counters.io_command(cmd.sqe().opcode(), c.status);
     c
 }
 
-/// Starting LBA (CDW11:CDW10) and number of logical blocks (CDW12 15:0, zero's
-/// based), checked against the namespace size.
-pub fn lba_range(sqe: &SubmissionEntry, nlbas: u64) -> Result<(u64, u64), Status> {
-    let slba = sqe.cdw10() as u64 | (sqe.cdw11() as u64) << 32;
-    let nlb = (sqe.cdw12() & 0xffff) as u64 + 1;
-    check_range(slba, nlb, nlbas)?;
-    Ok((slba, nlb))
-}
-
+/// An LBA range against the namespace size: LBA Out of Range when it passes the end.
 pub fn check_range(slba: u64, nlb: u64, nlbas: u64) -> Result<(), Status> {
     match slba.checked_add(nlb) {
         Some(end) if end <= nlbas => Ok(()),

@@ -1,6 +1,7 @@
 //! A namespace: a backing store, the LBA formats it advertises, and the format and
 //! end-to-end protection settings in force (changed only by Format NVM).
 
+use crate::pi::{FormatError, PiType};
 use crate::storage::{BlockStore, ImageLayout};
 use std::sync::{Arc, RwLock};
 
@@ -31,13 +32,34 @@ impl LbaFormat {
     }
 }
 
-/// End-to-end data protection settings (DPS) and metadata placement (FLBAS bit 4).
+/// End-to-end Data Protection Type Settings (DPS, NVM-CS Figure 97 byte 29).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Protection {
-    /// 0 = none, 1-3 = PI type.
-    pub pi_type: u8,
+    /// Protection Information Type (DPS bits 2:0); None when formatted without PI.
+    pub pi_type: Option<PiType>,
     /// PI in the first bytes of the metadata (DPS bit 3) rather than the last.
     pub pi_first: bool,
+}
+
+impl Protection {
+    /// Formatted without PI.
+    pub const NONE: Protection = Protection { pi_type: None, pi_first: false };
+
+    /// From a PIT number (0 = no PI, 1-3) as `--ns pi=`, Format NVM and Namespace Management give
+    /// it; a reserved type (4-7) is refused.
+    pub fn new(pit: u8, pi_first: bool) -> Result<Self, FormatError> {
+        Ok(Protection { pi_type: PiType::from_dps(pit)?, pi_first })
+    }
+
+    /// The PIT number: 0 for no PI, else the type.
+    pub fn pit(&self) -> u8 {
+        self.pi_type.map_or(0, PiType::dps_bits)
+    }
+
+    /// The DPS byte: PIT in bits 2:0, PI first in bit 3.
+    pub fn dps(&self) -> u8 {
+        self.pit() | (self.pi_first as u8) << 3
+    }
 }
 
 /// The namespace's current format.
@@ -62,7 +84,7 @@ impl ActiveFormat {
         self.layout.nlbas
     }
     pub fn has_pi(&self) -> bool {
-        self.protection.pi_type != 0
+        self.protection.pi_type.is_some()
     }
 }
 

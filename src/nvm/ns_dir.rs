@@ -49,7 +49,7 @@ impl NsRecord {
             nsid: e.ns.nsid,
             lbaf: f.index,
             extended: f.extended,
-            pi: f.protection.pi_type,
+            pi: f.protection.pit(),
             pi_first: f.protection.pi_first,
             nmic: e.ns.nmic,
             attached: e.attached,
@@ -144,7 +144,8 @@ impl NsDir {
     fn open_namespace(&self, rec: &NsRecord) -> io::Result<Arc<Namespace>> {
         let image = self.image(rec.nsid);
         let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(&image)?);
-        let prot = Protection { pi_type: rec.pi, pi_first: rec.pi_first };
+        let prot = Protection::new(rec.pi, rec.pi_first)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let ns = Namespace::new(rec.nsid, store, formats(), rec.lbaf, rec.extended, prot, 0);
         super::metadata::fill_unwritten(&*ns.store, &ns.format())?;
         let marks = UncorrectableMap::load(&image)?;

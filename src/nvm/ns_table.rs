@@ -164,15 +164,7 @@ mod tests {
 
     fn ns(nsid: u32) -> Arc<Namespace> {
         let store = Arc::new(MemStore::new(1 << 20));
-        Arc::new(Namespace::new(
-            nsid,
-            store,
-            standard_formats(0, 0),
-            0,
-            false,
-            Protection { pi_type: 0, pi_first: false },
-            1,
-        ))
+        Arc::new(Namespace::new(nsid, store, standard_formats(0, 0), 0, false, Protection::NONE, 1))
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! (Write, Write Zeroes, Dataset Management deallocate, Format NVM). The marks
 //! persist beside the image (see `uncorrectable_marks`).
 
-use super::{range_target, store_error, Completion, IoEnv};
-use crate::spec::SubmissionEntry;
+use super::prepare::{target, Target};
+use super::{store_error, Completion, IoEnv};
+use crate::spec::RwCommand;
 
-pub fn write_uncorrectable(env: &IoEnv, sqe: &SubmissionEntry) -> Completion {
-    let (ns, _, slba, nlb) = match range_target(env, sqe) {
+pub fn write_uncorrectable(env: &IoEnv, cmd: &RwCommand) -> Completion {
+    let Target { ns, slba, nlb, .. } = match target(env, cmd) {
         Ok(t) => t,
         Err(s) => return Completion::err(s),
     };

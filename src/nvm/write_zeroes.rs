@@ -4,20 +4,18 @@
 //! included (NVM-CS 1.0 3.2.8: "the protection information shall be all zeroes"),
 //! or, with DEAC, the never-written pattern of a deallocated block.
 
-use super::{metadata, protection, range_target, store_error, Buffers, Completion, IoEnv};
+use super::prepare::{target, Target};
+use super::{metadata, protection, store_error, Buffers, Completion, IoEnv};
 use crate::pi::{LayoutMut, PiChecks};
-use crate::spec::SubmissionEntry;
+use crate::spec::{CommandFields, RwCommand};
 
-/// CDW12 bit 25: Deallocate.
-const DEAC: u32 = 1 << 25;
-
-pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> Completion {
-    let (ns, f, slba, nlb) = match range_target(env, sqe) {
+pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
+    let Target { ns, f, slba, nlb } = match target(env, cmd) {
         Ok(t) => t,
         Err(s) => return Completion::err(s),
     };
     let store = &*ns.store;
-    let r = if sqe.cdw12() & DEAC != 0 {
+    let r = if cmd.deac() {
         store.deallocate(f.layout.data_offset(slba), nlb * f.lbs())
     } else {
         store.write_zeroes(f.layout.data_offset(slba), nlb * f.lbs())
@@ -25,8 +23,8 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> C
     if let Err(e) = r {
         return Completion::err_at(store_error(true, &e), slba);
     }
-    let ctx = if protection::pract(sqe) {
-        match protection::context(&f, sqe, slba, PiChecks::default()) {
+    let ctx = if cmd.prinfo().pract() {
+        match protection::context(&f, &cmd.tags(), slba, PiChecks::NONE) {
             Ok(c) => c,
             Err(s) => return Completion::err(s),
         }
@@ -58,13 +56,13 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, sqe: &SubmissionEntry) -> C
             }
             res
         }
-        None if sqe.cdw12() & DEAC != 0 => metadata::set_unwritten(store, &f, slba, nlb),
+        None if cmd.deac() => metadata::set_unwritten(store, &f, slba, nlb),
         None => metadata::set_zeroes(store, &f, slba, nlb),
     };
     if let Err(e) = r.and_then(|_| ns.uncorrectable.clear(slba, nlb)) {
         return Completion::err_at(store_error(true, &e), slba);
     }
-    if sqe.cdw12() & (1 << 30) != 0 || !env.write_cache {
+    if super::rw::durable(env, cmd.fua()) {
         if let Err(e) = store.flush() {
             return Completion::err(store_error(true, &e));
         }

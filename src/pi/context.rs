@@ -7,8 +7,8 @@
 //!
 //! Rules implemented (NVM Command Set 1.2 §5.3.3, "Control of Protection Information Checking",
 //! unless noted):
-//! - Checks come from PRCHK (CDW12 bits 28:26: bit 28 guard, 27 application tag, 26 reference
-//!   tag) and STC (CDW12 bit 24) — NVM CS 1.0 Figures 9, 10, 23.
+//! - Checks come from PRCHK (PRINFO bits 2:0: guard, application tag, reference tag) and STC
+//!   (`spec::Prinfo`, `spec::RwCommand::stc`).
 //! - Guard: compared with the CRC over the data and the metadata bytes before the tuple (§5.3).
 //! - Application Tag: only bits set in the mask (LBATM/ELBATM) are compared.
 //! - Storage Tag, if defined (STS > 0) and STC is set: compared under the namespace's Logical
@@ -37,6 +37,7 @@
 use super::format::{PiFormat, PiType};
 use super::tuple::PiTuple;
 use super::{PiError, PiErrorKind, PiSetupError};
+use crate::spec::Prinfo;
 
 /// Which fields to check (PRCHK bits and STC).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -62,10 +63,11 @@ impl PiChecks {
         Self { guard: prchk & 0b100 != 0, app_tag: prchk & 0b010 != 0, ref_tag: prchk & 0b001 != 0, storage_tag: stc }
     }
 
-    /// From Command Dword 12 of Read, Write, Compare, Verify and Write Zeroes (PRCHK at 28:26,
-    /// STC at 24); also the write part of Copy (PRINFOW, STCW at the same bits).
-    pub const fn from_cdw12(cdw12: u32) -> Self {
-        Self::from_prchk(((cdw12 >> 26) & 0b111) as u8, cdw12 & (1 << 24) != 0)
+    /// From a command's PRINFO (its PRCHK bits; PRACT plays no part in which fields are
+    /// checked) and its STC bit: Read, Write, Compare, Verify and Write Zeroes, and Copy's
+    /// PRINFOW/STCW and PRINFOR/STCR.
+    pub const fn from_prinfo(prinfo: Prinfo, stc: bool) -> Self {
+        Self::from_prchk(prinfo.prchk(), stc)
     }
 }
 

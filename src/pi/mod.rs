@@ -1,12 +1,14 @@
 //! End-to-end data protection (protection information, PI) for the NVM Command Set.
 //!
 //! Pure code: a [`PiContext`] and bytes in, tuples written or a typed [`PiError`] out, mapped to
-//! an NVMe status in one place ([`PiErrorKind::status`]). No I/O, no guest memory, no unsafe.
+//! an NVMe [`Status`] in one place (`impl From<&PiError> for Status`, and the same for
+//! [`PiSetupError`]). No I/O, no guest memory, no unsafe.
 //!
 //! Specification: NVM Express NVM Command Set Specification 1.2, §5.3 "End-to-end Data
-//! Protection" (formats §5.3.1, PRACT §5.3.2, checking §5.3.3); NVM Command Set 1.0 for the
-//! command fields (PRINFO and STC in CDW12, Figures 9, 10, 23) and the status codes
-//! (Figure 16, Command Specific 81h). Cross-checked against SPDK `lib/util/dif.c`, QEMU
+//! Protection" (formats §5.3.1, PRACT §5.3.2, checking §5.3.3); the command fields (PRINFO and
+//! STC) are read by `spec::io_command`; the status codes are `spec::Status`'s (NVMe Base 2.1
+//! Media and Data Integrity Errors; Command Specific 81h, Invalid Protection Information, of the
+//! NVM Command Set). Cross-checked against SPDK `lib/util/dif.c`, QEMU
 //! `hw/nvme/dif.c` and Linux `include/linux/t10-pi.h` / `drivers/nvme/host/core.c`.
 //!
 //! | file | what |
@@ -41,14 +43,8 @@ pub use layout::{Layout, LayoutMut};
 pub use throughput::{bench, BenchRow};
 pub use tuple::PiTuple;
 
+use crate::spec::{Completion, Status};
 use std::fmt;
-
-/// Status Code Type 0h: Generic Command Status (NVMe Base 2.x).
-pub const SCT_GENERIC: u8 = 0x0;
-/// Status Code Type 1h: Command Specific Status.
-pub const SCT_COMMAND_SPECIFIC: u8 = 0x1;
-/// Status Code Type 2h: Media and Data Integrity Errors.
-pub const SCT_MEDIA_AND_DATA_INTEGRITY: u8 = 0x2;
 
 /// What a protection information check found wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,22 +63,6 @@ pub enum PiErrorKind {
 }
 
 impl PiErrorKind {
-    /// The NVMe (status code type, status code) this error completes a command with.
-    ///
-    /// Media and Data Integrity Errors (SCT 2h): End-to-end Guard Check Error 82h, End-to-end
-    /// Application Tag Check Error 83h, End-to-end Reference Tag Check Error 84h, End-to-end
-    /// Storage Tag Check Error 88h (NVMe Base 2.1 Figure 106; SPDK `nvme_spec.h` has the same
-    /// values). `BufferLength` is Generic Internal Error (SCT 0h, SC 06h).
-    pub const fn status(self) -> (u8, u8) {
-        match self {
-            Self::Guard => (SCT_MEDIA_AND_DATA_INTEGRITY, 0x82),
-            Self::AppTag => (SCT_MEDIA_AND_DATA_INTEGRITY, 0x83),
-            Self::RefTag => (SCT_MEDIA_AND_DATA_INTEGRITY, 0x84),
-            Self::StorageTag => (SCT_MEDIA_AND_DATA_INTEGRITY, 0x88),
-            Self::BufferLength => (SCT_GENERIC, 0x06),
-        }
-    }
-
     const fn what(self) -> &'static str {
         match self {
             Self::Guard => "end-to-end guard check error",
@@ -111,10 +91,29 @@ pub struct PiError {
     pub found: u64,
 }
 
-impl PiError {
-    /// The NVMe (status code type, status code) for this error.
-    pub const fn status(&self) -> (u8, u8) {
-        self.kind.status()
+/// The one PI-to-status map: the status a command that hit this error completes with.
+///
+/// Media and Data Integrity Errors (SCT 2h, no DNR): End-to-end Guard Check Error 82h, End-to-end
+/// Application Tag Check Error 83h, End-to-end Reference Tag Check Error 84h, End-to-end Storage
+/// Tag Check Error 88h (NVMe Base 2.1 Figure 104; SPDK `nvme_spec.h` has the same values).
+/// `BufferLength` is an emulator bug: Internal Error (SCT 0h, SC 06h).
+impl From<&PiError> for Status {
+    fn from(e: &PiError) -> Status {
+        match e.kind {
+            PiErrorKind::Guard => Status::GUARD_CHECK_ERROR,
+            PiErrorKind::AppTag => Status::APP_TAG_CHECK_ERROR,
+            PiErrorKind::RefTag => Status::REF_TAG_CHECK_ERROR,
+            PiErrorKind::StorageTag => Status::STORAGE_TAG_CHECK_ERROR,
+            PiErrorKind::BufferLength => Status::INTERNAL_ERROR,
+        }
+    }
+}
+
+/// A command that hit a PI error completes with its status, naming the block's LBA in the
+/// Error Information log.
+impl From<PiError> for Completion {
+    fn from(e: PiError) -> Completion {
+        Completion::err_at(Status::from(&e), e.lba)
     }
 }
 
@@ -146,14 +145,14 @@ pub enum PiSetupError {
     InitialRefTagMismatch { slba_bits: u64, initial_ref_tag: u64 },
 }
 
-impl PiSetupError {
-    /// The NVMe (status code type, status code): Invalid Protection Information (SCT 1h,
-    /// SC 81h; NVM Command Set 1.0 Figure 16) for a bad initial reference tag, Internal Error
-    /// (SCT 0h, SC 06h) for the emulator's own configuration errors.
-    pub const fn status(&self) -> (u8, u8) {
-        match self {
-            Self::InitialRefTagMismatch { .. } => (SCT_COMMAND_SPECIFIC, 0x81),
-            Self::Format(_) | Self::NotProtected => (SCT_GENERIC, 0x06),
+/// Invalid Protection Information (SCT 1h, SC 81h, DNR; an NVM Command Set status) for a
+/// bad initial reference tag, Internal Error (SCT 0h, SC 06h) for the emulator's own
+/// configuration errors.
+impl From<&PiSetupError> for Status {
+    fn from(e: &PiSetupError) -> Status {
+        match e {
+            PiSetupError::InitialRefTagMismatch { .. } => Status::INVALID_PROTECTION_INFORMATION,
+            PiSetupError::Format(_) | PiSetupError::NotProtected => Status::INTERNAL_ERROR,
         }
     }
 }

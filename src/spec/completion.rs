@@ -1,6 +1,51 @@
-//! The 16-byte Completion Queue Entry (NVMe-Base 4.2.1, Figure 98).
+//! The 16-byte Completion Queue Entry (NVMe-Base 4.2.1, Figure 98), and [`Completion`]: what a
+//! command finished with, before the queue adds its head, queue id, command id and phase.
 
 use super::status::Status;
+
+/// How a command finished: its status, DW0 (command specific), and the LBA an error concerns,
+/// for the Error Information log entry (NVMe-Base 5.1.12.1.2, Figure 206 "LBA"). The one result
+/// shape of admin and I/O commands; a failing step returns it as its error, so `?` works on
+/// anything that converts into it (a [`Status`], a PI error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    pub dw0: u32,
+    pub status: Status,
+    /// The LBA the error concerns, for the Error Information log.
+    pub lba: Option<u64>,
+}
+
+impl Completion {
+    pub const fn ok() -> Self {
+        Completion { dw0: 0, status: Status::SUCCESS, lba: None }
+    }
+    /// Success with a command-specific DW0.
+    pub const fn done(dw0: u32) -> Self {
+        Completion { dw0, status: Status::SUCCESS, lba: None }
+    }
+    pub const fn err(status: Status) -> Self {
+        Completion { dw0: 0, status, lba: None }
+    }
+    pub const fn err_at(status: Status, lba: u64) -> Self {
+        Completion { dw0: 0, status, lba: Some(lba) }
+    }
+}
+
+impl From<Status> for Completion {
+    fn from(status: Status) -> Self {
+        Completion::err(status)
+    }
+}
+
+/// A command body written as `Result<(), E>` finishes with success or its error.
+impl<E: Into<Completion>> From<Result<(), E>> for Completion {
+    fn from(r: Result<(), E>) -> Self {
+        match r {
+            Ok(()) => Completion::ok(),
+            Err(e) => e.into(),
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompletionEntry {
@@ -19,6 +64,12 @@ pub struct CompletionEntry {
 
 impl CompletionEntry {
     pub const SIZE: usize = 16;
+
+    /// The entry that posts `c` for command `cid` of submission queue `sq_id`, whose head is now
+    /// `sq_head` (DW1 is reserved for every command vnvme implements).
+    pub fn of(c: &Completion, sq_head: u16, sq_id: u16, cid: u16) -> Self {
+        CompletionEntry { dw0: c.dw0, dw1: 0, sq_head, sq_id, cid, status: c.status }
+    }
 
     /// The first 12 bytes (DW0-DW2). The controller writes these before DW3, which
     /// holds the phase tag, so a host never sees a valid phase with stale contents.

@@ -10,10 +10,13 @@
 pub mod command;
 pub mod completion;
 pub mod identify;
+pub mod io_command;
 pub mod opcode;
+pub mod ranges;
 pub mod registers;
 pub mod status;
 
 pub use command::SubmissionEntry;
-pub use completion::CompletionEntry;
+pub use completion::{Completion, CompletionEntry};
+pub use io_command::{CommandFields, CopyCommand, DsmCommand, IoCommand, PiTags, Prinfo, RwCommand};
 pub use status::Status;

@@ -136,13 +136,8 @@ mod tests {
         File::create(&p).and_then(|f| f.set_len(4096 * 520)).unwrap();
         let lbaf = *standard_formats(0, 0).iter().find(|f| f.lbs == 512 && f.ms == 8).unwrap();
         let layout = crate::storage::ImageLayout::new(4096 * 520, 512, 8);
-        let f = ActiveFormat {
-            index: 0,
-            lbaf,
-            extended: false,
-            protection: Protection { pi_type: 1, pi_first: false },
-            layout,
-        };
+        let f =
+            ActiveFormat { index: 0, lbaf, extended: false, protection: Protection::new(1, false).unwrap(), layout };
         let store = FileStore::open(&p).unwrap();
         fill_unwritten(&store, &f).unwrap();
         set_zeroes(&store, &f, 1000, 1024).unwrap();

@@ -37,22 +37,14 @@ pub fn apply(ns: &Namespace, req: FormatRequest) -> Result<(), Status> {
         // Cryptographic erase is not supported (FNA bit 2 clear).
         return Err(Status::INVALID_FIELD);
     }
-    if req.pi > 3 {
-        return Err(Status::INVALID_FIELD);
-    }
+    let protection = Protection::new(req.pi, req.pi_first).map_err(|_| Status::INVALID_FIELD)?;
     let Some(&lbaf) = ns.formats.get(req.lbaf as usize) else { return Err(Status::INVALID_FORMAT) };
-    if req.pi != 0 && lbaf.ms < lbaf.pi_size() {
+    if protection.pi_type.is_some() && lbaf.ms < lbaf.pi_size() {
         return Err(Status::INVALID_FORMAT);
     }
     let mut active = ns.active.write().unwrap();
     let layout = ImageLayout::new(ns.store.size(), lbaf.lbs as u64, lbaf.ms as u64);
-    let new = ActiveFormat {
-        index: req.lbaf,
-        lbaf,
-        extended: req.extended && lbaf.ms > 0,
-        protection: Protection { pi_type: req.pi, pi_first: req.pi_first },
-        layout,
-    };
+    let new = ActiveFormat { index: req.lbaf, lbaf, extended: req.extended && lbaf.ms > 0, protection, layout };
     ns.store.deallocate(0, ns.store.size()).map_err(|_| Status::INTERNAL_ERROR)?;
     ns.uncorrectable.clear_all().map_err(|_| Status::INTERNAL_ERROR)?;
     // Every block is now never-written: its PI tuple reads as all ones.

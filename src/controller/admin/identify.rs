@@ -154,7 +154,7 @@ pub fn namespace_data(ns: &Namespace) -> Page4k {
         .u8(n::FLBAS, flbas)
         .u8(n::MC, n::MC_EXTENDED | n::MC_SEPARATE)
         .u8(n::DPC, if any_md { n::DPC_TYPE1 | n::DPC_TYPE2 | n::DPC_TYPE3 | n::DPC_FIRST | n::DPC_LAST } else { 0 })
-        .u8(n::DPS, f.protection.pi_type | (f.protection.pi_first as u8) << 3)
+        .u8(n::DPS, f.protection.dps())
         .u8(n::NMIC, ns.nmic)
         .u64(n::NVMCAP, ns.store.size())
         .u8(n::DLFEAT, n::DLFEAT_READ_ZEROES | n::DLFEAT_WZ_DEALLOCATE)

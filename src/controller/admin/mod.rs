@@ -16,24 +16,23 @@ use super::Controller;
 use crate::dma::prp;
 use crate::spec::command::Psdt;
 use crate::spec::opcode::admin as op;
-use crate::spec::{Status, SubmissionEntry};
+use crate::spec::{Completion, Status, SubmissionEntry};
 
-/// The result of an admin command.
+/// The result of an admin command: a [`Completion`] as I/O commands have, or none yet. The
+/// admin path needs the second case, which I/O commands never have: an Asynchronous Event
+/// Request completes later, when an event occurs (NVMe-Base 5.1.2).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Done {
-        dw0: u32,
-        status: Status,
-    },
+    Done(Completion),
     /// Completed later (Asynchronous Event Request).
     Deferred,
 }
 
 pub fn done(dw0: u32) -> Outcome {
-    Outcome::Done { dw0, status: Status::SUCCESS }
+    Outcome::Done(Completion::done(dw0))
 }
 pub fn fail(status: Status) -> Outcome {
-    Outcome::Done { dw0: 0, status }
+    Outcome::Done(Completion::err(status))
 }
 
 pub fn execute(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {

@@ -40,7 +40,7 @@ const KINDS: [(&str, NsConfig, u8, Option<&str>); 8] = [
 fn host(ns: NsConfig, sts: u8) -> FakeHost {
     let store: Arc<dyn BlockStore> = Arc::new(MemStore::new(ns.bytes));
     let lbaf = LbaFormat { lbs: ns.lbs, ms: ns.ms, pif: ns.pif, sts };
-    let prot = Protection { pi_type: ns.pi, pi_first: false };
+    let prot = Protection::new(ns.pi, false).unwrap();
     let n = Namespace::new(1, store, vec![lbaf], 0, false, prot, 0x5eed);
     metadata::fill_unwritten(&*n.store, &n.format()).expect("marking unwritten metadata");
     let mut h = FakeHost::with_namespaces(vec![Arc::new(n)]);

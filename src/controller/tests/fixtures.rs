@@ -64,7 +64,7 @@ impl NsConfig {
             formats.push(want);
             formats.len() - 1
         });
-        let prot = Protection { pi_type: self.pi, pi_first: self.pi_first };
+        let prot = Protection::new(self.pi, self.pi_first).unwrap();
         let ns = Namespace::new(nsid, store, formats, index as u8, self.extended, prot, 0x5eed);
         metadata::fill_unwritten(&*ns.store, &ns.format()).expect("marking unwritten metadata");
         Arc::new(ns)

@@ -40,7 +40,7 @@ fn each_error_kind_reports_first_block_expected_and_found() {
             found,
         };
         assert_eq!(b.verify(&expected), Err(want));
-        assert_eq!(want.status(), (2, 0x88));
+        assert_eq!(Status::from(&want), Status::STORAGE_TAG_CHECK_ERROR);
     }
 }
 
@@ -194,7 +194,7 @@ fn type1_initial_reference_tag_must_match_slba() {
     let f = format(GuardFormat::Crc16T10Dif, PiType::Type1, PiLocation::Last, 8, 0);
     let err = PiContext::new(f, PiChecks::ALL, 0x10, 0, 0, 0, 0x7700_0011).unwrap_err();
     assert_eq!(err, PiSetupError::InitialRefTagMismatch { slba_bits: 0x11, initial_ref_tag: 0x10 });
-    assert_eq!(err.status(), (1, 0x81));
+    assert_eq!(Status::from(&err), Status::INVALID_PROTECTION_INFORMATION);
     // Only the low reference-tag-width bits of the SLBA count (24 bits here).
     assert!(PiContext::new(f, PiChecks::ALL, 0x11, 0, 0, 0, 0x7700_0011).is_ok());
     // Not required without the reference tag check, nor for Type 2.

@@ -149,7 +149,10 @@ fn buffer_length_mismatches_are_errors_not_panics() {
     assert_eq!(short(ctx.verify_block(&b.data[..511], &b.md[..8], 0)), Err((len, 0, 512, 511)));
     let mut md = vec![0u8; 9];
     assert_eq!(short(ctx.generate_block(&b.data[..512], &mut md, 4)), Err((len, 4, 8, 9)));
-    assert_eq!(PiErrorKind::BufferLength.status(), (0, 0x06));
+    assert_eq!(
+        Status::from(&PiError { kind: len, block_index: 0, lba: 0, expected: 0, found: 0 }),
+        Status::INTERNAL_ERROR
+    );
     assert_eq!(ctx.verify(Layout::Separate { data: &[], md: &[] }), Ok(()), "zero blocks");
 }
 
@@ -172,15 +175,16 @@ fn pieces_with_block_offsets_equal_the_whole() {
 fn status_codes_and_prchk_decoding() {
     let statuses: Vec<_> = [PiErrorKind::Guard, PiErrorKind::AppTag, PiErrorKind::RefTag, PiErrorKind::StorageTag]
         .iter()
-        .map(|k| k.status())
+        .map(|&kind| Status::from(&PiError { kind, block_index: 0, lba: 0, expected: 0, found: 0 }).code())
         .collect();
-    assert_eq!(statuses, [(2, 0x82), (2, 0x83), (2, 0x84), (2, 0x88)]);
-    // CDW12: PRACT 29, PRCHK 28:26 (guard, app, ref), STC 24.
-    assert_eq!(PiChecks::from_cdw12(1 << 28), PiChecks { guard: true, ..PiChecks::NONE });
-    assert_eq!(PiChecks::from_cdw12(1 << 27), PiChecks { app_tag: true, ..PiChecks::NONE });
-    assert_eq!(PiChecks::from_cdw12(1 << 26), PiChecks { ref_tag: true, ..PiChecks::NONE });
-    assert_eq!(PiChecks::from_cdw12(1 << 24), PiChecks { storage_tag: true, ..PiChecks::NONE });
-    assert_eq!(PiChecks::from_cdw12(!(0b1_1101u32 << 24)), PiChecks::NONE);
+    assert_eq!(statuses, [0x282, 0x283, 0x284, 0x288]);
+    // PRINFO: PRACT 3, PRCHK 2:0 (guard, app, ref); STC beside it.
+    let p = |bits: u8, stc: bool| PiChecks::from_prinfo(crate::spec::Prinfo::from_bits(bits), stc);
+    assert_eq!(p(0b0100, false), PiChecks { guard: true, ..PiChecks::NONE });
+    assert_eq!(p(0b0010, false), PiChecks { app_tag: true, ..PiChecks::NONE });
+    assert_eq!(p(0b0001, false), PiChecks { ref_tag: true, ..PiChecks::NONE });
+    assert_eq!(p(0b0000, true), PiChecks { storage_tag: true, ..PiChecks::NONE });
+    assert_eq!(p(0b1000, false), PiChecks::NONE, "PRACT is not a check");
     let e = PiError { kind: PiErrorKind::RefTag, block_index: 2, lba: 0x42, expected: 0x42, found: 0x7 };
     let text = "end-to-end reference tag check error at LBA 0x42 (block 2 of the command): \
                 expected 0x42, found 0x7";
