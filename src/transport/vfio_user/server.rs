@@ -62,15 +62,26 @@ impl Drop for Listener {
 pub fn refuse(mut stream: UnixStream) {
     let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(1)));
     if let Ok(Some(msg)) = socket::recv(&mut stream) {
-        let h = Header {
-            id: msg.header.id,
-            command: msg.header.command,
-            size: 16,
-            flags: flags::TYPE_REPLY | flags::ERROR,
-            error: libc::EBUSY as u32,
-        };
-        let _ = socket::send(&mut stream, &h, &[]);
+        let _ = send_reply(&mut stream, &msg.header, Reply::Error(libc::EBUSY));
     }
+}
+
+/// Send the reply to the message whose header is `request`: an error carries its
+/// errno in the header and no payload.
+fn send_reply(stream: &mut UnixStream, request: &Header, reply: Reply) -> io::Result<()> {
+    let (flags_v, err, payload) = match reply {
+        Reply::Payload(p) => (flags::TYPE_REPLY, 0, p),
+        Reply::Error(e) => (flags::TYPE_REPLY | flags::ERROR, e as u32, Vec::new()),
+        Reply::None => (flags::TYPE_REPLY, 0, Vec::new()),
+    };
+    let h = Header {
+        id: request.id,
+        command: request.command,
+        size: (16 + payload.len()) as u32,
+        flags: flags_v,
+        error: err,
+    };
+    socket::send(stream, &h, &payload)
 }
 
 /// One client connection and the device state behind it.
@@ -132,19 +143,7 @@ impl Session {
             if no_reply {
                 continue;
             }
-            let (flags_v, err, payload) = match reply {
-                Reply::Payload(p) => (flags::TYPE_REPLY, 0, p),
-                Reply::Error(e) => (flags::TYPE_REPLY | flags::ERROR, e as u32, Vec::new()),
-                Reply::None => (flags::TYPE_REPLY, 0, Vec::new()),
-            };
-            let h = Header {
-                id: msg.header.id,
-                command: msg.header.command,
-                size: (16 + payload.len()) as u32,
-                flags: flags_v,
-                error: err,
-            };
-            socket::send(stream, &h, &payload)?;
+            send_reply(stream, &msg.header, reply)?;
         }
         Ok(())
     }
