@@ -178,6 +178,15 @@ fn image_create(path: &std::path::Path, size: &str, lbs: u32, ms: u16, force: bo
     if path.exists() && !force {
         return Err(format!("{} exists (use --force to replace it)", path.display()));
     }
+    // A replaced image keeps none of the old one's state: no crash intents to
+    // replay onto it and no Write Uncorrectable marks.
+    for ext in ["intents", "uncor"] {
+        let p = crate::storage::sidecar(path, ext);
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(format!("{}: {e}", p.display())),
+            _ => {}
+        }
+    }
     let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     f.set_len(size).map_err(|e| format!("{}: {e}", path.display()))?;
     drop(f);

@@ -128,6 +128,8 @@ fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     let store: Arc<dyn BlockStore> = Arc::new(store);
     let prot = Protection::new(spec.pi, spec.pil).map_err(|e| format!("namespace {nsid}: {e}"))?;
     let ns = Namespace::new(nsid, store, formats, index as u8, spec.mset, prot, seed);
+    let ns =
+        crate::nvm::crash_recovery::with_log_beside(ns, p).map_err(|e| format!("namespace {nsid}: intent log: {e}"))?;
     let filled = metadata::fill_unwritten(&*ns.store, &ns.format())
         .map_err(|e| format!("namespace {nsid}: initialising metadata: {e}"))?;
     if filled > 0 {

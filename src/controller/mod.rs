@@ -79,6 +79,11 @@ pub struct Shared {
     pub running: AtomicBool,
     /// The admin SQ head, for completions posted outside the admin path (AER).
     pub admin_sq_head: std::sync::atomic::AtomicU16,
+    /// Admin completions waiting for room in a full admin CQ, oldest first. The
+    /// admin CQ's head doorbell is served by the transport thread, so nothing may
+    /// wait for that room: the entries wait here instead and go out when the host
+    /// moves the head ([`Shared::post_admin`]).
+    pub admin_backlog: Mutex<std::collections::VecDeque<CompletionEntry>>,
     /// Fault injection, trace and statistics (the control plane); set once.
     pub hook: std::sync::OnceLock<Arc<dyn hooks::CommandHook>>,
 }
@@ -119,6 +124,55 @@ impl Shared {
         }
     }
 
+    /// Post an admin completion without waiting: into the admin CQ if it has room
+    /// and nothing is queued before it, else at the end of the backlog. Returns
+    /// whether it was posted now (then the caller interrupts).
+    pub fn post_admin(&self, cq: &CompletionQueue, entry: &CompletionEntry) -> bool {
+        let mut backlog = self.admin_backlog.lock().unwrap();
+        if backlog.is_empty() {
+            match cq.post_or_abandon(&*self.mem, entry, None, &|| true) {
+                Ok(()) => return true,
+                Err(PostError::Abandoned) => {}
+                Err(PostError::Memory) => {
+                    self.fatal.store(true, Ordering::SeqCst);
+                    return false;
+                }
+                Err(PostError::Closing) => return false,
+            }
+        }
+        backlog.push_back(*entry);
+        false
+    }
+
+    /// Post what the admin backlog holds while the admin CQ has room; interrupts
+    /// when anything went out. Called when the host moves the admin CQ head.
+    pub fn drain_admin_backlog(&self, cq: &CompletionQueue) {
+        let mut backlog = self.admin_backlog.lock().unwrap();
+        let mut posted = false;
+        while let Some(e) = backlog.front() {
+            match cq.post_or_abandon(&*self.mem, e, None, &|| true) {
+                Ok(()) => {
+                    backlog.pop_front();
+                    posted = true;
+                }
+                Err(PostError::Abandoned) => break,
+                Err(PostError::Memory) => {
+                    self.fatal.store(true, Ordering::SeqCst);
+                    backlog.clear();
+                    break;
+                }
+                Err(PostError::Closing) => {
+                    backlog.clear();
+                    break;
+                }
+            }
+        }
+        drop(backlog);
+        if posted {
+            self.interrupt(cq);
+        }
+    }
+
     pub fn interrupt(&self, cq: &CompletionQueue) {
         if cq.interrupts_enabled {
             self.irq.signal(cq.vector);
@@ -139,10 +193,13 @@ impl Shared {
         if let Some(cq) = cq {
             // Completion entries always carry the SQ's current head (NVMe-Base 4.2.1).
             let head = self.admin_sq_head.load(Ordering::SeqCst);
+            let mut posted = false;
             for e in &done {
-                self.complete(&cq, &CompletionEntry { sq_head: head, ..*e });
+                posted |= self.post_admin(&cq, &CompletionEntry { sq_head: head, ..*e });
             }
-            self.interrupt(&cq);
+            if posted {
+                self.interrupt(&cq);
+            }
         }
     }
 }
@@ -188,6 +245,7 @@ impl Controller {
                 fatal: AtomicBool::new(false),
                 running: AtomicBool::new(false),
                 admin_sq_head: std::sync::atomic::AtomicU16::new(0),
+                admin_backlog: Default::default(),
                 hook: std::sync::OnceLock::new(),
             }),
             regs,
@@ -236,7 +294,14 @@ impl Controller {
                 _ => false,
             },
             Doorbell::CqHead(0) => match &self.admin {
-                Some(a) if value < a.cq.size as u32 => a.cq.set_head(value16),
+                Some(a) if value < a.cq.size as u32 => {
+                    let cq = a.cq.clone();
+                    let ok = cq.set_head(value16);
+                    // Room again: what waited goes out, then fetching resumes.
+                    self.shared.drain_admin_backlog(&cq);
+                    self.process_admin();
+                    ok
+                }
                 _ => false,
             },
             Doorbell::SqTail(q) => {
@@ -319,6 +384,7 @@ impl Controller {
         self.stop_queues();
         self.admin = None;
         self.shared.admin_sq_head.store(0, Ordering::SeqCst);
+        self.shared.admin_backlog.lock().unwrap().clear();
         *self.shared.shadow.write().unwrap() = None;
         *self.shared.aer.lock().unwrap() = AerState::default();
         self.shared.features.lock().unwrap().reset(&self.shared.config);
@@ -365,11 +431,17 @@ impl Controller {
         tracing::info!("shutdown complete: namespaces flushed");
     }
 
-    /// Fetch and run admin commands up to the tail.
+    /// Fetch and run admin commands up to the tail. While the admin CQ has no room
+    /// (full, or completions wait in the backlog), fetching pauses: the commands
+    /// stay in the SQ until the host moves the CQ head, and this thread, which
+    /// also serves every doorbell and DMA message, never waits for the host.
     fn process_admin(&mut self) {
         loop {
             let Some(a) = self.admin.as_mut() else { return };
             if a.sq_head == a.sq_tail {
+                break;
+            }
+            if a.cq.is_full() || !self.shared.admin_backlog.lock().unwrap().is_empty() {
                 break;
             }
             let addr = a.sq_base + a.sq_head as u64 * 64;
@@ -390,8 +462,9 @@ impl Controller {
                 }
                 self.shared.counters.admin_command(sqe.opcode(), c.status);
                 let e = CompletionEntry::of(&c, head, 0, sqe.cid());
-                self.shared.complete(&cq, &e);
-                self.shared.interrupt(&cq);
+                if self.shared.post_admin(&cq, &e) {
+                    self.shared.interrupt(&cq);
+                }
             }
         }
     }

@@ -3,11 +3,12 @@
 //! metadata to the unwritten pattern. Integral read/write hints are accepted and
 //! have no effect, as the spec allows.
 
-use super::{check_range, metadata, store_error, Completion, IoEnv};
+use super::intent_log::ZeroMeta;
+use super::{check_range, store_error, Buffers, Completion, IoEnv};
 use crate::spec::ranges::DsmRange;
 use crate::spec::DsmCommand;
 
-pub fn dataset_management(env: &IoEnv, cmd: &DsmCommand) -> Completion {
+pub fn dataset_management(env: &IoEnv, bufs: &mut Buffers, cmd: &DsmCommand) -> Completion {
     let sqe = cmd.sqe();
     let ns = match env.namespace(sqe.nsid()) {
         Ok(ns) => ns,
@@ -38,8 +39,8 @@ pub fn dataset_management(env: &IoEnv, cmd: &DsmCommand) -> Completion {
         ranges.push((slba, nlb));
     }
     for (slba, nlb) in ranges {
-        if let Err(e) = metadata::deallocate(&*ns.store, &f, slba, nlb).and_then(|_| ns.uncorrectable.clear(slba, nlb))
-        {
+        let _held = ns.locks.write(slba, nlb);
+        if let Err(e) = super::write_zeroes::zero_blocks(ns, &f, slba, nlb, true, ZeroMeta::Unwritten, bufs) {
             return Completion::err_at(store_error(true, &e), slba);
         }
     }

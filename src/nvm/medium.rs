@@ -2,7 +2,13 @@
 //! metadata from the QEMU image layout, Write Uncorrectable marks honoured on the
 //! way in and cleared on the way out, durability on request. Shared by Read,
 //! Write, Verify, Compare and Copy.
+//!
+//! Every block moves whole: a load holds its blocks' range lock shared and a
+//! store exclusive ([`super::block_locks`]), and a store on a namespace with
+//! metadata records its intent first ([`super::intent_log`]), so neither a
+//! concurrent command nor a crash sees a block's new data with its old metadata.
 
+use super::intent_log::IntentLog;
 use super::namespace::{ActiveFormat, Namespace};
 use super::store_error;
 use crate::spec::{Completion, Status};
@@ -28,6 +34,7 @@ pub fn load(
     resize(data, (nlb * f.lbs()) as usize);
     resize(md, (nlb * f.ms()) as usize);
     let store = &*ns.store;
+    let _held = ns.locks.read(slba, nlb);
     store.read_at(f.layout.data_offset(slba), data).map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
     if f.ms() > 0 {
         store.read_at(f.layout.meta_offset(slba), md).map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
@@ -46,12 +53,28 @@ pub fn store(
     durable: bool,
 ) -> Result<(), Completion> {
     let store = &*ns.store;
+    let nlb = data.len() as u64 / f.lbs();
     let werr = |e: std::io::Error| Completion::err_at(store_error(true, &e), slba);
-    store.write_at(f.layout.data_offset(slba), data).map_err(werr)?;
+    let _held = ns.locks.write(slba, nlb);
     if f.ms() > 0 && !md.is_empty() {
-        store.write_at(f.layout.meta_offset(slba), md).map_err(werr)?;
+        // In pieces that fit one intent record; each piece is data, then metadata.
+        let per = IntentLog::blocks_per_record(f.ms());
+        let (lbs, ms) = (f.lbs() as usize, f.ms() as usize);
+        let mut done = 0u64;
+        while done < nlb {
+            let n = (nlb - done).min(per);
+            let d = &data[done as usize * lbs..(done + n) as usize * lbs];
+            let m = &md[done as usize * ms..(done + n) as usize * ms];
+            let lba = slba + done;
+            let _intent = ns.intents.begin_blocks(f, lba, d, m).map_err(werr)?;
+            store.write_at(f.layout.data_offset(lba), d).map_err(werr)?;
+            store.write_at(f.layout.meta_offset(lba), m).map_err(werr)?;
+            done += n;
+        }
+    } else {
+        store.write_at(f.layout.data_offset(slba), data).map_err(werr)?;
     }
-    ns.uncorrectable.clear(slba, data.len() as u64 / f.lbs()).map_err(werr)?;
+    ns.uncorrectable.clear(slba, nlb).map_err(werr)?;
     if durable {
         store.flush().map_err(werr)?;
     }

@@ -8,11 +8,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod block_locks;
 pub mod compare;
 pub mod copy;
+pub mod crash_recovery;
 pub mod dsm;
 pub mod flush;
 pub mod inject;
+pub mod intent_log;
 pub mod medium;
 pub mod metadata;
 pub mod mutation;
@@ -87,7 +90,7 @@ pub fn execute(env: &IoEnv, bufs: &mut Buffers, cmd: &IoCommand) -> Completion {
         IoCommand::Write(c) => rw::write(env, bufs, c),
         IoCommand::Flush(sqe) => flush::flush(env, sqe),
         IoCommand::WriteZeroes(c) => write_zeroes::write_zeroes(env, bufs, c),
-        IoCommand::DatasetManagement(c) => dsm::dataset_management(env, c),
+        IoCommand::DatasetManagement(c) => dsm::dataset_management(env, bufs, c),
         IoCommand::Verify(c) => verify::verify(env, bufs, c),
         IoCommand::Compare(c) => compare::compare(env, bufs, c),
         IoCommand::WriteUncorrectable(c) => write_uncorrectable::write_uncorrectable(env, c),

@@ -105,6 +105,11 @@ pub struct Namespace {
     pub nmic: u8,
     /// Blocks marked by Write Uncorrectable.
     pub uncorrectable: super::uncorrectable_marks::UncorrectableMap,
+    /// Range locks: a block is read and written whole, data with metadata.
+    pub locks: super::block_locks::BlockLocks,
+    /// Intents of commands changing blocks, so a crash never parts a block's data
+    /// from its metadata ([`super::intent_log`]); none for in-memory stores.
+    pub intents: super::intent_log::IntentLog,
     pub counters: crate::counters::NsCounters,
 }
 
@@ -155,6 +160,8 @@ impl Namespace {
             uuid,
             nmic: 0,
             uncorrectable: Default::default(),
+            locks: Default::default(),
+            intents: Default::default(),
             counters: Default::default(),
         }
     }
@@ -162,6 +169,12 @@ impl Namespace {
     /// Keep Write Uncorrectable marks in `map` (loaded from beside the image).
     pub fn with_uncorrectable(mut self, map: super::uncorrectable_marks::UncorrectableMap) -> Self {
         self.uncorrectable = map;
+        self
+    }
+
+    /// Record intents in `log` (kept beside the image).
+    pub fn with_intent_log(mut self, log: super::intent_log::IntentLog) -> Self {
+        self.intents = log;
         self
     }
 

@@ -9,7 +9,8 @@
 //!   last on create and removed first on delete, so an image without a record is
 //!   an unfinished create and is not loaded (a later create of NSID N replaces it).
 //! - `nsN.img.ids`: its identifiers ([`super::ns_ids`]).
-//! - `nsN.img.uncor`: Write Uncorrectable marks ([`super::uncorrectable`]).
+//! - `nsN.img.uncor`: Write Uncorrectable marks ([`super::uncorrectable_marks`]).
+//! - `nsN.img.intents`: the intent log, 64 slots of 256 KiB, sparse ([`super::intent_log`]).
 //!
 //! Managed namespaces offer QEMU's eight LBA formats (`standard_formats(0, 0)`:
 //! 512 and 4096 bytes with 0, 8, 16 or 64 bytes of metadata, 16-bit guard PI).
@@ -147,6 +148,7 @@ impl NsDir {
         let prot = Protection::new(rec.pi, rec.pi_first)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let ns = Namespace::new(rec.nsid, store, formats(), rec.lbaf, rec.extended, prot, 0);
+        let ns = super::crash_recovery::with_log_beside(ns, &image)?;
         super::metadata::fill_unwritten(&*ns.store, &ns.format())?;
         let marks = UncorrectableMap::load(&image)?;
         let ids = NsIds::load_or_create(&image)?;
@@ -159,7 +161,7 @@ impl NsDir {
         let made = (|| {
             // A leftover of an unfinished create or of a deleted namespace's sidecars
             // must not carry over: new identifiers, no uncorrectable marks.
-            for ext in [".ids", ".uncor"] {
+            for ext in [".ids", ".uncor", ".intents"] {
                 remove_if_present(&sidecar(&image, ext))?;
             }
             std::fs::File::create(&image)?.set_len(bytes)?;
@@ -186,7 +188,7 @@ impl NsDir {
         let image = self.image(nsid);
         remove_if_present(&sidecar(&image, ".ns"))?;
         remove_if_present(&image)?;
-        for ext in [".ids", ".uncor"] {
+        for ext in [".ids", ".uncor", ".intents"] {
             remove_if_present(&sidecar(&image, ext))?;
         }
         Ok(())

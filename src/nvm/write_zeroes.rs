@@ -3,69 +3,130 @@
 //! generated for the zeroed data. Otherwise the metadata is all zeroes, PI
 //! included (NVM-CS 1.0 3.2.8: "the protection information shall be all zeroes"),
 //! or, with DEAC, the never-written pattern of a deallocated block.
+//!
+//! [`zero_blocks`] does the work for this command, Dataset Management's
+//! deallocate and crash recovery (which runs an unfinished one again): under the
+//! blocks' exclusive lock and an intent record, so data and metadata never part.
 
+use super::intent_log::ZeroMeta;
+use super::namespace::{ActiveFormat, Namespace};
 use super::prepare::{target, Target};
 use super::{metadata, protection, store_error, Buffers, Completion, IoEnv};
 use crate::pi::{LayoutMut, PiChecks};
-use crate::spec::{CommandFields, RwCommand};
+use crate::spec::{CommandFields, RwCommand, Status};
+use std::io;
 
 pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
     let Target { ns, f, slba, nlb } = match target(env, cmd) {
         Ok(t) => t,
         Err(s) => return Completion::err(s),
     };
-    let store = &*ns.store;
-    let r = if cmd.deac() {
-        store.deallocate(f.layout.data_offset(slba), nlb * f.lbs())
-    } else {
-        store.write_zeroes(f.layout.data_offset(slba), nlb * f.lbs())
-    };
-    if let Err(e) = r {
-        return Completion::err_at(store_error(true, &e), slba);
-    }
-    let ctx = if cmd.prinfo().pract() {
-        match protection::context(&f, &cmd.tags(), slba, PiChecks::NONE) {
-            Ok(c) => c,
-            Err(s) => return Completion::err(s),
+    let meta = if cmd.prinfo().pract() && f.has_pi() {
+        // Check the tags now: a bad ILBRT fails the command before anything changes.
+        if let Err(s) = protection::context(&f, &cmd.tags(), slba, PiChecks::NONE) {
+            return Completion::err(s);
         }
+        ZeroMeta::Generated(cmd.tags())
+    } else if cmd.deac() {
+        ZeroMeta::Unwritten
     } else {
-        None
+        ZeroMeta::Zeroes
     };
-    let r = match ctx {
-        Some(ctx) => {
-            // Generate PI for zeroed blocks, in bounded chunks.
-            let lbs = f.lbs() as usize;
-            let ms = f.ms() as usize;
-            let per = ((1usize << 20) / lbs).max(1) as u64;
-            let mut done = 0u64;
-            let mut res = Ok(());
-            while done < nlb && res.is_ok() {
-                let n = (nlb - done).min(per) as usize;
-                bufs.data.clear();
-                bufs.data.resize(n * lbs, 0);
-                bufs.md.clear();
-                bufs.md.resize(n * ms, 0);
-                if ctx.generate_from(done, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md }).is_err() {
-                    return Completion::err(crate::spec::Status::INTERNAL_ERROR);
-                }
-                res = store.write_at(f.layout.meta_offset(slba + done), &bufs.md);
-                done += n as u64;
-            }
-            if res.is_ok() {
-                env.counters.pract_inserts.fetch_add(nlb, std::sync::atomic::Ordering::Relaxed);
-            }
-            res
+    let _held = ns.locks.write(slba, nlb);
+    match zero_blocks(ns, &f, slba, nlb, cmd.deac(), meta, bufs) {
+        Ok(generated) => {
+            env.counters.pract_inserts.fetch_add(generated, std::sync::atomic::Ordering::Relaxed);
         }
-        None if cmd.deac() => metadata::set_unwritten(store, &f, slba, nlb),
-        None => metadata::set_zeroes(store, &f, slba, nlb),
-    };
-    if let Err(e) = r.and_then(|_| ns.uncorrectable.clear(slba, nlb)) {
-        return Completion::err_at(store_error(true, &e), slba);
+        Err(e) => return Completion::err_at(store_error(true, &e), slba),
     }
     if super::rw::durable(env, cmd.fua()) {
-        if let Err(e) = store.flush() {
+        if let Err(e) = ns.store.flush() {
             return Completion::err(store_error(true, &e));
         }
     }
     Completion::ok()
+}
+
+/// Zero (or with `deac`, deallocate) blocks [slba, slba+nlb) and give them the
+/// metadata `meta` says; clear their Write Uncorrectable marks. The caller holds
+/// the range's exclusive lock. Returns the blocks whose PI was generated.
+pub fn zero_blocks(
+    ns: &Namespace,
+    f: &ActiveFormat,
+    slba: u64,
+    nlb: u64,
+    deac: bool,
+    meta: ZeroMeta,
+    bufs: &mut Buffers,
+) -> io::Result<u64> {
+    let _intent = if f.ms() > 0 { Some(ns.intents.begin_zeroes(f, slba, nlb, deac, meta)?) } else { None };
+    zero_blocks_unrecorded(ns, f, slba, nlb, deac, meta, bufs)
+}
+
+/// [`zero_blocks`] without an intent record: crash recovery runs the records it
+/// found this way, so a crash during recovery leaves them for the next open.
+pub fn zero_blocks_unrecorded(
+    ns: &Namespace,
+    f: &ActiveFormat,
+    slba: u64,
+    nlb: u64,
+    deac: bool,
+    meta: ZeroMeta,
+    bufs: &mut Buffers,
+) -> io::Result<u64> {
+    let store = &*ns.store;
+    if deac {
+        store.deallocate(f.layout.data_offset(slba), nlb * f.lbs())?;
+    } else {
+        store.write_zeroes(f.layout.data_offset(slba), nlb * f.lbs())?;
+    }
+    let generated = match meta {
+        ZeroMeta::Generated(tags) => {
+            let ctx = protection::context(f, &tags, slba, PiChecks::NONE)
+                .map_err(|s| io::Error::other(format!("PI context: {s:?}")))?;
+            match ctx {
+                Some(ctx) => {
+                    generate_zeroed(store, f, &ctx, slba, nlb, bufs)?;
+                    nlb
+                }
+                None => 0,
+            }
+        }
+        ZeroMeta::Unwritten => {
+            metadata::set_unwritten(store, f, slba, nlb)?;
+            0
+        }
+        ZeroMeta::Zeroes => {
+            metadata::set_zeroes(store, f, slba, nlb)?;
+            0
+        }
+    };
+    ns.uncorrectable.clear(slba, nlb)?;
+    Ok(generated)
+}
+
+/// Generate and store PI for zeroed blocks, in bounded chunks.
+fn generate_zeroed(
+    store: &dyn crate::storage::BlockStore,
+    f: &ActiveFormat,
+    ctx: &crate::pi::PiContext,
+    slba: u64,
+    nlb: u64,
+    bufs: &mut Buffers,
+) -> io::Result<()> {
+    let (lbs, ms) = (f.lbs() as usize, f.ms() as usize);
+    let per = ((1usize << 20) / lbs).max(1) as u64;
+    let mut done = 0u64;
+    while done < nlb {
+        let n = (nlb - done).min(per) as usize;
+        bufs.data.clear();
+        bufs.data.resize(n * lbs, 0);
+        bufs.md.clear();
+        bufs.md.resize(n * ms, 0);
+        ctx.generate_from(done, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })
+            .map_err(|_| io::Error::other(format!("PI generation: {:?}", Status::INTERNAL_ERROR)))?;
+        store.write_at(f.layout.meta_offset(slba + done), &bufs.md)?;
+        done += n as u64;
+    }
+    Ok(())
 }

@@ -120,3 +120,62 @@ impl BlockStore for TappedStore {
         self.inner.is_allocated(off, len)
     }
 }
+
+/// Test support: a store over a shared [`MemStore`] that dies after a budget of
+/// writes, as a server killed at that moment. Every mutating call is cut at 4 KiB
+/// boundaries of the file (a page-cache write interrupted by SIGKILL stops
+/// between pages); each piece spends one unit of the budget, which stores may
+/// share, and once it is spent every later piece is dropped.
+#[cfg(test)]
+pub struct CrashingStore {
+    inner: std::sync::Arc<MemStore>,
+    budget: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+#[cfg(test)]
+impl CrashingStore {
+    pub fn new(inner: std::sync::Arc<MemStore>, budget: std::sync::Arc<std::sync::atomic::AtomicI64>) -> Self {
+        CrashingStore { inner, budget }
+    }
+
+    /// Run `apply` on each live page piece of [off, off+len).
+    fn pieces(&self, off: u64, len: u64, mut apply: impl FnMut(u64, u64) -> io::Result<()>) -> io::Result<()> {
+        let mut p = off;
+        while p < off + len {
+            let n = (off + len - p).min(GRANULE - p % GRANULE);
+            if self.budget.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                apply(p, n)?;
+            }
+            p += n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl BlockStore for CrashingStore {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.inner.read_at(off, buf)
+    }
+    fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
+        self.pieces(off, data.len() as u64, |p, n| {
+            let at = (p - off) as usize;
+            self.inner.write_at(p, &data[at..at + n as usize])
+        })
+    }
+    fn deallocate(&self, off: u64, len: u64) -> io::Result<()> {
+        self.pieces(off, len, |p, n| self.inner.deallocate(p, n))
+    }
+    fn write_zeroes(&self, off: u64, len: u64) -> io::Result<()> {
+        self.pieces(off, len, |p, n| self.inner.write_zeroes(p, n))
+    }
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool> {
+        self.inner.is_allocated(off, len)
+    }
+}

@@ -115,6 +115,12 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         .u8(c::FNA, 0)
         // VWC: present, and Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b).
         .u8(c::VWC, if cfg.write_cache { 0x07 } else { 0x06 })
+        // AWUN and AWUPF (0's based): one block. A block is written whole against
+        // other commands (range locks) and across a server crash (the intent log),
+        // and no more than that: a multi-block write may land in part.
+        // docs/reliability.md.
+        .u16(c::AWUN, 0)
+        .u16(c::AWUPF, 0)
         // SGLS: supported without alignment (01b), Bit Bucket (16), SGLs longer than
         // the transfer unless --strict-sgl-length (18), MPTR holding an SGL descriptor (19).
         .u32(c::SGLS, 0x1 | 1 << 16 | cfg.sgl_length.sgls_bit() | 1 << 19)

@@ -166,7 +166,7 @@ fn create_attach_io_detach_delete() {
     assert!(h.identify(0x00, 2).1.iter().all(|&b| b == 0), "CNS 00h: inactive NSID reads as zeroes");
     assert_eq!(ctrl_list(&mut h, 0x12, 2, 0), Ok(vec![]), "attached to no controller");
     assert_eq!(write_one(&mut h, 2, &[7; 512]), Status::INVALID_NAMESPACE, "I/O to a detached namespace");
-    assert_eq!(dir.files(), ["ns2.img", "ns2.img.ids", "ns2.img.ns"]);
+    assert_eq!(dir.files(), ["ns2.img", "ns2.img.ids", "ns2.img.intents", "ns2.img.ns"]);
     assert_eq!(
         std::fs::metadata(dir.0.join("ns2.img")).unwrap().len(),
         1000 * 520,

@@ -182,3 +182,58 @@ fn shutdown_reports_complete_and_keeps_data() {
     h.create_io_queues(1, 16);
     assert_eq!(h.read_blocks(1, 11, 2), (Status::SUCCESS, data));
 }
+
+/// Issue 15: a host that lets the admin CQ fill must not stall the transport
+/// thread, which also serves every doorbell and DMA message. The admin commands
+/// beyond the CQ's room wait (in the SQ or as held completions) until the host
+/// moves the admin CQ head; I/O goes on meanwhile; nothing is lost or reordered.
+#[test]
+fn a_full_admin_cq_does_not_stall_the_transport_thread() {
+    use super::fake_host::ADMIN_ENTRIES;
+    let mut h = FakeHost::with_io(Store::Mem, NsConfig::new(512));
+    // Fill the admin CQ (it holds ADMIN_ENTRIES - 1) and submit as many again.
+    let total = 2 * (ADMIN_ENTRIES as usize - 1);
+    let mut cids = Vec::new();
+    for round in 0..2 {
+        for _ in 0..ADMIN_ENTRIES - 1 {
+            cids.push(h.push(0, cmd::get_features(0x07, 0)));
+        }
+        // The doorbell write is the transport thread's work: it must come back.
+        let t = std::thread::spawn(move || {
+            h.ring_sq(0);
+            h
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !t.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the admin SQ doorbell did not return: the transport thread waits on a full admin CQ"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        h = t.join().unwrap();
+    }
+    // The transport still serves I/O doorbells while the admin CQ is full.
+    let c = h.io(1, cmd::flush(1));
+    assert_eq!(c.status, Status::SUCCESS);
+    // The host drains: every admin command completes once, in submission order.
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < total {
+        assert!(Instant::now() < deadline, "only {} of {total} admin completions arrived", got.len());
+        match h.try_completion(0) {
+            Some(e) => {
+                assert_eq!(e.status, Status::SUCCESS);
+                got.push(e.cid);
+            }
+            None => {
+                h.ring_cq(0);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    h.ring_cq(0);
+    assert_eq!(got, cids, "admin completions lost or reordered");
+    // And the admin queue works as before.
+    assert_eq!(h.admin(cmd::get_features(0x07, 0)).status, Status::SUCCESS);
+}
