@@ -20,10 +20,15 @@
 #   - every versioned block is one whole version of its LBA ("torn" otherwise), every fio unit one
 #     whole fio block (fio --verify_only);
 #   - no read fails ("PI errors": the kernel logs nothing, the server counted no PI check failure).
+# Before the last VM the host tears one versioned block per namespace itself, as a kill between
+# the data and the metadata write would (one data byte changed in the image, PI kept): the last
+# check must find exactly those, so a series that passes has shown that its check sees a tear.
 # Rounds: 5, or 50 with VNVME_LONG=1 (exported by test-all --long); --rounds overrides.
 # Prints per round the kill time and the figures, PASS/FAIL crash/STEP, a summary line and
 # "N passed, N failed". Work directory (images, logs) kept on failure.
 set -euo pipefail
+# Parse the whole script before running it (a block), so editing the file during a run is safe.
+{
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 LAB_PROG=test-crash
@@ -124,16 +129,19 @@ merge_acks() {
     mv "$acked.new" "$acked"
 }
 
-# judge NS: compare the check of namespace NS with what was acknowledged; prints
-# "LINES CHECKED LOST TORN PIERR UNFLUSHED_BLOCKS UNFLUSHED_HELD" and lists problems on stderr.
+# judge NS [PLANTED_LBA]: compare the check of namespace NS with what was acknowledged; prints
+# "LINES CHECKED LOST TORN PIERR UNFLUSHED_BLOCKS UNFLUSHED_HELD PLANTED_FOUND" and lists problems on
+# stderr. A read failure at PLANTED_LBA is the planted tear found, not a PI error.
 judge() {
-    awk -v acked="$work/acked-ns$1" -v unfl="$work/unflushed-ns$1" '
+    awk -v acked="$work/acked-ns$1" -v unfl="$work/unflushed-ns$1" -v planted="${2:--1}" '
         function older(a, b, x, y) { split(a, x, " "); split(b, y, " "); return x[1] + 0 < y[1] + 0 || (x[1] == y[1] && x[2] + 0 < y[2] + 0) }
         BEGIN {
             while ((getline l < acked) > 0) { split(l, a, " "); v[a[1]] = a[2] " " a[3] }
             while ((getline l < unfl) > 0) { split(l, a, " "); u[a[1]] = a[2] " " a[3] }
         }
         { lines++ }
+        $2 == "ERR" && $1 == planted { found++; next }
+        $1 == planted { print "    LBA " $1 ": the planted tear read back without an error: " $0 > "/dev/stderr" }
         $2 == "ERR" { pierr++; print "    LBA " $1 ": read failed, errno " $3 > "/dev/stderr"; next }
         $2 == "BAD" { torn++; print "    LBA " $1 ": not one whole version: " $3 > "/dev/stderr"; next }
         {
@@ -144,7 +152,7 @@ judge() {
             }
             if ($1 in u) { ub++; if (!older(have, u[$1])) uh++ }
         }
-        END { print lines + 0, checked + 0, lost + 0, torn + 0, pierr + 0, ub + 0, uh + 0 }' "$run/share/crash/check-ns$1.txt"
+        END { print lines + 0, checked + 0, lost + 0, torn + 0, pierr + 0, ub + 0, uh + 0, found + 0 }' "$run/share/crash/check-ns$1.txt"
 }
 kv() { sed -n "s/^$1=//p" "$run/share/crash/check.txt"; }
 # ctl_count STATS_JSON OPCODE: successful commands of OPCODE, summed over the namespaces.
@@ -154,6 +162,7 @@ ctl_count() {
 
 tot_checked=0 tot_lost=0 tot_torn=0 tot_pierr=0 tot_fio=0 tot_fio_bad=0 kills=0 nowc_rounds=0
 kill_min="" kill_max=""
+declare -a round_acks=() planted=()
 t_series=$(lab_now)
 echo "crash: $rounds rounds, seed $seed, kernel $kernel, namespaces ${specs[*]} (work: $work)"
 for ((vm = 0; vm <= rounds; vm++)); do
@@ -189,13 +198,21 @@ for ((vm = 0; vm <= rounds; vm++)); do
         for i in "${!specs[@]}"; do
             n=$((i + 1))
             read -r writes acks blocks unflushed <<<"${round_acks[n]}"
-            read -r lines checked lost torn pierr ub uh < <(judge "$n" 2>"$work/judge.err")
+            read -r lines checked lost torn pierr ub uh found < <(judge "$n" "${planted[n]:-}" 2>"$work/judge.err")
             fio_units=$(kv "ns${n}_fio_units") fio_unread=$(kv "ns${n}_fio_unreadable") fio_vfail=$(kv "ns${n}_fio_verify_failures")
             line="    ns$n (${specs[i]}): $checked acknowledged blocks checked ($blocks acknowledged in this round by $acks of $writes logged writes), $lost lost"
             ((unflushed == 0)) || line+="; $unflushed writes completed but not flushed ($ub blocks, $uh hold the new data)"
             line+="; $torn torn, $pierr PI errors; fio: $fio_units units, $fio_unread unreadable, $fio_vfail verify failures"
             echo "$line"
             head -n 20 "$work/judge.err"
+            if [[ -n ${planted[n]:-} ]]; then
+                if ((found)); then
+                    echo "    ns$n: the planted tear at LBA ${planted[n]} was found (its read failed)"
+                else
+                    echo "    ns$n: the planted tear at LBA ${planted[n]} was NOT found: the check cannot see a torn block"
+                    bad=1
+                fi
+            fi
             ((lines == own_blocks)) || { echo "    ns$n: the check covered $lines blocks, not $own_blocks"; bad=1; }
             ((lost + torn + pierr + fio_unread + fio_vfail == 0)) || bad=1
             tot_checked=$((tot_checked + checked)) tot_lost=$((tot_lost + lost)) tot_torn=$((tot_torn + torn + fio_vfail))
@@ -203,7 +220,11 @@ for ((vm = 0; vm <= rounds; vm++)); do
         done
         kel=$(kv kernel_error_lines) spf=$(kv server_pi_failures)
         echo "    kernel I/O or PI error lines during the check: $kel; the server's PI check failures: $spf"
-        ((kel == 0 && spf == 0)) || bad=1
+        if ((${#planted[@]})); then
+            ((kel > 0 && spf > 0)) || { echo "    the planted tears left no kernel error line or no server PI failure"; bad=1; }
+        else
+            ((kel == 0 && spf == 0)) || bad=1
+        fi
         if ((bad)); then
             fail_step "round-$r" "see the figures above; check VM: $run"
             cp -r "$run/share/crash" "$work/round-$r-check"
@@ -230,6 +251,15 @@ for ((vm = 0; vm <= rounds; vm++)); do
         stop_vm
         for i in "${!specs[@]}"; do round_acks[i + 1]=$(merge_acks $((i + 1)) "$wround" "$wc"); done
         cp -r "$run/share/crash" "$work/round-$wround-write"
+        if ((wround == rounds)); then
+            # The detector's own check: the last check must find one torn block per namespace,
+            # made here as a crash between the two writes would make it (data changed, PI kept).
+            for i in "${!specs[@]}"; do
+                lbs=$(sed -n 's/.*lbs=\([0-9]*\).*/\1/p' <<<"${specs[i]}")
+                planted[i + 1]=$(((1 << 20) / lbs + RANDOM % own_blocks))
+                printf X | dd of="$work/ns$((i + 1)).img" bs=1 seek=$((planted[i + 1] * lbs + 4)) conv=notrunc status=none
+            done
+        fi
     else
         wait "$gpid" && st=0 || st=$?
         gpid=""
@@ -242,3 +272,4 @@ echo "crash: $rounds rounds ($nowc_rounds with --no-write-cache), $kills kills a
 echo "$passed passed, $failed failed"
 lab_reported
 ((failed == 0))
+}
