@@ -184,8 +184,8 @@ for ((vm = 0; vm <= rounds; vm++)); do
     lab_step "$step"
     wait_for "$work/run-file" 300 || harness_fail "$step" "guest-test did not create its run directory"
     run=$(<"$work/run-file")
-    # From here on the binary is built: the other VMs skip cargo.
-    export VNVME_SERVER=$repo/target/release/vnvme
+    # VM 0's guest-test builds the binary (it is up once the guest runs); the other VMs skip cargo.
+    export VNVME_SERVER=${VNVME_SERVER:-$repo/target/release/vnvme}
 
     if ((vm == 0)); then
         wait_for "$run/share/crash/filled" 300 || harness_fail fill "the guest did not fill the regions"
