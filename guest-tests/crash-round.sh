@@ -52,7 +52,24 @@ if ((CRASH_CHECK)); then
     for ((i = 1; i <= VNVME_NS_COUNT; i++)); do
         dev=$(ns_dev "$i")
         step "check ns $i: versioned blocks"
-        io check "$dev" "$(ns_get "$i" lbs)" "$(own_base "$i")" "$own_blocks" "$i" "$CRASH_ROUND" >"$out/check-ns$i.txt"
+        lbs=$(ns_get "$i" lbs)
+        io check "$dev" "$lbs" "$(own_base "$i")" "$own_blocks" "$i" >"$out/check-ns$i.txt"
+        mapfile -t bad < <(awk '$2 == "ERR" || $2 == "BAD" { print $1 }' "$out/check-ns$i.txt")
+        if ((${#bad[@]})); then
+            # The evidence, before the repair: each broken block read raw (no PI check) and its PI
+            # checked here, so a torn block shows which half is new.
+            ms=$(ns_get "$i" ms) pil=$(ns_get "$i" pil) pif=$(ns_get "$i" pif)
+            for lba in "${bad[@]}"; do
+                if nvme read "$dev" --start-block="$lba" --block-count=0 --data-size="$lbs" --data=raw.bin \
+                    --metadata-size="$ms" --metadata=raw.md --prinfo=0 >raw.out 2>&1; then
+                    echo "LBA $lba read raw: data: $(io describe raw.bin "$lbs" "$i" "$lba"); PI: $(pi_tool show raw.md "$ms" "$pil" "$pif" | head -n1); check against the data: $(pi_tool check raw.bin raw.md "$lbs" "$ms" "$pil" "$pif" 1 0 "$lba" 2>&1 | head -n1 || true)"
+                else
+                    echo "LBA $lba: the raw read failed too: $(tail -n1 raw.out)"
+                fi
+            done >"$out/torn-ns$i.txt"
+            cat "$out/torn-ns$i.txt"
+            io repair "$dev" "$lbs" "$i" "$CRASH_ROUND" "${bad[@]}"
+        fi
         step "check ns $i: fio region readable"
         io unreadable "$dev" "$fio_off" "$fio_len" 4096 >"$out/fio-unreadable-ns$i.txt"
         step "check ns $i: fio verify_only"

@@ -15,12 +15,14 @@ kernel's integrity profile generates PI on writes and verifies it on reads.
                                                  CACHE=wc the batch's C lines just before the fsync, with
                                                  CACHE=nowc each C line as soon as its write completed.
                                                  LOG only ever names completed writes and flushes
-  check DEV LBS BASE N NSID ROUND                read every block (in chunks of 64, one by one where a
+  check DEV LBS BASE N NSID                      read every block (in chunks of 64, one by one where a
                                                  chunk fails) and print one line per LBA: "LBA ROUND SEQ",
                                                  "LBA ERR ERRNO" (the read failed: a PI or I/O error) or
                                                  "LBA BAD HEX" (not one whole version of this LBA: torn
-                                                 or foreign; HEX is its first 32 bytes); then rewrite
-                                                 every ERR/BAD block with version (ROUND, 0) and fsync
+                                                 or foreign; HEX is its first 32 bytes)
+  repair DEV LBS NSID ROUND LBA...               rewrite those blocks with version (ROUND, 0); fsync
+  describe FILE LBS NSID LBA                     what the block in FILE (e.g. read raw with nvme-cli) holds:
+                                                 "version ROUND SEQ" or "no whole version (first 32 bytes HEX)"
   unreadable DEV OFFSET LENGTH UNIT              read [OFFSET, OFFSET+LENGTH) in UNIT-byte pieces (64 at
                                                  a time) and print the byte offset of every piece whose
                                                  read fails, with its errno
@@ -62,6 +64,14 @@ def read_ok(fd, buf, off, n):
     return None if got == n else -1
 
 
+def version_of(b, lbs, nsid, lba):
+    """(round, seq) if the block b is one whole version of LBA lba on nsid, else None."""
+    magic, r, ns, l, s = HDR.unpack_from(b)
+    if magic != MAGIC or ns != nsid or l != lba or b != block(lbs, r, ns, l, s):
+        return None
+    return r, s
+
+
 def fill(dev, lbs, base, n, nsid):
     fd = open_dev(dev)
     buf = mmap.mmap(-1, CHUNK * lbs)
@@ -101,10 +111,9 @@ def write(dev, lbs, base, n, nsid, rnd, log_path, cache, batch=16):
         record(f"F {seq}\n")
 
 
-def check(dev, lbs, base, n, nsid, rnd):
+def check(dev, lbs, base, n, nsid):
     fd = open_dev(dev)
     buf = mmap.mmap(-1, CHUNK * lbs)
-    bad = []
     out = []
     for lba0 in range(base, base + n, CHUNK):
         k = min(CHUNK, base + n - lba0)
@@ -121,19 +130,25 @@ def check(dev, lbs, base, n, nsid, rnd):
             lba = lba0 + j
             if errs[j] is not None:
                 out.append(f"{lba} ERR {errs[j]}")
-                bad.append(lba)
                 continue
-            magic, r, ns, l, s = HDR.unpack_from(got[j])
-            if magic != MAGIC or ns != nsid or l != lba or got[j] != block(lbs, r, ns, l, s):
-                out.append(f"{lba} BAD {got[j][:32].hex()}")
-                bad.append(lba)
-            else:
-                out.append(f"{lba} {r} {s}")
+            v = version_of(got[j], lbs, nsid, lba)
+            out.append(f"{lba} BAD {got[j][:32].hex()}" if v is None else f"{lba} {v[0]} {v[1]}")
     print("\n".join(out))
-    wbuf = mmap.mmap(-1, lbs)
-    for lba in bad:
-        write_blocks(fd, wbuf, lbs, lba, [block(lbs, rnd, nsid, lba, 0)])
+
+
+def repair(dev, lbs, nsid, rnd, lbas):
+    fd = open_dev(dev)
+    buf = mmap.mmap(-1, lbs)
+    for lba in lbas:
+        write_blocks(fd, buf, lbs, lba, [block(lbs, rnd, nsid, lba, 0)])
     os.fsync(fd)
+
+
+def describe(path, lbs, nsid, lba):
+    with open(path, "rb") as f:
+        b = f.read(lbs)
+    v = version_of(b, lbs, nsid, lba) if len(b) == lbs else None
+    print(f"version {v[0]} {v[1]}" if v else f"no whole version (first 32 bytes {b[:32].hex()})")
 
 
 def unreadable(dev, off, length, unit):
@@ -157,8 +172,12 @@ def main(argv):
         fill(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]))
     elif cmd == "write" and len(a) == 8 and a[7] in ("wc", "nowc"):
         write(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]), int(a[5]), a[6], a[7])
-    elif cmd == "check" and len(a) == 6:
-        check(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]), int(a[5]))
+    elif cmd == "check" and len(a) == 5:
+        check(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]))
+    elif cmd == "repair" and len(a) >= 5:
+        repair(a[0], int(a[1]), int(a[2]), int(a[3]), [int(x) for x in a[4:]])
+    elif cmd == "describe" and len(a) == 4:
+        describe(a[0], int(a[1]), int(a[2]), int(a[3]))
     elif cmd == "unreadable" and len(a) == 4:
         unreadable(a[0], int(a[1]), int(a[2]), int(a[3]))
     else:

@@ -170,7 +170,7 @@ for ((vm = 0; vm <= rounds; vm++)); do
     wc=$(cache_of "$((wround ? wround : 1))")
     dir=$work/vm$vm
     mkdir -p "$dir"
-    cp "$repo/guest-tests/crash-round.sh" "$repo/guest-tests/crash_io.py" "$repo/guest-tests/lib.sh" "$dir/"
+    cp "$repo/guest-tests/crash-round.sh" "$repo/guest-tests/crash_io.py" "$repo/guest-tests/pi_tool.py" "$repo/guest-tests/lib.sh" "$dir/"
     printf 'CRASH_FILL=%d CRASH_CHECK=%d CRASH_ROUND=%d CRASH_WRITE_CACHE=%d\n' $((vm == 0)) $((vm > 0)) "$wround" "$wc" >"$dir/crash-params.sh"
     serve_args=()
     ((wc)) || serve_args+=(--serve-arg --no-write-cache)
@@ -205,6 +205,7 @@ for ((vm = 0; vm <= rounds; vm++)); do
             line+="; $torn torn, $pierr PI errors; fio: $fio_units units, $fio_unread unreadable, $fio_vfail verify failures"
             echo "$line"
             head -n 20 "$work/judge.err"
+            [[ ! -s $run/share/crash/torn-ns$n.txt ]] || head -n 20 "$run/share/crash/torn-ns$n.txt" | sed 's/^/    /'
             if [[ -n ${planted[n]:-} ]]; then
                 if ((found)); then
                     echo "    ns$n: the planted tear at LBA ${planted[n]} was found (its read failed)"
