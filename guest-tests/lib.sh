@@ -270,6 +270,9 @@ vctl_fault_add() {
 }
 vctl_bg() { local name=$1; shift; _vctl_req "bg:$name" "$@" >/dev/null || fail "could not start vnvme ctl $* in the background"; }
 vctl_stop() { _vctl_req "stop:$1"; }
+# vhotplug del|add: (guest-test --hotplug) QEMU's monitor unplugs the vfio-user device (answered once QEMU
+# has let it go, i.e. the guest ejected it) or plugs it back in behind the same root port.
+vhotplug() { _vctl_req "hotplug:$1"; }
 
 # btrfs_sector FILE OFFSET DEVICE: the 512-byte sector of DEVICE that holds byte OFFSET of FILE on a
 # mounted btrfs (for a RAID1 file, the copy on DEVICE): filefrag gives the btrfs logical address,
