@@ -28,7 +28,7 @@ find_ns "start"
 echo "namespace 1: $DEV on $CTRL, PCI $PCIFN ($(readlink -f "/sys/bus/pci/devices/$PCIFN"))"
 for round in 1 2; do
     step "round $round: fio writing on $DEV, then device_del"
-    fio --name=hot$round --filename="$DEV" --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bs=4096 \
+    fio --name=hot$round --filename="$DEV" --allow_file_create=0 --direct=1 --ioengine=libaio --iodepth=16 --rw=randwrite --bs=4096 \
         --size=64M --time_based --runtime=300 --verify=crc32c --output=fio.hot$round.out >/dev/null 2>&1 &
     fio_pid=$!
     sleep 2

@@ -46,7 +46,7 @@ find_ns() {
 fio_region() { # MODE(write|verify) REGION SEED
     local extra=(--do_verify=1)
     [[ $1 == verify ]] && extra=(--verify_only=1)
-    timeout 120 fio --name="r$2" --filename="$DEV" --direct=1 --ioengine=libaio --iodepth=16 \
+    timeout 120 fio --name="r$2" --filename="$DEV" --allow_file_create=0 --direct=1 --ioengine=libaio --iodepth=16 \
         --rw=randwrite --bs=4096 --offset=$(($2 * region_mib))M --size=${region_mib}M --randseed="$3" \
         --verify=crc32c --verify_fatal=1 "${extra[@]}" --output-format=terse --terse-version=3
 }
@@ -85,6 +85,8 @@ while ((SECONDS < t_end)); do
         wait "$fio_pid" || st=$?
         ((st != 124)) || fail "step '$STEP': fio hung (killed after 120 s)"
         ((st == 0)) || lost_rounds=$((lost_rounds + 1))
+        # fio must not have made a regular file where the device node was (--allow_file_create=0).
+        [[ ! -f $DEV ]] || fail "step '$STEP': $DEV is a regular file now"
         STEP="PCI rescan (cycle $cycles)"
         timeout 60 bash -c "echo 1 >/sys/bus/pci/rescan" || fail "step '$STEP' failed or hung (status $?)"
         find_ns
