@@ -4,10 +4,10 @@
 # Fault rules (reads of namespace 1, fixed seeds): Data Transfer Error 0x004 with DNR, Unrecovered Read
 # Error 0x281 with DNR, and sticky guard corruption (reads fail with 0x282, which the driver retries).
 # Each cycle: fio writes an 8 MiB region at random (QD16, crc32c) and verifies it, going on past read
-# errors (continue_on_error=all; ignore_error=5,61,84 makes EIO, ENODATA and EILSEQ, the errnos of 0x004, 0x281
-# and 0x282, non-fatal for reads (fio 3.39 refuses a comma list before a ':', so the write and verify lists keep
-# their default EIO, EILSEQ; fio files EILSEQ under verify errors). A real mismatch then does not stop fio
-# either, but fio prints it and it adds an error no completion accounts for: both are caught below.; every third cycle an `nvme reset`
+# errors (continue_on_error=all; ignore_error=5:61:84,... makes EIO, ENODATA and EILSEQ, the errnos of 0x004,
+# 0x281 and 0x282, non-fatal; fio's lists are READ,WRITE,VERIFY with ':' between errnos, and it files EILSEQ
+# under verify errors). A real mismatch then does not stop fio either, but fio prints it and it adds an
+# error that no completion accounts for: both are caught below.; every third cycle an `nvme reset`
 # lands while fio runs. The driver's tracepoint nvme:nvme_complete_rq records every completion with a
 # non-zero status the guest received. Asserted at the end:
 #   - the guest received exactly the error completions the server posted, status by status (trace vs
@@ -56,7 +56,7 @@ while ((SECONDS - t0 < soak_s)); do
     region=$((cycles % nregions))
     timeout 300 fio --name="s$cycles" --filename="$dev" --direct=1 --ioengine=libaio --iodepth=16 \
         --rw=randwrite --bs=4096 --offset=$((region * region_mib))M --size=${region_mib}M --randseed=$((7000 + cycles)) \
-        --verify=crc32c --do_verify=1 --verify_fatal=1 --continue_on_error=all --ignore_error=5,61,84 \
+        --verify=crc32c --do_verify=1 --verify_fatal=1 --continue_on_error=all --ignore_error=5:61:84,5:61:84,5:61:84 \
         --output-format=json >"fio.$cycles.json" 2>"fio.$cycles.err" &
     fio_pid=$!
     if ((cycles % 3 == 2)); then
