@@ -7,24 +7,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [[ ${VNVME_HOTPLUG:-0} == 1 ]] || fail "run with guest-test --control --hotplug"
-# find_ns: the block device of nsid 1 (DEV), its controller (CTRL) and PCI function (PCIFN), once live.
-find_ns() {
-    local d t
-    for ((t = 0; t < 600; t++)); do
-        for d in /sys/block/nvme*n*; do
-            [[ -r $d/nsid && $(<"$d/nsid") == 1 && -b /dev/${d##*/} ]] || continue
-            DEV=/dev/${d##*/}
-            CTRL=$(basename "$(readlink -f "$d/device")")
-            PCIFN=$(basename "$(readlink -f "/sys/class/nvme/$CTRL/device")")
-            [[ $(cat "/sys/class/nvme/$CTRL/state" 2>/dev/null) == live ]] && return 0
-        done
-        sleep 0.1
-    done
-    fail "step '$1': namespace 1 did not appear (live) within 60 s: $(ls /sys/block /sys/class/nvme)"
-}
-
 dmesg_mark
-find_ns "start"
+find_ns1 start
 echo "namespace 1: $DEV on $CTRL, PCI $PCIFN ($(readlink -f "/sys/bus/pci/devices/$PCIFN"))"
 for round in 1 2; do
     step "round $round: fio writing on $DEV, then device_del"
@@ -50,7 +34,7 @@ for round in 1 2; do
 
     step "round $round: device_add"
     vhotplug add >hotplug.out || { cat hotplug.out; fail "step 'round $round: device_add': the monitor's device_add failed"; }
-    find_ns "round $round: device back"
+    find_ns1 "round $round: device back"
     echo "re-plugged: $DEV on $CTRL, PCI $PCIFN"
     export VNVME_DEV1=$DEV
     fio_verify_bg replug$round 16

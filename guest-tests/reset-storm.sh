@@ -14,34 +14,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 ns_require 1 "512+8, PI type 1, separate metadata" lbs=512 ms=8 mset=0 pi=1
-storm_s=90
-[[ ${VNVME_LONG:-0} == 1 ]] && storm_s=600
+storm_s=$(long_or 90 600)
 region_mib=8
-nregions=$(((VNVME_NS1_BYTES / 520 * 512) / (region_mib << 20)))
-((nregions > 64)) && nregions=64
-((nregions >= 4)) || fail "namespace 1 too small for the storm (${nregions} regions of $region_mib MiB)"
-
-# The block device of nsid 1 and its controller, found again after every rescan.
-find_ns() {
-    local d t
-    for ((t = 0; t < 300; t++)); do
-        for d in /sys/block/nvme*n*; do
-            [[ -r $d/nsid && $(<"$d/nsid") == 1 && -b /dev/${d##*/} ]] || continue
-            DEV=/dev/${d##*/}
-            CTRL=$(basename "$(readlink -f "$d/device")")
-            PCIFN=$(basename "$(readlink -f "/sys/class/nvme/$CTRL/device")")
-            [[ $(<"/sys/class/nvme/$CTRL/state") == live ]] && return 0
-        done
-        sleep 0.1
-    done
-    for d in /sys/block/nvme*n* /sys/class/nvme/*; do
-        [[ -e $d ]] || continue
-        echo "  $d: nsid $(cat "$d/nsid" 2>&1), device -> $(readlink "$d/device" 2>&1), state $(cat "$d/state" 2>&1)"
-    done
-    ls -l /dev/nvme*
-    dmesg | tail -n 15
-    fail "step '$STEP': namespace 1 did not come back (live) within 30 s"
-}
+nregions=$(ns1_regions $region_mib)
 
 fio_region() { # MODE(write|verify) REGION SEED
     local extra=(--do_verify=1)
@@ -51,10 +26,9 @@ fio_region() { # MODE(write|verify) REGION SEED
         --verify=crc32c --verify_fatal=1 "${extra[@]}" --output-format=terse --terse-version=3
 }
 
-STEP="start"
-find_ns
+find_ns1 start
 echo "namespace 1: $DEV on $CTRL (PCI $PCIFN), integrity $(cat "/sys/block/${DEV#/dev/}/integrity/format"), $nregions regions of $region_mib MiB"
-vctl stats --reset >/dev/null 2>&1 || vctl --json stats >/dev/null || fail "vctl stats (no control relay?)"
+vctl stats --reset >/dev/null || fail "vctl stats --reset (no control relay?)"
 dmesg_mark
 declare -A seed_of=()
 n_reset=0 n_sysfs=0 n_remove=0 under_io=0 cycles=0 lost_rounds=0
@@ -89,7 +63,7 @@ while ((SECONDS < t_end)); do
         [[ ! -f $DEV ]] || fail "step '$STEP': $DEV is a regular file now"
         STEP="PCI rescan (cycle $cycles)"
         timeout 60 bash -c "echo 1 >/sys/bus/pci/rescan" || fail "step '$STEP' failed or hung (status $?)"
-        find_ns
+        find_ns1 "$STEP"
         n_remove=$((n_remove + 1))
         cycles=$((cycles + 1))
         continue
@@ -106,7 +80,7 @@ while ((SECONDS < t_end)); do
     [[ $(awk -F';' '{ print $5 }' "fio.$cycles.terse") == 0 && $(awk -F';' '{ print $6 }' "fio.$cycles.terse") == $((region_mib * 1024)) ]] ||
         fail "step '$STEP': fio error or short verify: $(cat "fio.$cycles.terse")"
     seed_of[$region]=$seed
-    find_ns
+    find_ns1 "$STEP"
     cycles=$((cycles + 1))
 done
 STEP="final verify"

@@ -19,11 +19,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 ns_require 1 "512+8, PI type 1, separate metadata" lbs=512 ms=8 mset=0 pi=1
-soak_s=60
-[[ ${VNVME_LONG:-0} == 1 ]] && soak_s=1800
+soak_s=$(long_or 60 1800)
 region_mib=8
-nregions=$(((VNVME_NS1_BYTES / 520 * 512) / (region_mib << 20)))
-((nregions > 64)) && nregions=64
+nregions=$(ns1_regions $region_mib)
 dev=$(ns_dev 1)
 ctrl=$(basename "$(readlink -f "/sys/block/${dev#/dev/}/device")")
 max_retries=$(cat /sys/module/nvme_core/parameters/max_retries)
