@@ -188,6 +188,44 @@ fio_verify_wait() {
     assert_eq "$(awk -F';' '{ print $6 }' fio.terse)" "$(($1 * 1024))" "KiB verified $2"
 }
 
+# long_or SHORT LONG: SHORT, or LONG when the run is the long series (test-all --long exports VNVME_LONG=1).
+long_or() {
+    if [[ ${VNVME_LONG:-0} == 1 ]]; then echo "$2"; else echo "$1"; fi
+}
+
+# ns1_regions MIB: how many MIB-MiB regions namespace 1 holds (data bytes, 64 at most; fails below 4).
+ns1_regions() {
+    local n
+    n=$(((VNVME_NS1_BYTES / ($(ns_get 1 lbs) + $(ns_get 1 ms)) * $(ns_get 1 lbs)) / ($1 << 20)))
+    ((n > 64)) && n=64
+    ((n >= 4)) || fail "namespace 1 too small: $n regions of $1 MiB"
+    echo "$n"
+}
+
+# find_ns1 STEP: wait (30 s at most) until nsid 1 has a block device on a live controller, after a rescan
+# or a re-plug, and set DEV (/dev/nvme...), CTRL (nvmeX) and PCIFN (its PCI function); fails naming STEP,
+# with what sysfs shows.
+find_ns1() {
+    local d t
+    for ((t = 0; t < 300; t++)); do
+        for d in /sys/block/nvme*n*; do
+            [[ -r $d/nsid && $(<"$d/nsid") == 1 && -b /dev/${d##*/} ]] || continue
+            DEV=/dev/${d##*/}
+            CTRL=$(basename "$(readlink -f "$d/device")")
+            PCIFN=$(basename "$(readlink -f "/sys/class/nvme/$CTRL/device")")
+            [[ $(cat "/sys/class/nvme/$CTRL/state" 2>/dev/null) == live ]] && return 0
+        done
+        sleep 0.1
+    done
+    for d in /sys/block/nvme*n* /sys/class/nvme/*; do
+        [[ -e $d ]] || continue
+        echo "  $d: nsid $(cat "$d/nsid" 2>&1), device -> $(readlink "$d/device" 2>&1), state $(cat "$d/state" 2>&1)"
+    done
+    ls -l /dev/nvme* || true
+    dmesg | tail -n 15
+    fail "step '$1': namespace 1 did not come back (live) within 30 s"
+}
+
 # fs_roundtrip FSTYPE: mkfs on namespace 1, mount, write files, drop caches, read back and compare
 # sha256; then unmount, check the filesystem, remount and compare again.
 fs_roundtrip() {
@@ -270,6 +308,9 @@ vctl_fault_add() {
 }
 vctl_bg() { local name=$1; shift; _vctl_req "bg:$name" "$@" >/dev/null || fail "could not start vnvme ctl $* in the background"; }
 vctl_stop() { _vctl_req "stop:$1"; }
+# vhotplug del|add: (guest-test --hotplug) QEMU's monitor unplugs the vfio-user device (answered once QEMU
+# has let it go, i.e. the guest ejected it) or plugs it back in behind the same root port.
+vhotplug() { _vctl_req "hotplug:$1"; }
 
 # btrfs_sector FILE OFFSET DEVICE: the 512-byte sector of DEVICE that holds byte OFFSET of FILE on a
 # mounted btrfs (for a RAID1 file, the copy on DEVICE): filefrag gives the btrfs logical address,
