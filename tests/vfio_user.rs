@@ -173,6 +173,31 @@ fn unknown_and_short_messages_get_errors_and_the_stream_stays_in_sync() {
     assert_eq!(r.flags & ERROR, 0, "the next request is still understood");
 }
 
+/// Found by the fuzz targets (docs/fuzzing.md): MSI-X vectors past the last
+/// one, and a DMA_MAP past the end of the file it shares, are refused with
+/// EINVAL; the server neither allocates for the bogus count nor maps pages it
+/// would fault on, and goes on answering.
+#[test]
+fn set_irqs_past_the_last_vector_and_dma_map_past_the_end_of_its_file_are_einval() {
+    let (_srv, mut s) = start("hostile-ranges");
+    // MSI-X (index 2), ACTION_TRIGGER | DATA_NONE, start 0, ~600 million vectors.
+    let r = call(&mut s, 1, SET_IRQS, &le32(&[20, 0x20 | 0x1, 2, 0, 608_174_082]));
+    assert_eq!((r.flags & ERROR, r.errno), (ERROR, libc::EINVAL as u32));
+    let mem_path = std::env::temp_dir().join(format!("vnvme-vu-mem-{}-hostile", std::process::id()));
+    let mem = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&mem_path).unwrap();
+    std::fs::remove_file(&mem_path).unwrap();
+    mem.set_len(64 << 10).unwrap();
+    let mut p = le32(&[32, 3]);
+    for v in [0u64, BASE, 128 << 10] {
+        p.extend_from_slice(&v.to_le_bytes());
+    }
+    send(&mut s, 2, DMA_MAP, &p, 0, &[mem.as_raw_fd()]);
+    let r = recv(&mut s);
+    assert_eq!((r.id, r.flags & ERROR, r.errno), (2, ERROR, libc::EINVAL as u32), "128 KiB of a 64 KiB file");
+    let r = call(&mut s, 3, GET_INFO, &le32(&[16, 0, 0, 0]));
+    assert_eq!(r.flags & ERROR, 0, "the next request is still understood");
+}
+
 /// A client that has shared 2 MiB of "guest memory" at IOVA 0x100000, routed
 /// MSI-X vector 0 to a non-blocking pipe, set the PCI Command register, and
 /// enabled the controller with its admin queues in that memory.

@@ -417,3 +417,5 @@ impl Drop for Controller {
 
 #[cfg(test)]
 mod tests;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod test_support;

@@ -259,6 +259,9 @@ impl Session {
         let eventfd = fl & irq::DATA_EVENTFD != 0;
         let clone = |f: &File| f.try_clone().map_err(|e| Reply::Error(e.raw_os_error().unwrap_or(libc::EBADF)));
         match index {
+            irq::MSIX if count != 0 && !self.irqs.msix_range_valid(start, count) => {
+                return Err(Reply::Error(libc::EINVAL));
+            }
             irq::MSIX if trigger => {
                 if !eventfd || count == 0 {
                     if count == 0 {
