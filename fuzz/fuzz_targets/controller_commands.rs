@@ -23,8 +23,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, Instant};
-use vnvme::dma::DmaMemory;
 use vnvme::controller::test_support::fake_host::{sq_doorbell, FakeHost, NsConfig, Store, MEM_SIZE, TIMEOUT};
+use vnvme::dma::DmaMemory;
 use vnvme::spec::opcode::admin as aop;
 use vnvme::spec::registers::{self as reg, csts};
 use vnvme::spec::{CompletionEntry, SubmissionEntry};
@@ -230,7 +230,8 @@ fn run(data: &[u8]) {
                 let value = input.u64();
                 r.host.ctrl.mmio_write(offset, size, value);
                 let _ = r.host.ctrl.mmio_read(offset, size);
-                let settles = offset >= reg::DOORBELL_BASE || matches!(offset, reg::CC | reg::AQA | reg::ASQ | reg::ACQ);
+                let settles =
+                    offset >= reg::DOORBELL_BASE || matches!(offset, reg::CC | reg::AQA | reg::ASQ | reg::ACQ);
                 if settles || r.host.csts() & (csts::RDY | csts::CFS) != csts::RDY {
                     r.reset();
                 }

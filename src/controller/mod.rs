@@ -415,7 +415,7 @@ impl Drop for Controller {
     }
 }
 
-#[cfg(test)]
-mod tests;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod test_support;
+#[cfg(test)]
+mod tests;

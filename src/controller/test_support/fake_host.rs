@@ -13,9 +13,9 @@
 //! after a fixed sleep. Command builders live in `cmd.rs`.
 
 pub use super::cmd;
-use super::fixtures::TempImage;
 #[cfg(test)]
 pub(crate) use super::fixtures::on_both_stores;
+use super::fixtures::TempImage;
 pub use super::fixtures::{pattern, u16_at, u32_at, u64_at, watchdog, NsConfig, Store};
 use crate::controller::interrupt::RecordingSink;
 use crate::controller::{Controller, ControllerConfig, NamespaceTable};

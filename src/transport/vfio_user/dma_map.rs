@@ -96,7 +96,10 @@ impl DmaMap {
                 if meta.is_file() && offset.checked_add(size).is_none_or(|end| end > meta.len()) {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        format!("DMA mapping {offset:#x}+{size:#x} runs past the end of its {:#x}-byte file", meta.len()),
+                        format!(
+                            "DMA mapping {offset:#x}+{size:#x} runs past the end of its {:#x}-byte file",
+                            meta.len()
+                        ),
                     ));
                 }
                 let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
