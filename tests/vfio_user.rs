@@ -173,6 +173,23 @@ fn unknown_and_short_messages_get_errors_and_the_stream_stays_in_sync() {
     assert_eq!(r.flags & ERROR, 0, "the next request is still understood");
 }
 
+/// Found by the fuzz targets (docs/fuzzing.md): MSI-X vectors past the last
+/// one, and a DMA_MAP past the end of the file it shares, are refused with
+/// EINVAL; the server neither allocates for the bogus count nor maps pages it
+/// would fault on, and goes on answering.
+#[test]
+fn set_irqs_past_the_last_vector_and_dma_map_past_the_end_of_its_file_are_einval() {
+    let (_srv, mut s) = start("hostile-ranges");
+    // MSI-X (index 2), ACTION_TRIGGER | DATA_NONE, start 0, ~600 million vectors.
+    let r = call(&mut s, 1, SET_IRQS, &le32(&[20, 0x20 | 0x1, 2, 0, 608_174_082]));
+    assert_eq!((r.flags & ERROR, r.errno), (ERROR, libc::EINVAL as u32));
+    let mem = guest_ram("hostile", 64 << 10);
+    let r = dma_map(&mut s, 2, &mem, 128 << 10);
+    assert_eq!((r.id, r.flags & ERROR, r.errno), (2, ERROR, libc::EINVAL as u32), "128 KiB of a 64 KiB file");
+    let r = call(&mut s, 3, GET_INFO, &le32(&[16, 0, 0, 0]));
+    assert_eq!(r.flags & ERROR, 0, "the next request is still understood");
+}
+
 /// A client that has shared 2 MiB of "guest memory" at IOVA 0x100000, routed
 /// MSI-X vector 0 to a non-blocking pipe, set the PCI Command register, and
 /// enabled the controller with its admin queues in that memory.
@@ -197,18 +214,29 @@ fn attach(name: &str) -> Attached {
     attach_on(Some(srv), s, name)
 }
 
-/// Share guest memory, set up MSI-X and enable the controller over `s`.
-fn attach_on(srv: Option<Server>, mut s: UnixStream, name: &str) -> Attached {
+/// "Guest RAM" of `size` bytes: an unlinked temporary file, as QEMU's memfd.
+fn guest_ram(name: &str, size: u64) -> File {
     let mem_path = std::env::temp_dir().join(format!("vnvme-vu-mem-{}-{name}", std::process::id()));
     let mem = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&mem_path).unwrap();
     std::fs::remove_file(&mem_path).unwrap();
-    mem.set_len(2 << 20).unwrap();
+    mem.set_len(size).unwrap();
+    mem
+}
+
+/// DMA_MAP of `size` bytes of `mem` (offset 0, read-write) at IOVA [`BASE`]; the reply.
+fn dma_map(s: &mut UnixStream, id: u16, mem: &File, size: u64) -> Reply {
     let mut p = le32(&[32, 3]);
-    for v in [0u64, BASE, 2 << 20] {
+    for v in [0u64, BASE, size] {
         p.extend_from_slice(&v.to_le_bytes());
     }
-    send(&mut s, 10, DMA_MAP, &p, 0, &[mem.as_raw_fd()]);
-    let r = recv(&mut s);
+    send(s, id, DMA_MAP, &p, 0, &[mem.as_raw_fd()]);
+    recv(s)
+}
+
+/// Share guest memory, set up MSI-X and enable the controller over `s`.
+fn attach_on(srv: Option<Server>, mut s: UnixStream, name: &str) -> Attached {
+    let mem = guest_ram(name, 2 << 20);
+    let r = dma_map(&mut s, 10, &mem, 2 << 20);
     assert_eq!(r.flags & ERROR, 0, "DMA_MAP with an fd");
 
     // MSI-X on, vector 0 -> the write end of a pipe (it only needs to be writable).

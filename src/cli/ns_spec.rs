@@ -29,6 +29,12 @@ fn num(key: &str, v: &str) -> Result<u64, String> {
     v.parse::<u64>().map_err(|_| format!("--ns: {key}={v} is not a number"))
 }
 
+/// A number that must fit the property's field: a value too large is refused, never cut
+/// down to its low bits (`sts=4096` once read as 0, `lbs=4294967808` as 512).
+fn sized<T: TryFrom<u64>>(key: &str, v: &str) -> Result<T, String> {
+    T::try_from(num(key, v)?).map_err(|_| format!("--ns: {key}={v} is too large"))
+}
+
 fn flag(key: &str, v: &str) -> Result<bool, String> {
     match v {
         "0" | "off" | "false" => Ok(false),
@@ -74,16 +80,14 @@ impl NsSpec {
                     }
                     spec.path = PathBuf::from(v);
                 }
-                "logical_block_size" | "lbs" => spec.lbs = num(k, v)? as u32,
-                "physical_block_size" | "pbs" => {
-                    spec.pbs = u32::try_from(num(k, v)?).map_err(|_| format!("--ns: {k}={v} is too large"))?
-                }
-                "ms" => spec.ms = u16::try_from(num(k, v)?).map_err(|_| format!("--ns: ms={v} is too large"))?,
+                "logical_block_size" | "lbs" => spec.lbs = sized(k, v)?,
+                "physical_block_size" | "pbs" => spec.pbs = sized(k, v)?,
+                "ms" => spec.ms = sized(k, v)?,
                 "mset" => spec.mset = flag(k, v)?,
-                "pi" => spec.pi = num(k, v)? as u8,
+                "pi" => spec.pi = sized(k, v)?,
                 "pil" => spec.pil = flag(k, v)?,
-                "pif" => spec.pif = num(k, v)? as u8,
-                "sts" => spec.sts = num(k, v)? as u8,
+                "pif" => spec.pif = sized(k, v)?,
+                "sts" => spec.sts = sized(k, v)?,
                 _ => {
                     return Err(format!(
                         "--ns: unknown property '{k}' (known: path, logical_block_size/lbs, physical_block_size, ms, mset, pi, pil, pif, sts)"
@@ -190,6 +194,12 @@ mod tests {
             ("path=/x,lbs=512,logical_block_size=4096", "given twice"),
             ("path=,lbs=512", "needs a path"),
             ("path=/x,lbs", "not key=value"),
+            // Found by the ns_specs fuzz target: these were cut to their low bits and accepted.
+            ("path=/x,sts=4096", "sts=4096 is too large"),
+            ("path=/x,lbs=4294967808", "too large"),
+            ("path=/x,pi=257,ms=8", "pi=257 is too large"),
+            ("path=/x,lbs=4096,ms=16,pif=258", "too large"),
+            ("path=/x,ms=65544", "ms=65544 is too large"),
         ] {
             let e = spec.parse::<NsSpec>().unwrap_err();
             assert!(e.contains(word), "{spec}: {e}");

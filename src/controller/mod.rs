@@ -488,5 +488,7 @@ impl Drop for Controller {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod test_support;
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,10 @@
 //! Controller-level tests: a fake host drives the controller through registers,
-//! doorbells and queues in vector-backed guest memory (no QEMU). Data-path bodies
+//! doorbells and queues in vector-backed guest memory (no QEMU); the harness
+//! (`FakeHost`, fixtures, command builders) is in `super::test_support`. Data-path bodies
 //! run twice, over the in-memory and the file store (`on_both_stores!`).
 //!
 //! | file | what |
 //! |------|------|
-//! | `fake_host.rs` | the [`fake_host::FakeHost`] harness: memory, queues, submit / complete |
-//! | `fixtures.rs` | backing stores, namespace configs, patterns, watchdog, `on_both_stores!` |
-//! | `cmd.rs` | submission entry builders |
 //! | `admin_status.rs` | admin commands with bad input: exact statuses |
 //! | `admin_queues.rs` | Create / Delete I/O queue checks |
 //! | `identify.rs` | Identify data: controller, namespaces, lists, descriptors |
@@ -27,9 +25,7 @@
 //! | `prinfo_matrix.rs` | every PRINFO on a read against every kind of bad stored tuple |
 //! | `verify_compare.rs` | Verify, Compare and Write Uncorrectable |
 
-mod cmd;
-mod fake_host;
-mod fixtures;
+use super::test_support::fake_host;
 
 mod admin_queues;
 mod admin_status;

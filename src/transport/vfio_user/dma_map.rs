@@ -84,8 +84,24 @@ impl DmaMap {
         if size == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty DMA mapping"));
         }
+        if iova.checked_add(size).is_none() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "DMA mapping past the end of the IOVA space"));
+        }
         let host = match fd {
             Some(f) => {
+                // A shared mapping past the end of a file maps pages that raise SIGBUS
+                // when touched: the first DMA into them would kill the server. QEMU maps
+                // within its RAM file; a request that does not is refused here.
+                let meta = f.metadata()?;
+                if meta.is_file() && offset.checked_add(size).is_none_or(|end| end > meta.len()) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "DMA mapping {offset:#x}+{size:#x} runs past the end of its {:#x}-byte file",
+                            meta.len()
+                        ),
+                    ));
+                }
                 let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
                 // SAFETY: a fresh shared mapping of a file QEMU passed us; the kernel
                 // picks the address, and we check for MAP_FAILED.
@@ -120,7 +136,8 @@ impl DmaMap {
     pub fn unmap(&self, iova: u64, size: u64) -> usize {
         let mut r = self.regions.write().unwrap();
         let before = r.len();
-        r.retain(|x| !(x.iova >= iova && x.iova + x.size <= iova + size));
+        // Saturating: the range comes from the client and may reach the top of u64.
+        r.retain(|x| !(x.iova >= iova && x.iova + x.size <= iova.saturating_add(size)));
         before - r.len()
     }
 
@@ -220,6 +237,25 @@ mod tests {
         let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&p).unwrap();
         std::fs::remove_file(&p).unwrap();
         f
+    }
+
+    /// Found by the vfio_user_messages fuzz target: a mapping past the end of its
+    /// file was accepted, and the first access to it was a SIGBUS.
+    #[test]
+    fn a_mapping_past_the_end_of_its_file_or_of_the_iova_space_is_refused() {
+        let f = memfd(64 << 10);
+        let m = DmaMap::default();
+        for (iova, size, offset) in [(0, 128 << 10, 0), (0, 64 << 10, 4096), (0, 4096, u64::MAX - 4095)] {
+            let e = m.map(iova, size, offset, true, Some(&f)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{iova:#x}+{size:#x} at {offset:#x}: {e}");
+        }
+        assert_eq!(m.map(u64::MAX - 4095, 8192, 0, true, None).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        m.map(0, 64 << 10, 0, true, Some(&f)).unwrap();
+        m.map(u64::MAX - 8191, 4096, 0, true, None).unwrap();
+        assert_eq!(m.unmap(u64::MAX - 8191, u64::MAX), 1, "an unmap reaching past u64::MAX");
+        let mut b = [0u8; 5];
+        m.read(GuestAddr(0), &mut b).unwrap();
+        assert_eq!(&b, b"hello");
     }
 
     #[test]

@@ -110,6 +110,13 @@ impl Interrupts {
     pub fn vectors_count(&self) -> u16 {
         self.vectors
     }
+
+    /// Whether MSI-X vectors `start..start + count` all exist. SET_IRQS over a
+    /// range past the last vector is EINVAL, as VFIO answers it; a count taken
+    /// as given would size a vector of up to 2^32 slots.
+    pub fn msix_range_valid(&self, start: u32, count: u32) -> bool {
+        start.checked_add(count).is_some_and(|end| end <= self.vectors as u32)
+    }
 }
 
 #[cfg(test)]
@@ -157,5 +164,16 @@ mod tests {
         irqs.set_bus_master(false);
         irqs.signal(0);
         assert_eq!(kicks(&mut r), 1);
+    }
+
+    /// Found by the vfio_user_messages fuzz target: SET_IRQS with a count of
+    /// ~600 million made the server allocate gigabytes before looking at it.
+    #[test]
+    fn msix_range_past_the_last_vector_is_invalid() {
+        let irqs = Interrupts::new(4);
+        assert!(irqs.msix_range_valid(0, 4) && irqs.msix_range_valid(3, 1) && irqs.msix_range_valid(4, 0));
+        for (start, count) in [(0, 5), (4, 1), (0, u32::MAX), (u32::MAX, 2), (608_174_082, 608_174_082)] {
+            assert!(!irqs.msix_range_valid(start, count), "{start}+{count}");
+        }
     }
 }

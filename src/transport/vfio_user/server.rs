@@ -84,6 +84,13 @@ fn send_reply(stream: &mut UnixStream, request: &Header, reply: Reply) -> io::Re
     socket::send(stream, &h, &payload)
 }
 
+/// Whether `len` bytes at `offset` lie inside BAR0; the offset is the client's,
+/// so the end is computed without overflow (an offset near u64::MAX once wrapped
+/// past the check).
+fn in_bar0(offset: u64, len: u64) -> bool {
+    offset.checked_add(len).is_some_and(|end| end <= pci::BAR0_SIZE)
+}
+
 /// One client connection and the device state behind it.
 pub struct Session {
     pub config: ConfigSpace,
@@ -259,6 +266,9 @@ impl Session {
         let eventfd = fl & irq::DATA_EVENTFD != 0;
         let clone = |f: &File| f.try_clone().map_err(|e| Reply::Error(e.raw_os_error().unwrap_or(libc::EBADF)));
         match index {
+            irq::MSIX if count != 0 && !self.irqs.msix_range_valid(start, count) => {
+                return Err(Reply::Error(libc::EINVAL));
+            }
             irq::MSIX if trigger => {
                 if !eventfd || count == 0 {
                     if count == 0 {
@@ -298,7 +308,7 @@ impl Session {
         let mut data = vec![0u8; count as usize];
         match index {
             region::CONFIG => self.config.read(offset as usize, &mut data),
-            region::BAR0 if matches!(count, 1 | 2 | 4 | 8) && offset + count as u64 <= pci::BAR0_SIZE => {
+            region::BAR0 if matches!(count, 1 | 2 | 4 | 8) && in_bar0(offset, count as u64) => {
                 let v = self.ctrl.mmio_read(offset, count as usize);
                 data.copy_from_slice(&v.to_le_bytes()[..count as usize]);
             }
@@ -344,7 +354,7 @@ impl Session {
                     self.set_bus_master(!bus_master);
                 }
             }
-            region::BAR0 if matches!(data.len(), 1 | 2 | 4 | 8) && offset + data.len() as u64 <= pci::BAR0_SIZE => {
+            region::BAR0 if matches!(data.len(), 1 | 2 | 4 | 8) && in_bar0(offset, data.len() as u64) => {
                 let mut v = [0u8; 8];
                 v[..data.len()].copy_from_slice(data);
                 self.ctrl.mmio_write(offset, data.len(), u64::from_le_bytes(v));
@@ -353,5 +363,17 @@ impl Session {
             _ => return Err(Reply::Error(libc::EINVAL)),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Found by the vfio_user_messages fuzz target: REGION_WRITE to BAR0 at an
+    /// offset near u64::MAX overflowed the bounds check.
+    #[test]
+    fn bar0_bounds_check_does_not_overflow() {
+        use super::{in_bar0, pci::BAR0_SIZE};
+        assert!(in_bar0(0, 8) && in_bar0(BAR0_SIZE - 4, 4));
+        assert!(!in_bar0(BAR0_SIZE - 2, 4) && !in_bar0(u64::MAX - 2, 4) && !in_bar0(u64::MAX, 1));
     }
 }

@@ -72,13 +72,13 @@ impl NsConfig {
 }
 
 /// A temporary image file, removed on drop.
-pub(super) struct TempImage(PathBuf);
+pub struct TempImage(PathBuf);
 
 impl TempImage {
-    pub(super) fn path(&self) -> &std::path::Path {
+    pub fn path(&self) -> &std::path::Path {
         &self.0
     }
-    pub(super) fn create(bytes: u64) -> Self {
+    pub fn create(bytes: u64) -> Self {
         static N: AtomicU64 = AtomicU64::new(0);
         let name = format!("vnvme-fake-host-{}-{}.img", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(name);
@@ -136,6 +136,7 @@ impl Drop for Watchdog {
 
 /// Run a test body once per backing store: `on_both_stores!(name, ...)` expects
 /// `fn name(store: Store)` and makes `name::mem_store` and `name::file_store`.
+#[cfg(test)]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -150,4 +151,5 @@ macro_rules! on_both_stores {
         }
     )*};
 }
+#[cfg(test)]
 pub(crate) use on_both_stores;

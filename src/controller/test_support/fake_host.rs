@@ -12,9 +12,11 @@
 //! threads, so completions are polled with a deadline ([`TIMEOUT`]), never assumed
 //! after a fixed sleep. Command builders live in `cmd.rs`.
 
-pub(super) use super::cmd;
+pub use super::cmd;
+#[cfg(test)]
+pub(crate) use super::fixtures::on_both_stores;
 use super::fixtures::TempImage;
-pub(super) use super::fixtures::{on_both_stores, pattern, u16_at, u32_at, u64_at, watchdog, NsConfig, Store};
+pub use super::fixtures::{pattern, u16_at, u32_at, u64_at, watchdog, NsConfig, Store};
 use crate::controller::interrupt::RecordingSink;
 use crate::controller::{Controller, ControllerConfig, NamespaceTable};
 use crate::dma::{DmaMemory, GuestAddr, VecMemory};
@@ -161,6 +163,17 @@ impl FakeHost {
         self.next_free += len;
         self.mem.write(GuestAddr(addr), &vec![0u8; len as usize]).unwrap();
         addr
+    }
+    /// Where the next [`FakeHost::alloc`] starts: a mark to hand back to
+    /// [`FakeHost::free_to`] (a host that re-creates its queues over and over,
+    /// as the fuzz target does, would otherwise run out of guest memory).
+    pub fn alloc_mark(&self) -> u64 {
+        self.next_free
+    }
+    /// Forget every allocation made since `mark` (from [`FakeHost::alloc_mark`]).
+    pub fn free_to(&mut self, mark: u64) {
+        assert!(mark >= 0x10000 && mark <= self.next_free, "a mark from alloc_mark");
+        self.next_free = mark;
     }
     /// A buffer holding `data`.
     pub fn alloc_with(&mut self, data: &[u8]) -> u64 {
