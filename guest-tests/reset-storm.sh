@@ -1,6 +1,6 @@
 #!/bin/bash
 # Reset storm: nvme reset, sysfs reset_controller and PCI remove+rescan, in turn, under fio write+verify on a PI namespace; no hang, nothing acknowledged lost, no PI error.
-# 90 s of storm (VNVME_LONG=1: 600 s). Each cycle writes an 8 MiB region of namespace 1 with fio (random
+# 60 s of storm (VNVME_LONG=1: 600 s). Each cycle writes an 8 MiB region of namespace 1 with fio (random
 # 4 KiB writes at QD16, crc32c verify, a seed per cycle) and hits the controller once while fio runs:
 #   reset     `nvme reset /dev/nvmeX` (the reset ioctl);
 #   sysfs     `echo 1 > /sys/class/nvme/nvmeX/reset_controller`;
@@ -14,7 +14,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 ns_require 1 "512+8, PI type 1, separate metadata" lbs=512 ms=8 mset=0 pi=1
-storm_s=$(long_or 90 600)
+storm_s=$(long_or 60 600)
 region_mib=8
 nregions=$(ns1_regions $region_mib)
 

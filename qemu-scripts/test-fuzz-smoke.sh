@@ -6,14 +6,14 @@
 # Usage: qemu-scripts/test-fuzz-smoke.sh [--kernel K] [--seconds N]
 #
 # --kernel is accepted and ignored (test-all passes it to host suites). --seconds: fuzzing time per
-# target after the corpus replay (default 10). Installs cargo-fuzz (cargo install --locked) when it is
+# target after the corpus replay (default 5). Installs cargo-fuzz (cargo install --locked) when it is
 # missing; the nightly toolchain must be installed already (rustup toolchain install nightly).
 # The build is unoptimised and without AddressSanitizer: about 2 minutes cold on two cores, seconds
 # warm (target dir: fuzz/target-smoke); the long campaigns use `cargo +nightly fuzz run` instead.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-seconds=10
+seconds=5
 while (($#)); do
     case $1 in
     --kernel) shift 2 ;;
