@@ -232,7 +232,11 @@ fn run(data: &[u8]) {
                 let _ = r.host.ctrl.mmio_read(offset, size);
                 let settles =
                     offset >= reg::DOORBELL_BASE || matches!(offset, reg::CC | reg::AQA | reg::ASQ | reg::ACQ);
-                if settles || r.host.csts() & (csts::RDY | csts::CFS) != csts::RDY {
+                // A shutdown (CC.SHN, also reached by an 8-byte write at INTMC, whose high half
+                // is CC) stops command processing until a reset, as NVMe-Base 3.6 has it: the
+                // host resets before it submits again.
+                let st = r.host.csts();
+                if settles || st & (csts::RDY | csts::CFS) != csts::RDY || st & csts::SHST_MASK != 0 {
                     r.reset();
                 }
             }
