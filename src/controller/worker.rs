@@ -161,6 +161,17 @@ fn poll_for_tail(shared: &Shared, sq: &SubmissionQueue, head: u16) -> bool {
     false
 }
 
+/// A command completed without being run (Delete I/O SQ aborted it before it was
+/// fetched): counted, and shown to the hook like every other completion, so
+/// `ctl stats` and the trace see each completion the host receives.
+pub fn report_unexecuted(shared: &Shared, sqid: u16, sqe: &SubmissionEntry, status: crate::spec::Status) {
+    shared.counters.io_command(sqe.opcode(), status);
+    if let Some(h) = shared.hook.get().filter(|h| h.active()) {
+        let view = view_of(sqid, &IoCommand::parse(sqe));
+        h.completed(&Completed { view, status, latency: Duration::ZERO, fired: Vec::new(), mutation: None });
+    }
+}
+
 /// What the hook sees of a command: the LBA range for the commands that have one
 /// (Copy: the destination start; its sources are in the range list) and PRINFO.
 fn view_of(sqid: u16, cmd: &IoCommand) -> CommandView {

@@ -145,7 +145,10 @@ pub fn delete_sq(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             };
             // Posted only if the CQ has room: this runs on the thread that takes
             // the CQ head doorbell, so waiting for the host here would never end.
-            any |= ctrl.shared.complete_or_abandon(&cq, &e, &|| true);
+            if ctrl.shared.complete_or_abandon(&cq, &e, &|| true) {
+                worker::report_unexecuted(&ctrl.shared, qid, &cmd, e.status);
+                any = true;
+            }
         }
         if any {
             ctrl.shared.interrupt(&cq);

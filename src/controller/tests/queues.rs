@@ -95,6 +95,8 @@ fn delete_sq_aborts_commands_the_worker_never_fetched() {
     let (store, gate) = gated_store(cfg.bytes);
     let mut h = FakeHost::with_namespaces(vec![cfg.build(1, store)]);
     h.configs = vec![cfg];
+    let hook = Arc::new(Recorder::default());
+    assert!(h.ctrl.shared.hook.set(hook.clone()).is_ok());
     h.enable();
     h.create_io_pair(1, 16, 16);
 
@@ -120,13 +122,34 @@ fn delete_sq_aborts_commands_the_worker_never_fetched() {
 
     let first = h.complete(1);
     assert_eq!((first.cid, first.status), (write, Status::SUCCESS), "the command in flight completes");
-    for cid in queued {
+    for &cid in &queued {
         let e = h.complete(1);
         assert_eq!((e.cid, e.status), (cid, Status::ABORTED_SQ_DELETION));
         assert_eq!((e.status.sct, e.status.sc), (0, 0x08));
     }
     assert!(h.wait_completion(1, SETTLE).is_none(), "nothing else");
     assert_eq!(h.admin(cmd::delete_cq(1)).status, Status::SUCCESS);
+    // Statistics and trace (the hook) see the aborted completions too.
+    let seen: Vec<_> = hook.0.lock().unwrap().iter().map(|c| (c.view.cid, c.status)).collect();
+    let mut want = vec![(write, Status::SUCCESS)];
+    want.extend(queued.iter().map(|&cid| (cid, Status::ABORTED_SQ_DELETION)));
+    assert_eq!(seen, want, "the hook saw every completion the host received");
+}
+
+/// A hook that only records completions.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<crate::controller::hooks::Completed>>);
+
+impl crate::controller::hooks::CommandHook for Recorder {
+    fn active(&self) -> bool {
+        true
+    }
+    fn before(&self, _: &crate::controller::hooks::CommandView) -> crate::controller::hooks::Injection {
+        Default::default()
+    }
+    fn completed(&self, done: &crate::controller::hooks::Completed) {
+        self.0.lock().unwrap().push(done.clone());
+    }
 }
 
 #[test]
