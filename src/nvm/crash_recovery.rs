@@ -72,12 +72,12 @@ pub fn recover(ns: &Namespace) -> io::Result<Recovered> {
         }
     }
     for rec in records.iter() {
-        let Record::Zeroes { shape: s, slba, nlb, deac, meta } = *rec else { continue };
-        if s != shape || slba.checked_add(nlb).is_none_or(|end| end > f.nlbas()) {
+        let Record::Zeroes { shape: s, zeroing: z } = *rec else { continue };
+        if s != shape || z.slba.checked_add(z.nlb).is_none_or(|end| end > f.nlbas()) {
             r.skipped += 1;
             continue;
         }
-        super::write_zeroes::zero_blocks_unrecorded(ns, &f, slba, nlb, deac, meta, &mut bufs)?;
+        super::write_zeroes::zero_blocks_unrecorded(ns, &f, z, &mut bufs)?;
         r.zeroes_redone += 1;
     }
     ns.store.flush()?;
@@ -114,7 +114,7 @@ pub fn with_log_beside(ns: Namespace, image: &std::path::Path) -> io::Result<Nam
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nvm::intent_log::{IntentLog, ZeroMeta, SLOTS, SLOT_BYTES};
+    use crate::nvm::intent_log::{IntentLog, ZeroMeta, Zeroing, SLOTS, SLOT_BYTES};
     use crate::nvm::namespace::{standard_formats, Protection};
     use crate::storage::mem::CrashingStore;
     use crate::storage::{BlockStore, MemStore};
@@ -233,7 +233,8 @@ mod tests {
             Some((deac, meta)) => {
                 let _held = ns.locks.write(case.slba, case.nlb);
                 let mut bufs = Buffers::default();
-                let _ = crate::nvm::write_zeroes::zero_blocks(ns, &f, case.slba, case.nlb, deac, meta, &mut bufs);
+                let z = Zeroing { slba: case.slba, nlb: case.nlb, deac, meta };
+                let _ = crate::nvm::write_zeroes::zero_blocks(ns, &f, z, &mut bufs);
             }
         }
     }
@@ -298,7 +299,8 @@ mod tests {
         let image = Arc::new(MemStore::new(IMAGE));
         let log = Arc::new(MemStore::new(SLOTS as u64 * SLOT_BYTES));
         let ns = namespace(image.clone(), Some(log.clone()), 512, 8);
-        std::mem::forget(ns.intents.begin_zeroes(&ns.format(), 0, 4, false, ZeroMeta::Zeroes).unwrap());
+        let z = Zeroing { slba: 0, nlb: 4, deac: false, meta: ZeroMeta::Zeroes };
+        std::mem::forget(ns.intents.begin_zeroes(&ns.format(), z).unwrap());
         image.write_at(0, &[9u8; 2048]).unwrap();
         let other = namespace(image.clone(), Some(log), 4096, 8);
         let r = recover(&other).unwrap();

@@ -3,7 +3,7 @@
 //! metadata to the unwritten pattern. Integral read/write hints are accepted and
 //! have no effect, as the spec allows.
 
-use super::intent_log::ZeroMeta;
+use super::intent_log::{ZeroMeta, Zeroing};
 use super::{check_range, store_error, Buffers, Completion, IoEnv};
 use crate::spec::ranges::DsmRange;
 use crate::spec::DsmCommand;
@@ -40,7 +40,8 @@ pub fn dataset_management(env: &IoEnv, bufs: &mut Buffers, cmd: &DsmCommand) -> 
     }
     for (slba, nlb) in ranges {
         let _held = ns.locks.write(slba, nlb);
-        if let Err(e) = super::write_zeroes::zero_blocks(ns, &f, slba, nlb, true, ZeroMeta::Unwritten, bufs) {
+        let z = Zeroing { slba, nlb, deac: true, meta: ZeroMeta::Unwritten };
+        if let Err(e) = super::write_zeroes::zero_blocks(ns, &f, z, bufs) {
             return Completion::err_at(store_error(true, &e), slba);
         }
     }

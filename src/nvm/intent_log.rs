@@ -60,11 +60,21 @@ pub enum ZeroMeta {
     Generated(PiTags),
 }
 
+/// A range zeroed (or with `deac`, deallocated) and how its metadata is made:
+/// a Write Zeroes, a deallocate, or the record of either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Zeroing {
+    pub slba: u64,
+    pub nlb: u64,
+    pub deac: bool,
+    pub meta: ZeroMeta,
+}
+
 /// A record found in the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     Blocks { shape: Shape, slba: u64, hashes: Vec<u64>, md: Vec<u8> },
-    Zeroes { shape: Shape, slba: u64, nlb: u64, deac: bool, meta: ZeroMeta },
+    Zeroes { shape: Shape, zeroing: Zeroing },
 }
 
 /// The layout a record was written for; a record for another layout (the
@@ -248,17 +258,9 @@ impl IntentLog {
         })
     }
 
-    /// Record that blocks [slba, slba+nlb) are zeroed (deallocated with `deac`),
-    /// their metadata made as `meta` says.
-    pub fn begin_zeroes(
-        &self,
-        f: &ActiveFormat,
-        slba: u64,
-        nlb: u64,
-        deac: bool,
-        meta: ZeroMeta,
-    ) -> io::Result<Pending<'_>> {
-        let shape = Shape::of(f);
+    /// Record that a range is zeroed (or deallocated) as `z` says.
+    pub fn begin_zeroes(&self, f: &ActiveFormat, z: Zeroing) -> io::Result<Pending<'_>> {
+        let (shape, Zeroing { slba, nlb, deac, meta }) = (Shape::of(f), z);
         self.write_record(|b| {
             header(b, KIND_ZEROES, shape, slba, nlb);
             let m = match meta {
@@ -363,7 +365,7 @@ fn decode(rec: &[u8]) -> Option<Record> {
                 }),
                 _ => return None,
             };
-            Some(Record::Zeroes { shape, slba, nlb, deac: flags & 1 != 0, meta })
+            Some(Record::Zeroes { shape, zeroing: Zeroing { slba, nlb, deac: flags & 1 != 0, meta } })
         }
         _ => None,
     }
@@ -395,8 +397,10 @@ mod tests {
         let md = [7u8; 16];
         let a = log.begin_blocks(&f, 10, &data, &md).unwrap();
         let tags = PiTags { cdw2: 1, cdw3: 2, cdw14: 3, lbat: 4, lbatm: 5 };
-        let b = log.begin_zeroes(&f, 100, 9, false, ZeroMeta::Generated(tags)).unwrap();
-        let c = log.begin_zeroes(&f, 200, 1, true, ZeroMeta::Unwritten).unwrap();
+        let b =
+            log.begin_zeroes(&f, Zeroing { slba: 100, nlb: 9, deac: false, meta: ZeroMeta::Generated(tags) }).unwrap();
+        let dealloc = Zeroing { slba: 200, nlb: 1, deac: true, meta: ZeroMeta::Unwritten };
+        let c = log.begin_zeroes(&f, dealloc).unwrap();
         drop(b);
         std::mem::forget(a); // a crash: never cleared
         std::mem::forget(c);
@@ -408,7 +412,7 @@ mod tests {
                 hashes: vec![block_hash(&data[..512]), block_hash(&data[512..])],
                 md: md.to_vec(),
             },
-            Record::Zeroes { shape, slba: 200, nlb: 1, deac: true, meta: ZeroMeta::Unwritten },
+            Record::Zeroes { shape, zeroing: dealloc },
         ];
         assert_eq!(log.unfinished().unwrap(), want);
         log.clear().unwrap();
@@ -432,8 +436,11 @@ mod tests {
     fn slots_are_taken_once_and_given_back() {
         let (_, log) = log();
         let f = format(512, 8);
-        let held: Vec<_> =
-            (0..SLOTS).map(|i| log.begin_zeroes(&f, i as u64, 1, false, ZeroMeta::Zeroes).unwrap()).collect();
+        let held: Vec<_> = (0..SLOTS)
+            .map(|i| {
+                log.begin_zeroes(&f, Zeroing { slba: i as u64, nlb: 1, deac: false, meta: ZeroMeta::Zeroes }).unwrap()
+            })
+            .collect();
         assert_eq!(log.busy.load(Ordering::SeqCst), u64::MAX);
         drop(held);
         assert_eq!(log.busy.load(Ordering::SeqCst), 0);

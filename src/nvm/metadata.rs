@@ -110,12 +110,6 @@ pub fn set_zeroes(store: &dyn BlockStore, f: &ActiveFormat, slba: u64, nlb: u64)
     Ok(())
 }
 
-/// Deallocate blocks: punch the data, and give them the never-written metadata.
-pub fn deallocate(store: &dyn BlockStore, f: &ActiveFormat, slba: u64, nlb: u64) -> io::Result<()> {
-    store.deallocate(f.layout.data_offset(slba), nlb * f.lbs())?;
-    set_unwritten(store, f, slba, nlb)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,20 +167,5 @@ mod tests {
         let bad: Vec<usize> =
             md.chunks(8).enumerate().filter(|(_, t)| t.iter().any(|&b| b != 0xff)).map(|(i, _)| i).collect();
         assert!(bad.is_empty(), "{} blocks left with a zero tuple, first LBA {:?}", bad.len(), bad.first());
-    }
-
-    #[test]
-    fn deallocate_resets_data_and_metadata() {
-        let f = format(512, 16, 1, true);
-        let store = MemStore::new(1 << 20);
-        store.write_at(f.layout.data_offset(3), &[1u8; 1024]).unwrap();
-        store.write_at(f.layout.meta_offset(3), &[2u8; 32]).unwrap();
-        deallocate(&store, &f, 3, 2).unwrap();
-        let mut d = vec![9u8; 1024];
-        store.read_at(f.layout.data_offset(3), &mut d).unwrap();
-        assert!(d.iter().all(|&b| b == 0));
-        let mut md = vec![0u8; 32];
-        store.read_at(f.layout.meta_offset(3), &mut md).unwrap();
-        assert_eq!(md, [[0xffu8; 8], [0; 8], [0xff; 8], [0; 8]].concat());
     }
 }

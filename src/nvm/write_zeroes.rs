@@ -8,7 +8,7 @@
 //! deallocate and crash recovery (which runs an unfinished one again): under the
 //! blocks' exclusive lock and an intent record, so data and metadata never part.
 
-use super::intent_log::ZeroMeta;
+use super::intent_log::{ZeroMeta, Zeroing};
 use super::namespace::{ActiveFormat, Namespace};
 use super::prepare::{target, Target};
 use super::{metadata, protection, store_error, Buffers, Completion, IoEnv};
@@ -33,7 +33,7 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Complet
         ZeroMeta::Zeroes
     };
     let _held = ns.locks.write(slba, nlb);
-    match zero_blocks(ns, &f, slba, nlb, cmd.deac(), meta, bufs) {
+    match zero_blocks(ns, &f, Zeroing { slba, nlb, deac: cmd.deac(), meta }, bufs) {
         Ok(generated) => {
             env.counters.pract_inserts.fetch_add(generated, std::sync::atomic::Ordering::Relaxed);
         }
@@ -47,33 +47,18 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Complet
     Completion::ok()
 }
 
-/// Zero (or with `deac`, deallocate) blocks [slba, slba+nlb) and give them the
-/// metadata `meta` says; clear their Write Uncorrectable marks. The caller holds
-/// the range's exclusive lock. Returns the blocks whose PI was generated.
-pub fn zero_blocks(
-    ns: &Namespace,
-    f: &ActiveFormat,
-    slba: u64,
-    nlb: u64,
-    deac: bool,
-    meta: ZeroMeta,
-    bufs: &mut Buffers,
-) -> io::Result<u64> {
-    let _intent = if f.ms() > 0 { Some(ns.intents.begin_zeroes(f, slba, nlb, deac, meta)?) } else { None };
-    zero_blocks_unrecorded(ns, f, slba, nlb, deac, meta, bufs)
+/// Zero (or deallocate) the blocks `z` names and give them the metadata it says;
+/// clear their Write Uncorrectable marks. The caller holds the range's exclusive
+/// lock. Returns the blocks whose PI was generated.
+pub fn zero_blocks(ns: &Namespace, f: &ActiveFormat, z: Zeroing, bufs: &mut Buffers) -> io::Result<u64> {
+    let _intent = if f.ms() > 0 { Some(ns.intents.begin_zeroes(f, z)?) } else { None };
+    zero_blocks_unrecorded(ns, f, z, bufs)
 }
 
 /// [`zero_blocks`] without an intent record: crash recovery runs the records it
 /// found this way, so a crash during recovery leaves them for the next open.
-pub fn zero_blocks_unrecorded(
-    ns: &Namespace,
-    f: &ActiveFormat,
-    slba: u64,
-    nlb: u64,
-    deac: bool,
-    meta: ZeroMeta,
-    bufs: &mut Buffers,
-) -> io::Result<u64> {
+pub fn zero_blocks_unrecorded(ns: &Namespace, f: &ActiveFormat, z: Zeroing, bufs: &mut Buffers) -> io::Result<u64> {
+    let Zeroing { slba, nlb, deac, meta } = z;
     let store = &*ns.store;
     if deac {
         store.deallocate(f.layout.data_offset(slba), nlb * f.lbs())?;
@@ -129,4 +114,32 @@ fn generate_zeroed(
         done += n as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nvm::namespace::{standard_formats, Protection};
+    use crate::storage::{BlockStore, MemStore};
+    use std::sync::Arc;
+
+    #[test]
+    fn deallocate_resets_data_and_metadata() {
+        // 512+16, Type 1 PI first in the metadata: the tuple takes the never-written pattern.
+        let formats = standard_formats(0, 0);
+        let index = formats.iter().position(|f| f.lbs == 512 && f.ms == 16).unwrap() as u8;
+        let store = Arc::new(MemStore::new(1 << 20));
+        let ns = Namespace::new(1, store.clone(), formats, index, false, Protection::new(1, true).unwrap(), 1);
+        let f = ns.format();
+        store.write_at(f.layout.data_offset(3), &[1u8; 1024]).unwrap();
+        store.write_at(f.layout.meta_offset(3), &[2u8; 32]).unwrap();
+        let z = Zeroing { slba: 3, nlb: 2, deac: true, meta: ZeroMeta::Unwritten };
+        assert_eq!(zero_blocks(&ns, &f, z, &mut Buffers::default()).unwrap(), 0);
+        let mut d = vec![9u8; 1024];
+        store.read_at(f.layout.data_offset(3), &mut d).unwrap();
+        assert!(d.iter().all(|&b| b == 0));
+        let mut md = vec![0u8; 32];
+        store.read_at(f.layout.meta_offset(3), &mut md).unwrap();
+        assert_eq!(md, [[0xffu8; 8], [0; 8], [0xff; 8], [0; 8]].concat());
+    }
 }
