@@ -4,9 +4,10 @@
 //! Layers, top to bottom (see docs/design.md; `tests/layers.rs` keeps the
 //! arrows pointing down): `cli` and `csum_cost`, `driver`, `control`,
 //! `transport::vfio_user`, `controller`, `nvm`, `counters`, `pi`, `dma`,
-//! `storage`, `spec`. Diagnostics go through `tracing` (the subscriber is
+//! `storage`, `spec` and `alloc_count`. Diagnostics go through `tracing` (the subscriber is
 //! installed by `cli::diagnostics`).
 
+pub mod alloc_count;
 pub mod cli;
 pub mod control;
 pub mod controller;

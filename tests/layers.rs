@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top. A layer may use every layer before it in this list.
 const LAYERS: &[&[&str]] = &[
-    &["spec"],
+    &["spec", "alloc_count"],
     &["storage"],
     &["dma"],
     &["pi"],

@@ -2,6 +2,8 @@
 //! `vnvme bench pi|csum|io`.
 //! Argument parsing and human output only; no NVMe logic.
 
+pub mod bench_chart;
+pub mod bench_io;
 pub mod ctl;
 pub mod diagnostics;
 pub mod ns_spec;
@@ -85,23 +87,10 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2000)]
         rounds: usize,
     },
-    /// Device-side IOPS without a guest: an in-process host driver against the
-    /// controller (4 KiB random read/write, QD1 and QD32).
-    Io {
-        /// Namespace image to run against (512-byte blocks); created sparse if missing.
-        #[arg(long, default_value = "/var/tmp/vnvme-bench.img")]
-        image: PathBuf,
-        /// Seconds per test.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        /// Worker polling time after a queue runs dry (as `serve --doorbells poll`).
-        #[arg(long, default_value_t = 0)]
-        poll_us: u32,
-        /// Measure the control plane's cost instead: plain, control plane with no rules,
-        /// with 100 rules that never match, and with the mutation detector on.
-        #[arg(long)]
-        control_overhead: bool,
-    },
+    /// Device-side figures without a guest: an in-process host driver against the
+    /// controller, over a matrix of formats, transfer sizes, mixes, queue depths and
+    /// queues, with fio on the same file beside each row.
+    Io(bench_io::IoArgs),
 }
 
 /// Parse sizes like 4096, 512K, 64M, 1G, 2T (powers of 1024).
@@ -150,11 +139,12 @@ pub fn main() -> i32 {
             bench_csum(rounds);
             Ok(())
         }
-        Cmd::Bench { cmd: BenchCmd::Io { image, seconds, poll_us, control_overhead } } => {
-            if control_overhead {
-                bench_control(&image, seconds)
+        Cmd::Bench { cmd: BenchCmd::Io(a) } => {
+            if a.control_overhead {
+                let image = a.image.first().cloned().unwrap_or_else(|| PathBuf::from("/var/tmp/vnvme-bench.img"));
+                bench_control(&image, a.seconds)
             } else {
-                bench_io(&image, seconds, poll_us)
+                bench_io::run(&a)
             }
         }
     };
@@ -194,26 +184,6 @@ fn image_create(path: &std::path::Path, size: &str, lbs: u32, ms: u16, force: bo
     // tuples of a PI namespace their never-written pattern when it opens it.
     let layout = crate::storage::ImageLayout::new(size, lbs as u64, ms as u64);
     println!("{}: {} bytes, {} blocks of {}+{}", path.display(), size, layout.nlbas, lbs, ms);
-    Ok(())
-}
-
-fn bench_io(image: &std::path::Path, seconds: f64, poll_us: u32) -> Result<(), String> {
-    if !(0.1..=600.0).contains(&seconds) {
-        return Err(format!("--seconds {seconds}: must be between 0.1 and 600"));
-    }
-    if !image.exists() {
-        let f = std::fs::File::create(image).map_err(|e| format!("{}: {e}", image.display()))?;
-        f.set_len(1 << 30).map_err(|e| format!("{}: {e}", image.display()))?;
-    }
-    diagnostics::init(diagnostics::Verbosity { diagnostics: false, trace: false });
-    println!(
-        "device-side IOPS, in-process driver, image {} ({seconds} s per test, poll {poll_us} us)",
-        image.display()
-    );
-    println!("{:<22} {:>12} {:>12}", "test", "IOPS", "irq/IO");
-    for r in crate::driver::iops::run(image, seconds, poll_us)? {
-        println!("{:<22} {:>12.0} {:>12.3}", r.test, r.iops, r.interrupts_per_io);
-    }
     Ok(())
 }
 

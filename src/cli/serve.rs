@@ -86,7 +86,7 @@ pub struct ServeArgs {
     pub quiet: bool,
 }
 
-fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
+pub(crate) fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     let p = &spec.path;
     if !p.exists() {
         return Err(format!(

@@ -30,10 +30,10 @@ use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
 use crate::spec::{CompletionEntry, SubmissionEntry};
 use admin::aer::{AerState, AsyncEvent};
-use admin::features::Features;
+use admin::features::{FeatureCell, Features};
 use error_log::ErrorLog;
 use queue::{CompletionQueue, PostError, SubmissionQueue};
-use shadow::ShadowDoorbells;
+use shadow::{ShadowCell, ShadowDoorbells};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -68,8 +68,8 @@ pub struct Shared {
     /// The subsystem's namespaces; outlives the connection (see [`NamespaceTable`]).
     pub namespaces: Arc<NamespaceTable>,
     pub queues: RwLock<Queues>,
-    pub shadow: RwLock<Option<ShadowDoorbells>>,
-    pub features: Mutex<Features>,
+    pub shadow: ShadowCell,
+    pub features: FeatureCell,
     pub aer: Mutex<AerState>,
     pub errors: Mutex<ErrorLog>,
     pub counters: Counters,
@@ -97,7 +97,7 @@ impl Shared {
         self.config.page_size()
     }
     pub fn shadow(&self) -> Option<ShadowDoorbells> {
-        *self.shadow.read().unwrap()
+        self.shadow.get()
     }
 
     /// Post a completion and count it; a failed write of the entry is fatal.
@@ -237,8 +237,8 @@ impl Controller {
                 irq,
                 namespaces,
                 queues: RwLock::new(Queues::default()),
-                shadow: RwLock::new(None),
-                features: Mutex::new(features),
+                shadow: ShadowCell::default(),
+                features: FeatureCell::new(features),
                 aer: Mutex::new(AerState::default()),
                 errors: Mutex::new(ErrorLog::default()),
                 counters: Counters::default(),
@@ -385,9 +385,9 @@ impl Controller {
         self.admin = None;
         self.shared.admin_sq_head.store(0, Ordering::SeqCst);
         self.shared.admin_backlog.lock().unwrap().clear();
-        *self.shared.shadow.write().unwrap() = None;
+        self.shared.shadow.set(None);
         *self.shared.aer.lock().unwrap() = AerState::default();
-        self.shared.features.lock().unwrap().reset(&self.shared.config);
+        self.shared.features.lock().reset(&self.shared.config);
         self.shared.fatal.store(false, Ordering::SeqCst);
         self.regs.csts &= !(csts::RDY | csts::SHST_MASK);
     }

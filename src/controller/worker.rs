@@ -11,6 +11,7 @@ use super::queue::{CompletionQueue, SubmissionQueue};
 use super::Shared;
 use crate::dma::GuestAddr;
 use crate::nvm::inject::IoOptions;
+use crate::nvm::ns_table::CachedSet;
 use crate::nvm::{self, Buffers, IoEnv};
 use crate::spec::{CompletionEntry, IoCommand, SubmissionEntry};
 use std::sync::atomic::{fence, Ordering};
@@ -45,6 +46,7 @@ pub fn current_tail(shared: &Shared, sq: &SubmissionQueue) -> u16 {
 fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
     let mut head = 0u16;
     let mut bufs = Buffers::default();
+    let mut namespaces = shared.namespaces.cached();
     loop {
         if sq.stop.load(Ordering::SeqCst) || !shared.running.load(Ordering::SeqCst) {
             return head;
@@ -94,12 +96,12 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                                 detect_mutation: h.detect_mutation(),
                                 transient_guard: inj.transient_guard,
                             };
-                            execute(shared, &mut bufs, &cmd, opts)
+                            execute(shared, &mut namespaces, &mut bufs, &cmd, opts)
                         }
                     };
                     (c, Some(inj), Some(view))
                 }
-                None => (execute(shared, &mut bufs, &cmd, IoOptions::default()), None, None),
+                None => (execute(shared, &mut namespaces, &mut bufs, &cmd, IoOptions::default()), None, None),
             };
             if !c.status.is_success() {
                 shared.errors.lock().unwrap().record(sq.id, &sqe, c.status, c.lba);
@@ -192,16 +194,18 @@ fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller
     }
 }
 
-fn execute(shared: &Shared, bufs: &mut Buffers, cmd: &IoCommand, opts: IoOptions) -> nvm::Completion {
-    let (write_cache, copy_formats_enabled) = {
-        let f = shared.features.lock().unwrap();
-        let cdfe = u16::from_le_bytes([f.host_behavior[4], f.host_behavior[5]]);
-        (f.write_cache, cdfe | shared.config.copy_formats_always)
-    };
-    let namespaces = shared.namespaces.snapshot();
+fn execute(
+    shared: &Shared,
+    namespaces: &mut CachedSet,
+    bufs: &mut Buffers,
+    cmd: &IoCommand,
+    opts: IoOptions,
+) -> nvm::Completion {
+    let (write_cache, cdfe) = shared.features.io_view();
+    let copy_formats_enabled = cdfe | shared.config.copy_formats_always;
     let env = IoEnv {
         mem: &*shared.mem,
-        namespaces: &namespaces,
+        namespaces: shared.namespaces.current(namespaces),
         counters: &shared.counters,
         page_size: shared.page_size(),
         max_transfer: shared.config.max_transfer(),

@@ -12,10 +12,12 @@
 
 pub mod memory;
 pub mod prp;
+pub mod segments;
 pub mod sgl;
 
 use crate::spec::Status;
 pub use memory::VecMemory;
+pub use segments::Segments;
 
 /// A guest physical address (an IOVA, as vfio-user calls it): the one type a
 /// [`DmaMemory`] takes, so a byte count or an offset into a buffer cannot be
@@ -113,7 +115,7 @@ impl Segment {
 /// The guest-memory side of one transfer, in transfer order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SgList {
-    pub segments: Vec<Segment>,
+    pub segments: Segments,
 }
 
 impl SgList {
@@ -124,7 +126,9 @@ impl SgList {
         self.len() == 0
     }
     pub fn contiguous(addr: u64, len: u64) -> Self {
-        SgList { segments: vec![Segment::Mem { addr, len }] }
+        let mut segments = Segments::default();
+        segments.push(Segment::Mem { addr, len });
+        SgList { segments }
     }
 
     /// Copy `out.len()` bytes from guest memory, starting `skip` bytes into the list.
@@ -152,7 +156,7 @@ impl SgList {
         mut f: impl FnMut(Option<u64>, usize, usize) -> Result<(), Status>,
     ) -> Result<(), Status> {
         let mut pos = 0u64;
-        for seg in &self.segments {
+        for seg in self.segments.iter() {
             if pos == total {
                 break;
             }
@@ -186,7 +190,9 @@ mod tests {
         let mem = VecMemory::new(0x10000);
         mem.write(GuestAddr(0x1000), &[1, 2, 3, 4]).unwrap();
         mem.write(GuestAddr(0x3000), &[5, 6, 7, 8]).unwrap();
-        let l = SgList { segments: vec![Segment::Mem { addr: 0x1000, len: 4 }, Segment::Mem { addr: 0x3000, len: 4 }] };
+        let l = SgList {
+            segments: vec![Segment::Mem { addr: 0x1000, len: 4 }, Segment::Mem { addr: 0x3000, len: 4 }].into(),
+        };
         let mut out = [0u8; 5];
         l.gather(&mem, 2, &mut out).unwrap();
         assert_eq!(out, [3, 4, 5, 6, 7]);
@@ -200,7 +206,7 @@ mod tests {
     #[test]
     fn bit_bucket_discards_on_scatter() {
         let mem = VecMemory::new(0x2000);
-        let l = SgList { segments: vec![Segment::BitBucket { len: 2 }, Segment::Mem { addr: 0x100, len: 2 }] };
+        let l = SgList { segments: vec![Segment::BitBucket { len: 2 }, Segment::Mem { addr: 0x100, len: 2 }].into() };
         l.scatter(&mem, 0, &[1, 2, 3, 4]).unwrap();
         let mut b = [0u8; 2];
         mem.read(GuestAddr(0x100), &mut b).unwrap();

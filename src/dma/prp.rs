@@ -35,32 +35,38 @@ pub fn walk(mem: &dyn DmaMemory, prp1: u64, prp2: u64, len: u64, page_size: u64)
         return Err(Status::PRP_OFFSET_INVALID);
     }
     let mut list_addr = prp2;
-    let mut page = vec![0u8; page_size as usize];
+    // List entries are read a chunk at a time into this stack buffer (no heap).
+    let mut chunk = [0u8; 512];
     while remaining > 0 {
-        let in_page = ((page_size - (list_addr % page_size)) / 8) as usize;
-        let bytes = &mut page[..in_page * 8];
-        mem.read(GuestAddr(list_addr), bytes).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
+        let in_page = (page_size - (list_addr % page_size)) / 8;
         let mut next = None;
-        for i in 0..in_page {
-            let entry = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
-            if i == in_page - 1 && remaining > page_size {
-                // Last slot with more than one page still to describe (counted at
-                // this slot, not when the list page was read): a chain pointer.
-                if entry & 7 != 0 {
+        let mut i = 0u64;
+        'page: while i < in_page {
+            let n = (in_page - i).min(chunk.len() as u64 / 8);
+            let bytes = &mut chunk[..n as usize * 8];
+            mem.read(GuestAddr(list_addr + i * 8), bytes).map_err(|_| Status::DATA_TRANSFER_ERROR)?;
+            for (k, e) in bytes.chunks_exact(8).enumerate() {
+                let entry = u64::from_le_bytes(e.try_into().unwrap());
+                if i + k as u64 == in_page - 1 && remaining > page_size {
+                    // Last slot with more than one page still to describe (counted at
+                    // this slot, not when the list page was read): a chain pointer.
+                    if entry & 7 != 0 {
+                        return Err(Status::PRP_OFFSET_INVALID);
+                    }
+                    next = Some(entry);
+                    break 'page;
+                }
+                if entry % page_size != 0 {
                     return Err(Status::PRP_OFFSET_INVALID);
                 }
-                next = Some(entry);
-                break;
+                let len = remaining.min(page_size);
+                push(&mut list, entry, len);
+                remaining -= len;
+                if remaining == 0 {
+                    break 'page;
+                }
             }
-            if entry % page_size != 0 {
-                return Err(Status::PRP_OFFSET_INVALID);
-            }
-            let n = remaining.min(page_size);
-            push(&mut list, entry, n);
-            remaining -= n;
-            if remaining == 0 {
-                break;
-            }
+            i += n;
         }
         match next {
             Some(a) => list_addr = a,

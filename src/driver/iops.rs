@@ -1,29 +1,79 @@
-//! `vnvme bench io`: device-side IOPS with the in-process [`Driver`] (no guest):
-//! 4 KiB random reads and writes at queue depth 1 and 32 against a namespace image,
-//! through the real controller, worker threads, shadow doorbells and DMA copies.
+//! `vnvme bench io`'s engine: one controller on one namespace, driven by the
+//! in-process [`Driver`] through the real controller, worker threads, shadow
+//! doorbells and DMA copies. A [`Bench`] measures one [`Workload`] at a time and
+//! returns IOPS, a latency histogram, the I/O workers' CPU time, interrupts and
+//! heap allocations.
 
-use super::{check, Driver, PAGE};
+use super::bench_format::BenchFormat;
+use super::histogram::Histogram;
+use super::workload::{Mix, Workload};
+use super::{check, thread_cpu, CountingSink, Driver, HostQueue, PAGE};
+use crate::controller::hooks::CommandHook;
 use crate::controller::{Controller, ControllerConfig};
+use crate::dma::GuestAddr;
 use crate::nvm::namespace::{standard_formats, Namespace, Protection};
 use crate::spec::opcode::nvm;
 use crate::spec::SubmissionEntry;
 use crate::storage::{BlockStore, FileStore};
 use crate::transport::vfio_user::dma_map::DmaMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-pub struct Row {
-    pub test: String,
-    pub iops: f64,
-    pub interrupts_per_io: f64,
+/// What one workload measured.
+#[derive(Clone)]
+pub struct Measured {
+    pub workload: Workload,
+    pub ios: u64,
+    pub seconds: f64,
+    pub latency: Histogram,
+    /// CPU time of the I/O queue workers (threads `vnvme-sq*`) during the test.
+    pub worker_cpu_ns: u64,
+    pub interrupts: u64,
+    /// Heap allocations in the whole process during the test; None when the
+    /// binary does not count them (see `alloc_count`).
+    pub allocations: Option<u64>,
 }
 
-const MEM: u64 = 256 << 20;
+impl Measured {
+    pub fn iops(&self) -> f64 {
+        self.ios as f64 / self.seconds
+    }
+    pub fn mb_per_s(&self) -> f64 {
+        self.iops() * self.workload.io_bytes as f64 / 1e6
+    }
+}
 
-fn shared_memory() -> Result<std::fs::File, String> {
+/// One host-side command slot: separate buffers for reads and writes (the write
+/// buffer's content, and so its guards, never change), their PRP lists, and
+/// separate metadata when the format has it.
+struct Slot {
+    read: u64,
+    write: u64,
+    read_prp2: u64,
+    write_prp2: u64,
+    md_read: u64,
+    md_write: u64,
+    md: Vec<u8>,
+    submitted: Instant,
+}
+
+pub struct Bench {
+    drv: Driver,
+    sink: Arc<CountingSink>,
+    queues: Vec<HostQueue>,
+    slots: Vec<Vec<Slot>>,
+    format: BenchFormat,
+    nlbas: u64,
+    max_io: u32,
+}
+
+/// Guest memory for queues and buffers: a shared-memory file, mapped as QEMU maps
+/// guest RAM, so the device's copies cost what they cost under QEMU.
+fn shared_memory(bytes: u64) -> Result<std::fs::File, String> {
     let dir = if Path::new("/dev/shm").is_dir() { Path::new("/dev/shm").to_path_buf() } else { std::env::temp_dir() };
-    let p = dir.join(format!("vnvme-bench-{}", std::process::id()));
+    let p = dir.join(format!("vnvme-bench-{}-{:?}", std::process::id(), std::thread::current().id()));
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -31,132 +81,317 @@ fn shared_memory() -> Result<std::fs::File, String> {
         .open(&p)
         .map_err(|e| format!("{}: {e}", p.display()))?;
     let _ = std::fs::remove_file(&p);
-    f.set_len(MEM).map_err(|e| e.to_string())?;
+    f.set_len(bytes).map_err(|e| e.to_string())?;
     Ok(f)
 }
 
-/// The standard tests: (queue depth, queues, opcode).
-pub const STANDARD: [(u16, usize, u8); 6] = [
-    (1, 1, nvm::READ),
-    (1, 1, nvm::WRITE),
-    (32, 1, nvm::READ),
-    (32, 1, nvm::WRITE),
-    (32, 2, nvm::READ),
-    (32, 2, nvm::WRITE),
-];
-
-/// Run the standard tests for `seconds` each on `image` (512-byte blocks, no metadata).
-pub fn run(image: &Path, seconds: f64, poll_us: u32) -> Result<Vec<Row>, String> {
-    run_with(image, seconds, poll_us, None, &STANDARD)
+/// PRP2 for a transfer of `len` bytes from page-aligned `buf`: none, the second
+/// page, or a PRP list written at `list`.
+fn prp2(drv: &Driver, buf: u64, len: u64, list: u64) -> Result<u64, String> {
+    let pages = len.div_ceil(PAGE);
+    match pages {
+        0 | 1 => Ok(0),
+        2 => Ok(buf + PAGE),
+        _ => {
+            let entries: Vec<u8> = (1..pages).flat_map(|k| (buf + k * PAGE).to_le_bytes()).collect();
+            drv.mem.write(GuestAddr(list), &entries).map_err(|e| format!("writing a PRP list: {e}"))?;
+            Ok(list)
+        }
+    }
 }
 
-/// Run `tests` with an optional command hook (the control plane) installed.
-pub fn run_with(
-    image: &Path,
-    seconds: f64,
-    poll_us: u32,
-    hook: Option<Arc<dyn crate::controller::hooks::CommandHook>>,
-    tests: &[(u16, usize, u8)],
-) -> Result<Vec<Row>, String> {
-    let ns = namespace_on(image)?;
-    let nlbas = ns.format().nlbas();
-    if nlbas < 1024 {
-        return Err("image too small for the benchmark (needs at least 512 KiB)".into());
-    }
-    let memfile = shared_memory()?;
-    let dma = Arc::new(DmaMap::default());
-    dma.map(0, MEM, 0, true, Some(&memfile)).map_err(|e| format!("mapping bench memory: {e}"))?;
-    let sink = Arc::new(super::CountingSink::default());
-    let cfg = ControllerConfig { poll_us, ..ControllerConfig::default() };
-    let ctrl = Controller::new(cfg, dma.clone(), sink.clone(), vec![ns]);
-    if let Some(h) = hook {
-        let _ = ctrl.shared.hook.set(h);
-    }
-    let drv = Driver::start(ctrl, dma.clone(), 0x10000)?;
-    let mut rows = Vec::new();
-    let mut qid = 1u16;
-    for &(qd, jobs, op) in tests {
-        let before = sink.0.load(std::sync::atomic::Ordering::Relaxed);
-        let mut queues = Vec::new();
-        for _ in 0..jobs {
-            queues.push(drv.create_queue(qid, 64)?);
-            qid += 1;
+impl Bench {
+    /// A controller on `ns` (formatted as `format` says), with `max_queues` I/O
+    /// queues able to keep `max_qd` commands of up to `max_io` bytes in flight.
+    pub fn new(
+        ns: Arc<Namespace>,
+        format: BenchFormat,
+        poll_us: u32,
+        hook: Option<Arc<dyn CommandHook>>,
+        max_io: u32,
+        max_qd: u16,
+        max_queues: usize,
+    ) -> Result<Self, String> {
+        let nlbas = ns.format().nlbas();
+        let blocks = (max_io / format.lbs) as u64;
+        if blocks == 0 || !max_io.is_multiple_of(format.lbs) {
+            return Err(format!("{}: {max_io}-byte I/O is not whole {}-byte blocks", format.name, format.lbs));
         }
-        let total: u64 = std::thread::scope(|s| {
-            let handles: Vec<_> = queues
-                .into_iter()
+        if nlbas < blocks * 64 {
+            return Err(format!("{}: image too small ({nlbas} blocks) for {max_io}-byte I/O", format.name));
+        }
+        let data = blocks * format.host_data_per_block() as u64;
+        let md = blocks * format.host_md_per_block() as u64;
+        let per_slot = 2 * data.div_ceil(PAGE) * PAGE + 2 * PAGE + 2 * md.div_ceil(PAGE).max(1) * PAGE;
+        let qsize = (max_qd as u64 + 1).next_power_of_two().max(64);
+        let mem =
+            0x10000 + 8 * PAGE + max_queues as u64 * (qsize * 80 + 2 * PAGE + max_qd as u64 * per_slot) + 16 * PAGE;
+        let memfile = shared_memory(mem)?;
+        let dma = Arc::new(DmaMap::default());
+        dma.map(0, mem, 0, true, Some(&memfile)).map_err(|e| format!("mapping bench memory: {e}"))?;
+        let sink = Arc::new(CountingSink::default());
+        let cfg = ControllerConfig { poll_us, ..ControllerConfig::default() };
+        let ctrl = Controller::new(cfg, dma.clone(), sink.clone(), vec![ns]);
+        if let Some(h) = hook {
+            let _ = ctrl.shared.hook.set(h);
+        }
+        let drv = Driver::start(ctrl, dma, 0x10000)?;
+        let mut queues = Vec::new();
+        let mut slots = Vec::new();
+        let pattern: Vec<u8> =
+            (0..data as usize).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3]).collect();
+        for q in 0..max_queues {
+            queues.push(drv.create_queue(q as u16 + 1, qsize as u16)?);
+            let mut v = Vec::new();
+            for _ in 0..max_qd {
+                let read = drv.alloc(data);
+                let write = drv.alloc(data);
+                drv.mem.write(GuestAddr(write), &pattern).map_err(|e| format!("filling buffers: {e}"))?;
+                let (lr, lw) = (drv.alloc(PAGE), drv.alloc(PAGE));
+                let read_prp2 = prp2(&drv, read, data, lr)?;
+                let write_prp2 = prp2(&drv, write, data, lw)?;
+                let (md_read, md_write) = (drv.alloc(md.max(1)), drv.alloc(md.max(1)));
+                v.push(Slot {
+                    read,
+                    write,
+                    read_prp2,
+                    write_prp2,
+                    md_read,
+                    md_write,
+                    md: format.md_template(&pattern[..(blocks * format.lbs as u64) as usize]),
+                    submitted: Instant::now(),
+                });
+            }
+            slots.push(v);
+        }
+        Ok(Bench { drv, sink, queues, slots, format, nlbas, max_io })
+    }
+
+    /// Write every block once, sequentially, so reads find data and valid PI (the
+    /// device generates it: PRACT) and the image's pages are in the page cache.
+    pub fn prefill(&mut self) -> Result<(), String> {
+        let f = self.format;
+        let blocks = (self.max_io / f.lbs) as u64;
+        let prinfo = if f.pi != 0 { 0b1000u32 << 26 } else { 0 };
+        let (q, slots) = (&mut self.queues[0], &self.slots[0]);
+        let depth = slots.len().min(16) as u64;
+        // The last command writes what is left, so no block keeps never-written PI.
+        let chunks = self.nlbas.div_ceil(blocks);
+        let (mut next, mut done) = (0u64, 0u64);
+        while done < chunks {
+            while next < chunks && next - done < depth {
+                let s = &slots[(next % depth) as usize];
+                let lba = next * blocks;
+                let nlb = blocks.min(self.nlbas - lba);
+                let mut sqe = SubmissionEntry::new(nvm::WRITE, (next % depth) as u16, 1)
+                    .with_prps(s.write, s.write_prp2)
+                    .with_cdw(10, lba as u32)
+                    .with_cdw(11, (lba >> 32) as u32)
+                    .with_cdw(12, (nlb as u32 - 1) | prinfo)
+                    .with_cdw(14, lba as u32);
+                if f.host_md_per_block() > 0 && f.pi == 0 {
+                    sqe = sqe.with_mptr(s.md_write);
+                }
+                self.drv.push(q, &sqe)?;
+                next += 1;
+            }
+            self.drv.publish(q);
+            let c = self.drv.poll_one(q, Duration::from_secs(10))?.ok_or("prefill: no completion within 10 s")?;
+            check(&c).map_err(|e| format!("prefill: {e}"))?;
+            done += 1;
+            self.drv.consumed(q);
+        }
+        Ok(())
+    }
+
+    /// Run `w` for `seconds`.
+    pub fn measure(&mut self, w: &Workload, seconds: f64) -> Result<Measured, String> {
+        if w.io_bytes > self.max_io || !w.io_bytes.is_multiple_of(self.format.lbs) {
+            return Err(format!("{}: {} bytes per I/O not possible here", self.format.name, w.io_bytes));
+        }
+        if w.queues > self.queues.len() || w.qd as usize > self.slots[0].len() {
+            return Err(format!("{}: more queues or depth than set up", w.name()));
+        }
+        let irq_before = self.sink.0.load(Ordering::Relaxed);
+        let cpu_before = thread_cpu::by_prefix("vnvme-sq");
+        let counting = crate::alloc_count::installed();
+        let alloc_before = crate::alloc_count::allocations();
+        let start_line = Barrier::new(w.queues + 1);
+        let finish_line = Barrier::new(w.queues + 1);
+        let (drv, format, nlbas) = (&self.drv, self.format, self.nlbas);
+        let results: Vec<Result<(u64, Histogram, Duration), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .queues
+                .iter_mut()
+                .zip(self.slots.iter_mut())
+                .take(w.queues)
                 .enumerate()
-                .map(|(j, q)| {
-                    let drv = &drv;
-                    s.spawn(move || job(drv, q, op, qd, nlbas, seconds, j as u64 + 1))
+                .map(|(j, (q, slots))| {
+                    let (start_line, finish_line) = (&start_line, &finish_line);
+                    s.spawn(move || {
+                        let mut hist = Histogram::default();
+                        start_line.wait();
+                        let t0 = Instant::now();
+                        let r = job(
+                            drv,
+                            q,
+                            &mut slots[..w.qd as usize],
+                            format,
+                            *w,
+                            nlbas,
+                            seconds,
+                            j as u64 + 1,
+                            &mut hist,
+                        );
+                        let took = t0.elapsed();
+                        finish_line.wait();
+                        r.map(|n| (n, hist, took))
+                    })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or(Err("job panicked".into()))).sum::<Result<u64, String>>()
-        })?;
-        let irqs = sink.0.load(std::sync::atomic::Ordering::Relaxed) - before;
-        let name = if op == nvm::READ { "randread" } else { "randwrite" };
-        rows.push(Row {
-            test: format!("4k-{name}-qd{qd}x{jobs}"),
-            iops: total as f64 / seconds,
-            interrupts_per_io: irqs as f64 / total.max(1) as f64,
+            // Counted from when every job is ready to the last completion: thread
+            // start-up is not the I/O path.
+            start_line.wait();
+            crate::alloc_count::set_counting(counting);
+            finish_line.wait();
+            crate::alloc_count::set_counting(false);
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("job panicked".into()))).collect()
         });
+        let allocations = counting.then(|| crate::alloc_count::allocations() - alloc_before);
+        let cpu = thread_cpu::spent(&cpu_before, &thread_cpu::by_prefix("vnvme-sq"));
+        let mut m = Measured {
+            workload: *w,
+            ios: 0,
+            seconds: 0.0,
+            latency: Histogram::default(),
+            worker_cpu_ns: cpu,
+            interrupts: self.sink.0.load(Ordering::Relaxed) - irq_before,
+            allocations,
+        };
+        for r in results {
+            let (n, h, took) = r?;
+            m.ios += n;
+            m.latency.merge(&h);
+            m.seconds = m.seconds.max(took.as_secs_f64());
+        }
+        Ok(m)
     }
-    Ok(rows)
 }
 
-/// The benchmark's namespace: 512-byte blocks, no metadata, on `image`.
-pub fn namespace_on(image: &Path) -> Result<Arc<Namespace>, String> {
-    let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(image).map_err(|e| format!("{}: {e}", image.display()))?);
-    Ok(Arc::new(Namespace::new(1, store, standard_formats(0, 0), 0, false, Protection::NONE, 1)))
-}
-
+/// One queue's share of a workload: keep `slots.len()` commands in flight until
+/// `seconds` have passed, then drain. Allocates nothing.
+#[allow(clippy::too_many_arguments)]
 fn job(
     drv: &Driver,
-    mut q: super::HostQueue,
-    op: u8,
-    qd: u16,
+    q: &mut HostQueue,
+    slots: &mut [Slot],
+    f: BenchFormat,
+    w: Workload,
     nlbas: u64,
     seconds: f64,
     seed: u64,
+    hist: &mut Histogram,
 ) -> Result<u64, String> {
-    let bufs: Vec<u64> = (0..qd).map(|_| drv.alloc(PAGE)).collect();
     let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let blocks = nlbas / 8;
-    let mut next = |slot: u16| {
+    let bpi = (w.io_bytes / f.lbs) as u64;
+    let places = nlbas / bpi;
+    let prinfo = f.prinfo_cdw12();
+    let host_md = f.host_md_per_block() > 0;
+    let mut submit = |slot: usize, slots: &mut [Slot], q: &mut HostQueue| -> Result<(), String> {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let lba = (rng % blocks) * 8;
-        SubmissionEntry::new(op, slot, 1)
-            .with_prps(bufs[slot as usize], 0)
+        let lba = (rng % places) * bpi;
+        let read = w.mix == Mix::Read || (w.mix != Mix::Write && (rng >> 40) % 100 < w.mix.read_percent());
+        let s = &mut slots[slot];
+        let (op, buf, p2, md) = if read {
+            (nvm::READ, s.read, s.read_prp2, s.md_read)
+        } else {
+            (nvm::WRITE, s.write, s.write_prp2, s.md_write)
+        };
+        let mut sqe = SubmissionEntry::new(op, slot as u16, 1)
+            .with_prps(buf, p2)
             .with_cdw(10, lba as u32)
             .with_cdw(11, (lba >> 32) as u32)
-            .with_cdw(12, 7)
+            .with_cdw(12, (bpi as u32 - 1) | prinfo)
+            .with_cdw(14, if f.pi != 0 { lba as u32 } else { 0 });
+        if host_md {
+            sqe = sqe.with_mptr(md);
+            if !read {
+                let n = bpi as usize * f.host_md_per_block();
+                f.set_ref_tags(&mut s.md[..n], lba);
+                drv.mem.write(GuestAddr(md), &s.md[..n]).map_err(|e| format!("writing metadata: {e}"))?;
+            }
+        }
+        s.submitted = Instant::now();
+        drv.push(q, &sqe)
     };
-    for slot in 0..qd {
-        drv.push(&mut q, &next(slot))?;
+    for slot in 0..slots.len() {
+        submit(slot, slots, q)?;
     }
-    drv.publish(&mut q);
+    drv.publish(q);
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     let mut done = 0u64;
-    let mut outstanding = qd as u64;
+    let mut outstanding = slots.len() as u64;
     while outstanding > 0 {
         let mut got = 0;
-        while let Some(c) = drv.poll_one(&mut q, if got == 0 { Duration::from_secs(5) } else { Duration::ZERO })? {
+        while let Some(c) = drv.poll_one(q, if got == 0 { Duration::from_secs(5) } else { Duration::ZERO })? {
             check(&c)?;
+            let slot = c.cid as usize;
+            hist.record(slots[slot].submitted.elapsed().as_nanos() as u64);
             got += 1;
             done += 1;
             outstanding -= 1;
             if Instant::now() < end {
-                drv.push(&mut q, &next(c.cid))?;
+                submit(slot, slots, q)?;
                 outstanding += 1;
             }
         }
         if got == 0 {
             return Err(format!("queue {}: no completion within 5 s", q.qid));
         }
-        drv.consumed(&mut q);
-        drv.publish(&mut q);
+        drv.consumed(q);
+        drv.publish(q);
     }
     Ok(done)
+}
+
+/// The control-overhead benchmark's rows: 4 KiB IOPS and interrupts per I/O.
+pub struct Row {
+    pub test: String,
+    pub iops: f64,
+    pub interrupts_per_io: f64,
+}
+
+/// Run 4 KiB tests given as (queue depth, queues, opcode) on `image` (512-byte
+/// blocks, no metadata) with an optional command hook (the control plane).
+pub fn run_with(
+    image: &Path,
+    seconds: f64,
+    poll_us: u32,
+    hook: Option<Arc<dyn CommandHook>>,
+    tests: &[(u16, usize, u8)],
+) -> Result<Vec<Row>, String> {
+    let ns = namespace_on(image)?;
+    let format = super::bench_format::FORMATS[0];
+    let max_qd = tests.iter().map(|t| t.0).max().unwrap_or(1);
+    let max_queues = tests.iter().map(|t| t.1).max().unwrap_or(1);
+    let mut b = Bench::new(ns, format, poll_us, hook, 4096, max_qd, max_queues)?;
+    let mut rows = Vec::new();
+    for &(qd, queues, op) in tests {
+        let mix = if op == nvm::READ { Mix::Read } else { Mix::Write };
+        let m = b.measure(&Workload { io_bytes: 4096, mix, qd, queues }, seconds)?;
+        rows.push(Row {
+            test: m.workload.name(),
+            iops: m.iops(),
+            interrupts_per_io: m.interrupts as f64 / m.ios.max(1) as f64,
+        });
+    }
+    Ok(rows)
+}
+
+/// The control-overhead benchmark's namespace: 512-byte blocks, no metadata, on `image`.
+pub fn namespace_on(image: &Path) -> Result<Arc<Namespace>, String> {
+    let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(image).map_err(|e| format!("{}: {e}", image.display()))?);
+    Ok(Arc::new(Namespace::new(1, store, standard_formats(0, 0), 0, false, Protection::NONE, 1)))
 }

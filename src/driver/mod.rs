@@ -9,7 +9,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bench_format;
+pub mod fio;
+pub mod histogram;
 pub mod iops;
+pub mod thread_cpu;
+pub mod workload;
 
 use crate::controller::{Controller, InterruptSink};
 use crate::dma::{DmaMemory, GuestAddr};

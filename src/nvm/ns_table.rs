@@ -16,6 +16,7 @@
 
 use super::ns_dir::NsDir;
 use super::Namespace;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// Where a namespace came from.
@@ -95,6 +96,16 @@ pub struct NamespaceTable {
     pub dir: Option<NsDir>,
     /// Bytes of the `--ns` images at start (part of TNVMCAP).
     given_bytes: u64,
+    /// Bumped after every commit, so a [`CachedSet`] knows when to look again.
+    generation: AtomicU64,
+}
+
+/// A reader's copy of the set (an I/O queue worker's), taken again only after
+/// the table changed: the I/O path checks one atomic per command instead of
+/// taking the table's lock and an `Arc` reference.
+pub struct CachedSet {
+    generation: u64,
+    set: Arc<NsSet>,
 }
 
 impl NamespaceTable {
@@ -118,12 +129,37 @@ impl NamespaceTable {
             let nsid = e.ns.nsid;
             set.put(nsid, Some(e));
         }
-        NamespaceTable { current: RwLock::new(Arc::new(set)), change: Mutex::new(()), dir, given_bytes }
+        NamespaceTable {
+            current: RwLock::new(Arc::new(set)),
+            change: Mutex::new(()),
+            dir,
+            given_bytes,
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// The set as it is now; hold it for one command.
     pub fn snapshot(&self) -> Arc<NsSet> {
         self.current.read().unwrap().clone()
+    }
+
+    /// A copy of the set for [`current`](Self::current).
+    pub fn cached(&self) -> CachedSet {
+        let generation = self.generation.load(Ordering::Acquire);
+        CachedSet { generation, set: self.snapshot() }
+    }
+
+    /// The set as it is now, through `cache`: the same set as
+    /// [`snapshot`](Self::snapshot) would give, taken again only when a commit
+    /// happened since.
+    pub fn current<'c>(&self, cache: &'c mut CachedSet) -> &'c NsSet {
+        let g = self.generation.load(Ordering::Acquire);
+        if g != cache.generation {
+            // Loaded before the snapshot: the set is at least as new as `g`.
+            cache.set = self.snapshot();
+            cache.generation = g;
+        }
+        &cache.set
     }
 
     /// Whether Namespace Management and Attachment are offered (OACS bit 3).
@@ -141,6 +177,7 @@ impl NamespaceTable {
     /// Publish a changed set (from [`begin`](Self::begin), guard still held).
     pub fn commit(&self, _guard: MutexGuard<'_, ()>, set: NsSet) {
         *self.current.write().unwrap() = Arc::new(set);
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Total NVM capacity (TNVMCAP): the directory's capacity plus the `--ns`
@@ -165,6 +202,19 @@ mod tests {
     fn ns(nsid: u32) -> Arc<Namespace> {
         let store = Arc::new(MemStore::new(1 << 20));
         Arc::new(Namespace::new(nsid, store, standard_formats(0, 0), 0, false, Protection::NONE, 1))
+    }
+
+    #[test]
+    fn a_cached_set_is_taken_again_after_each_commit_only() {
+        let t = NamespaceTable::new(vec![ns(1), ns(2)], 4, None, Vec::new());
+        let mut c = t.cached();
+        let first: *const NsSet = t.current(&mut c);
+        assert!(std::ptr::eq(first, t.current(&mut c)), "no commit: the same set");
+        let (g, mut set) = t.begin();
+        set.put(2, None);
+        t.commit(g, set);
+        assert!(t.current(&mut c).active(2).is_none(), "the commit is seen by the next command");
+        assert!(t.current(&mut c).active(1).is_some());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub fn config(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             }
         }
     }
-    *ctrl.shared.shadow.write().unwrap() = Some(sh);
+    ctrl.shared.shadow.set(Some(sh));
     tracing::info!("shadow doorbells at {db:#x}, EventIdx at {ei:#x}");
     // Wake every worker so it starts reading the shadow buffer.
     for q in ctrl.shared.queues.read().unwrap().sqs.iter().flatten() {

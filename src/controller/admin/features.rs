@@ -13,6 +13,8 @@ use crate::controller::config::ControllerConfig;
 use crate::controller::Controller;
 use crate::spec::{Status, SubmissionEntry};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub mod fid {
@@ -90,6 +92,66 @@ impl Features {
     }
 }
 
+/// The features, behind a mutex for the admin commands, with the two values every
+/// I/O command needs (the volatile write cache and Host Behavior Support's CDFE)
+/// also kept in one atomic: the I/O path reads them without taking the lock. The
+/// guard republishes them when it is dropped, so no writer can forget to.
+pub struct FeatureCell {
+    inner: Mutex<Features>,
+    /// Bit 0: write cache enabled; bits 31:16: CDFE.
+    io: AtomicU32,
+}
+
+pub struct FeatureGuard<'a> {
+    guard: MutexGuard<'a, Features>,
+    io: &'a AtomicU32,
+}
+
+impl Features {
+    fn io_bits(&self) -> u32 {
+        let cdfe = u16::from_le_bytes([self.host_behavior[4], self.host_behavior[5]]);
+        self.write_cache as u32 | (cdfe as u32) << 16
+    }
+}
+
+impl FeatureCell {
+    pub fn new(f: Features) -> Self {
+        let io = AtomicU32::new(f.io_bits());
+        FeatureCell { inner: Mutex::new(f), io }
+    }
+
+    /// The features, for reading or changing (a poisoned lock is taken over: the
+    /// values are plain data, valid whatever a panicking holder did).
+    pub fn lock(&self) -> FeatureGuard<'_> {
+        FeatureGuard { guard: self.inner.lock().unwrap_or_else(|e| e.into_inner()), io: &self.io }
+    }
+
+    /// (volatile write cache enabled, CDFE), without the lock.
+    pub fn io_view(&self) -> (bool, u16) {
+        let v = self.io.load(Ordering::Acquire);
+        (v & 1 != 0, (v >> 16) as u16)
+    }
+}
+
+impl std::ops::Deref for FeatureGuard<'_> {
+    type Target = Features;
+    fn deref(&self) -> &Features {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for FeatureGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Features {
+        &mut self.guard
+    }
+}
+
+impl Drop for FeatureGuard<'_> {
+    fn drop(&mut self) {
+        self.io.store(self.guard.io_bits(), Ordering::Release);
+    }
+}
+
 pub fn get_features(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
     let f_id = sqe.cdw10() as u8;
     let sel = (sqe.cdw10() >> 8) & 7;
@@ -105,7 +167,7 @@ pub fn get_features(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         return done(1 << 2 | ns_specific << 1);
     }
     let sh = ctrl.shared.clone();
-    let cur = if sel == 0 { sh.features.lock().unwrap().clone() } else { Features::new(&sh.config) };
+    let cur = if sel == 0 { sh.features.lock().clone() } else { Features::new(&sh.config) };
     let max_q = sh.config.max_queues - 1;
     let dw0 = match f_id {
         fid::ARBITRATION => cur.arbitration,
@@ -184,7 +246,7 @@ pub fn set_features(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         _ => None,
     };
     let mut raise_temp = false;
-    let mut f = sh.features.lock().unwrap();
+    let mut f = sh.features.lock();
     let dw0 = match f_id {
         fid::ARBITRATION => {
             f.arbitration = v & 0xffff_ff07;
@@ -286,4 +348,26 @@ pub fn set_features(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         sh.raise_event(super::aer::AsyncEvent::smart(super::aer::SMART_TEMPERATURE));
     }
     done(dw0)
+}
+
+#[cfg(test)]
+mod cell_tests {
+    use super::*;
+
+    /// What the I/O path reads without the lock follows every change made under it.
+    #[test]
+    fn the_io_view_follows_changes_and_reset() {
+        let cfg = ControllerConfig::default();
+        let cell = FeatureCell::new(Features::new(&cfg));
+        assert_eq!(cell.io_view(), (true, 0));
+        {
+            let mut f = cell.lock();
+            f.write_cache = false;
+            f.host_behavior[4] = 0x0c;
+            assert_eq!(cell.io_view(), (true, 0), "published when the guard goes");
+        }
+        assert_eq!(cell.io_view(), (false, 0x0c));
+        cell.lock().reset(&cfg);
+        assert_eq!(cell.io_view(), (true, 0));
+    }
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// Number of Queues feature once the host set it, else the controller maximum.
 fn granted(ctrl: &Controller, is_sq: bool) -> u16 {
     let sh = &ctrl.shared;
-    let f = sh.features.lock().unwrap();
+    let f = sh.features.lock();
     let (s, c) = f.queues_allocated.unwrap_or((sh.config.max_queues - 1, sh.config.max_queues - 1));
     if is_sq {
         s + 1
