@@ -87,16 +87,13 @@ impl ConfigSpace {
 
     pub fn read(&self, off: usize, out: &mut [u8]) {
         for (i, o) in out.iter_mut().enumerate() {
-            *o = self.bytes.get(off + i).copied().unwrap_or(0);
+            *o = off.checked_add(i).and_then(|a| self.bytes.get(a)).copied().unwrap_or(0);
         }
     }
 
     pub fn write(&mut self, off: usize, data: &[u8]) {
         for (i, &d) in data.iter().enumerate() {
-            let a = off + i;
-            if a >= CONFIG_SIZE {
-                break;
-            }
+            let Some(a) = off.checked_add(i).filter(|&a| a < CONFIG_SIZE) else { break };
             let m = self.wmask[a];
             self.bytes[a] = (self.bytes[a] & !m) | (d & m);
         }
@@ -127,6 +124,20 @@ impl ConfigSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the vfio_user_messages fuzz target: a REGION_READ of config space
+    /// at an offset near usize::MAX overflowed `off + i` (a panic with overflow
+    /// checks; without them the read wrapped round to the first bytes).
+    #[test]
+    fn accesses_far_past_the_end_neither_overflow_nor_wrap() {
+        let mut c = ConfigSpace::new(17);
+        let mut out = [0xaau8; 4];
+        c.read(usize::MAX - 1, &mut out);
+        assert_eq!(out, [0; 4], "nothing exists there, and offset 0 must not show through");
+        let before = c.bytes;
+        c.write(usize::MAX - 1, &[0xff; 4]);
+        assert!(c.bytes == before, "a write far past the end changes nothing");
+    }
     #[test]
     fn identity_and_bar_sizing() {
         let mut c = ConfigSpace::new(17);
