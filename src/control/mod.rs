@@ -184,13 +184,26 @@ impl CommandHook for ControlPlane {
         if self.faults.is_empty() {
             return inj;
         }
-        for f in self.faults.fire(cmd.nsid, cmd.opcode, cmd.slba, cmd.nlb) {
+        let fired = self.faults.fire(cmd.nsid, cmd.opcode, cmd.slba, cmd.nlb);
+        // The first status rule decides the completion, and the command is then not
+        // executed: a later status rule, and any rule that acts on the execution
+        // (corruption, xguard, widen), has no effect and is not reported as fired.
+        let status_rule = fired.iter().position(|f| matches!(f.action, Action::Status { .. }));
+        for (i, f) in fired.into_iter().enumerate() {
+            let effective = match f.action {
+                Action::Status { .. } => Some(i) == status_rule,
+                Action::Delay(_) => true,
+                Action::Corrupt(_) | Action::TransientGuard | Action::Widen(_) => status_rule.is_none(),
+            };
+            if !effective {
+                continue;
+            }
             match f.action {
                 Action::Corrupt(tag) => inj.corrupt.push((tag, f.lba_overlap.0, f.lba_overlap.1)),
                 Action::TransientGuard => inj.transient_guard = true,
                 Action::Status { sct, sc, dnr } => {
                     let s = Status::new(sct, sc);
-                    inj.status.get_or_insert(if dnr { s.dnr() } else { s });
+                    inj.status = Some(if dnr { s.dnr() } else { s });
                 }
                 Action::Delay(d) => inj.delay += d,
                 Action::Widen(d) => inj.widen += d,
@@ -272,6 +285,27 @@ mod tests {
         assert_eq!(w.status, Some(Status::new(2, 0x80).dnr()));
         assert_eq!(p.before(&view(0x01, 0)).status, None, "once");
         assert!(p.add_rule("ns=2,action=guard").unwrap_err().contains("namespace 2"));
+    }
+
+    /// Found by the 30-minute soak: two `prob:` status rules fired on one command,
+    /// both were counted as fired, and only the first one's status was posted, so
+    /// the firings of the second outnumbered its completions.
+    #[test]
+    fn only_rules_that_take_effect_are_reported_as_fired() {
+        let p = plane();
+        p.add_rule("ns=1,op=read,action=status:0:4,name=xfer").unwrap();
+        p.add_rule("ns=1,op=read,action=status:2:0x81,name=unrec").unwrap();
+        p.add_rule("ns=1,op=read,action=guard,name=rot").unwrap();
+        p.add_rule("ns=1,op=read,action=delay:7,name=slow").unwrap();
+        p.add_rule("ns=1,op=write,action=widen:9,name=wide").unwrap();
+        let view = |opcode| CommandView { sqid: 1, cid: 1, opcode, nsid: 1, slba: 0, nlb: 8, prinfo: 0 };
+        let r = p.before(&view(0x02));
+        assert_eq!(r.status, Some(Status::new(0, 4)), "the first status rule decides");
+        assert_eq!(r.fired, vec!["xfer".to_string(), "slow".to_string()], "the command does not execute");
+        assert!(r.corrupt.is_empty());
+        assert_eq!(r.delay, Duration::from_micros(7));
+        let w = p.before(&view(0x01));
+        assert_eq!((w.status, w.fired, w.widen), (None, vec!["wide".to_string()], Duration::from_micros(9)));
     }
 
     #[test]
