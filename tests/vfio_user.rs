@@ -461,3 +461,39 @@ fn twenty_clients_in_a_row_leak_no_fds_threads_or_mappings() {
     assert!(counts[1..].iter().all(|c| *c == counts[1]), "fds, threads, mappings per client: {counts:?}");
     drop(s);
 }
+
+/// `vnvme bench io --client` drives a served namespace through the socket (as
+/// QEMU would) and reads the server's worker CPU time; a format the namespace
+/// does not have is refused with a clear message.
+#[test]
+fn bench_io_client_drives_a_served_namespace_through_the_socket() {
+    let srv = common::serve("bench-client", &[]);
+    let sock = srv.dir.join("s");
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "server socket never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let json = srv.dir.join("rows.json");
+    let bench = |format: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vnvme"))
+            .args(["bench", "io", "--client", sock.to_str().unwrap(), "--formats", format, "--quick"])
+            .args(["--seconds", "0.3", "--no-fio", "--json", json.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = bench("512");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4, "4 KiB read and write at QD 1 and 32");
+    for r in rows {
+        assert!(r["iops"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["worker_cpu_ns_per_io"].as_f64().unwrap() > 0.0, "the server's workers were measured: {r}");
+        assert!(r["interrupts_per_io"].is_null() && r["allocations_per_io"].is_null(), "{r}");
+    }
+    let out = bench("512+8-t1");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("512+0") && err.contains("not format 512+8-t1"), "{err}");
+}

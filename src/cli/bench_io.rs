@@ -58,6 +58,12 @@ pub struct IoArgs {
     /// Print the formats and exit.
     #[arg(long)]
     pub list_formats: bool,
+    /// Drive a running `vnvme serve` through its vfio-user socket instead of an
+    /// in-process controller (as QEMU would: DMA_MAP, REGION_WRITE, posted
+    /// doorbells). Give the one format its namespace 1 has (`--formats`); with
+    /// `--image` (its image file) fio runs beside it.
+    #[arg(long)]
+    pub client: Option<PathBuf>,
     /// Measure the control plane's cost instead: plain, control plane with no rules,
     /// with 100 rules that never match, and with the mutation detector on.
     #[arg(long)]
@@ -201,6 +207,39 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
     let max_io = workloads.iter().map(|w| w.io_bytes).max().unwrap_or(4096);
     let max_qd = workloads.iter().map(|w| w.qd).max().unwrap_or(1);
     let max_queues = workloads.iter().map(|w| w.queues).max().unwrap_or(1);
+    if let Some(socket) = &a.client {
+        let [f] = formats[..] else {
+            return Err("--client: give the one format of the server's namespace 1 with --formats".into());
+        };
+        let image = a.image.first();
+        let fs = image.map_or("-".to_string(), |p| fs_type(p));
+        println!();
+        println!("server {} (through the vfio-user socket; worker CPU from the server's threads)", socket.display());
+        let mut reference = HashMap::new();
+        if let (Some(img), Some(_)) = (image, &fio_version) {
+            let size = std::fs::metadata(img).map_err(|e| format!("{}: {e}", img.display()))?.len();
+            let bytes = size / (f.lbs + f.ms as u32) as u64 * f.lbs as u64;
+            for w in &workloads {
+                reference.insert(*w, fio::run(img, bytes, w, a.seconds, false)?);
+            }
+        }
+        let mut b = Bench::client(socket, f, max_io, max_qd, max_queues)?;
+        b.prefill().map_err(|e| format!("{}: {e}", f.name))?;
+        header();
+        for w in &workloads {
+            let m = b.measure(w, a.seconds).map_err(|e| format!("{} {}: {e}", f.name, w.name()))?;
+            let row = Row {
+                image: socket.display().to_string(),
+                fs: fs.clone(),
+                format: f,
+                m,
+                fio: reference.get(w).copied(),
+            };
+            print_row(&row);
+            rows.push(row);
+        }
+        return write_outputs(a, &rows);
+    }
     for image in a.images() {
         if !image.exists() {
             let f = std::fs::File::create(&image).map_err(|e| format!("{}: {e}", image.display()))?;
@@ -240,12 +279,16 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
             }
         }
     }
+    write_outputs(a, &rows)
+}
+
+fn write_outputs(a: &IoArgs, rows: &[Row]) -> Result<(), String> {
     if let Some(p) = &a.json {
-        std::fs::write(p, to_json(&rows)).map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::write(p, to_json(rows)).map_err(|e| format!("{}: {e}", p.display()))?;
         println!("JSON: {}", p.display());
     }
     if let Some(p) = &a.chart {
-        std::fs::write(p, super::bench_chart::svg(&rows)).map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::write(p, super::bench_chart::svg(rows)).map_err(|e| format!("{}: {e}", p.display()))?;
         println!("chart: {}", p.display());
     }
     Ok(())
@@ -275,12 +318,13 @@ fn print_row(r: &Row) {
     let ios = m.ios.max(1) as f64;
     let core = if m.worker_cpu_ns > 0 { m.ios as f64 / (m.worker_cpu_ns as f64 / 1e9) } else { 0.0 };
     let alloc = m.allocations.map_or("-".to_string(), |a| format!("{:.3}", a as f64 / ios));
+    let irq = m.interrupts.map_or("-".to_string(), |n| format!("{:.3}", n as f64 / ios));
     let (fio, ratio) = match r.fio {
         Some(f) => (format!("{:.0}", f.iops), format!("{:.2}", m.iops() / f.iops)),
         None => ("-".into(), "-".into()),
     };
     println!(
-        "{:<18} {:<22} {:>9.0} {:>8.1} {:>7.1} {:>7.1} {:>8.1} {:>6.2}u {:>9.0} {:>6.3} {:>8} {:>9} {:>6}",
+        "{:<18} {:<22} {:>9.0} {:>8.1} {:>7.1} {:>7.1} {:>8.1} {:>6.2}u {:>9.0} {:>6} {:>8} {:>9} {:>6}",
         r.format.name,
         m.workload.name(),
         m.iops(),
@@ -290,7 +334,7 @@ fn print_row(r: &Row) {
         m.latency.quantile(0.999) as f64 / 1e3,
         m.worker_cpu_ns as f64 / ios / 1e3,
         core,
-        m.interrupts as f64 / ios,
+        irq,
         alloc,
         fio,
         ratio
@@ -321,7 +365,7 @@ fn to_json(rows: &[Row]) -> String {
                 "p99_ns": m.latency.quantile(0.99),
                 "p999_ns": m.latency.quantile(0.999),
                 "worker_cpu_ns_per_io": m.worker_cpu_ns as f64 / ios,
-                "interrupts_per_io": m.interrupts as f64 / ios,
+                "interrupts_per_io": m.interrupts.map(|n| n as f64 / ios),
                 "allocations_per_io": m.allocations.map(|a| a as f64 / ios),
                 "fio_iops": r.fio.map(|f| f.iops),
                 "fio_p50_us": r.fio.map(|f| f.p50_us),

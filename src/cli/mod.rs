@@ -90,7 +90,7 @@ enum BenchCmd {
     /// Device-side figures without a guest: an in-process host driver against the
     /// controller, over a matrix of formats, transfer sizes, mixes, queue depths and
     /// queues, with fio on the same file beside each row.
-    Io(bench_io::IoArgs),
+    Io(Box<bench_io::IoArgs>),
 }
 
 /// Parse sizes like 4096, 512K, 64M, 1G, 2T (powers of 1024).

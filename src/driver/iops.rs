@@ -30,7 +30,8 @@ pub struct Measured {
     pub latency: Histogram,
     /// CPU time of the I/O queue workers (threads `vnvme-sq*`) during the test.
     pub worker_cpu_ns: u64,
-    pub interrupts: u64,
+    /// Interrupts signalled (None through the socket: the client polls).
+    pub interrupts: Option<u64>,
     /// Heap allocations in the whole process during the test; None when the
     /// binary does not count them (see `alloc_count`).
     pub allocations: Option<u64>,
@@ -61,7 +62,10 @@ struct Slot {
 
 pub struct Bench {
     drv: Driver,
-    sink: Arc<CountingSink>,
+    /// The in-process controller's interrupt counter (None through the socket).
+    sink: Option<Arc<CountingSink>>,
+    /// The process whose `vnvme-sq*` threads are the workers (None: this one).
+    server: Option<u32>,
     queues: Vec<HostQueue>,
     slots: Vec<Vec<Slot>>,
     format: BenchFormat,
@@ -100,9 +104,55 @@ fn prp2(drv: &Driver, buf: u64, len: u64, list: u64) -> Result<u64, String> {
     }
 }
 
+fn queue_entries(max_qd: u16) -> u64 {
+    (max_qd as u64 + 1).next_power_of_two().max(64)
+}
+
+/// Guest memory for the admin queues, `max_queues` queues and their slots' buffers.
+fn memory_bytes(format: BenchFormat, max_io: u32, max_qd: u16, max_queues: usize) -> Result<u64, String> {
+    let blocks = (max_io / format.lbs) as u64;
+    if blocks == 0 || !max_io.is_multiple_of(format.lbs) {
+        return Err(format!("{}: {max_io}-byte I/O is not whole {}-byte blocks", format.name, format.lbs));
+    }
+    let data = blocks * format.host_data_per_block() as u64;
+    let md = blocks * format.host_md_per_block() as u64;
+    let per_slot = 2 * data.div_ceil(PAGE) * PAGE + 2 * PAGE + 2 * md.div_ceil(PAGE).max(1) * PAGE;
+    let qsize = queue_entries(max_qd);
+    Ok(0x10000 + 8 * PAGE + max_queues as u64 * (qsize * 80 + 2 * PAGE + max_qd as u64 * per_slot) + 16 * PAGE)
+}
+
+/// Identify Namespace 1 through the driver: its size in blocks, after checking
+/// that its LBA format is `f`'s (block size, metadata size, extended LBA, PI type).
+fn identify_namespace(drv: &Driver, f: &BenchFormat) -> Result<u64, String> {
+    let buf = drv.alloc(PAGE);
+    let sqe = SubmissionEntry::new(crate::spec::opcode::admin::IDENTIFY, 0, 1).with_prps(buf, 0).with_cdw(10, 0);
+    drv.admin(sqe)?;
+    let mut id = vec![0u8; PAGE as usize];
+    drv.mem.read(GuestAddr(buf), &mut id).map_err(|e| format!("reading Identify data: {e}"))?;
+    let nsze = u64::from_le_bytes(id[0..8].try_into().unwrap());
+    let flbas = id[26];
+    let index = (flbas & 0xf) as usize | ((flbas as usize >> 5) & 3) << 4;
+    let lbaf = &id[128 + 4 * index..132 + 4 * index];
+    let (ms, lbs) = (u16::from_le_bytes([lbaf[0], lbaf[1]]), 1u32 << lbaf[2]);
+    let (extended, pi) = (flbas & 0x10 != 0, id[29] & 7);
+    if (lbs, ms, extended, pi) != (f.lbs, f.ms, f.extended, f.pi) {
+        return Err(format!(
+            "the server's namespace 1 is {lbs}+{ms}{} PI type {pi}, not format {} ({}+{}{} PI type {})",
+            if extended { " extended" } else { "" },
+            f.name,
+            f.lbs,
+            f.ms,
+            if f.extended { " extended" } else { "" },
+            f.pi
+        ));
+    }
+    Ok(nsze)
+}
+
 impl Bench {
-    /// A controller on `ns` (formatted as `format` says), with `max_queues` I/O
-    /// queues able to keep `max_qd` commands of up to `max_io` bytes in flight.
+    /// A controller on `ns` (formatted as `format` says), in this process, with
+    /// `max_queues` I/O queues able to keep `max_qd` commands of up to `max_io`
+    /// bytes in flight.
     pub fn new(
         ns: Arc<Namespace>,
         format: BenchFormat,
@@ -113,19 +163,7 @@ impl Bench {
         max_queues: usize,
     ) -> Result<Self, String> {
         let nlbas = ns.format().nlbas();
-        let blocks = (max_io / format.lbs) as u64;
-        if blocks == 0 || !max_io.is_multiple_of(format.lbs) {
-            return Err(format!("{}: {max_io}-byte I/O is not whole {}-byte blocks", format.name, format.lbs));
-        }
-        if nlbas < blocks * 64 {
-            return Err(format!("{}: image too small ({nlbas} blocks) for {max_io}-byte I/O", format.name));
-        }
-        let data = blocks * format.host_data_per_block() as u64;
-        let md = blocks * format.host_md_per_block() as u64;
-        let per_slot = 2 * data.div_ceil(PAGE) * PAGE + 2 * PAGE + 2 * md.div_ceil(PAGE).max(1) * PAGE;
-        let qsize = (max_qd as u64 + 1).next_power_of_two().max(64);
-        let mem =
-            0x10000 + 8 * PAGE + max_queues as u64 * (qsize * 80 + 2 * PAGE + max_qd as u64 * per_slot) + 16 * PAGE;
+        let mem = memory_bytes(format, max_io, max_qd, max_queues)?;
         let memfile = shared_memory(mem)?;
         let dma = Arc::new(DmaMap::default());
         dma.map(0, mem, 0, true, Some(&memfile)).map_err(|e| format!("mapping bench memory: {e}"))?;
@@ -135,7 +173,51 @@ impl Bench {
         if let Some(h) = hook {
             let _ = ctrl.shared.hook.set(h);
         }
-        let drv = Driver::start(ctrl, dma, 0x10000)?;
+        let drv = Driver::start(Box::new(std::sync::Mutex::new(ctrl)), dma, 0x10000)?;
+        Self::set_up(drv, Some(sink), None, format, nlbas, max_io, max_qd, max_queues)
+    }
+
+    /// The same, driving a running `vnvme serve` through its vfio-user socket, as
+    /// QEMU would: guest memory shared by DMA_MAP, registers by REGION_WRITE,
+    /// doorbells posted. Its namespace 1 must have `format`'s LBA format.
+    pub fn client(
+        socket: &Path,
+        format: BenchFormat,
+        max_io: u32,
+        max_qd: u16,
+        max_queues: usize,
+    ) -> Result<Self, String> {
+        let client = crate::transport::vfio_user::client::Client::connect(socket)?;
+        let mem = memory_bytes(format, max_io, max_qd, max_queues)?;
+        let memfile = shared_memory(mem)?;
+        client.dma_map(&memfile, 0, mem)?;
+        client.enable_bus_master()?;
+        let dma = Arc::new(DmaMap::default());
+        dma.map(0, mem, 0, true, Some(&memfile)).map_err(|e| format!("mapping bench memory: {e}"))?;
+        let pid = client.server_pid();
+        let drv = Driver::start(Box::new(client), dma, 0x10000)?;
+        let nlbas = identify_namespace(&drv, &format)?;
+        Self::set_up(drv, None, Some(pid), format, nlbas, max_io, max_qd, max_queues)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn set_up(
+        drv: Driver,
+        sink: Option<Arc<CountingSink>>,
+        server: Option<u32>,
+        format: BenchFormat,
+        nlbas: u64,
+        max_io: u32,
+        max_qd: u16,
+        max_queues: usize,
+    ) -> Result<Self, String> {
+        let blocks = (max_io / format.lbs) as u64;
+        if nlbas < blocks * 64 {
+            return Err(format!("{}: image too small ({nlbas} blocks) for {max_io}-byte I/O", format.name));
+        }
+        let data = blocks * format.host_data_per_block() as u64;
+        let md = blocks * format.host_md_per_block() as u64;
+        let qsize = queue_entries(max_qd);
         let mut queues = Vec::new();
         let mut slots = Vec::new();
         let pattern: Vec<u8> =
@@ -164,7 +246,7 @@ impl Bench {
             }
             slots.push(v);
         }
-        Ok(Bench { drv, sink, queues, slots, format, nlbas, max_io })
+        Ok(Bench { drv, sink, server, queues, slots, format, nlbas, max_io })
     }
 
     /// Write every block once, sequentially, so reads find data and valid PI (the
@@ -212,8 +294,8 @@ impl Bench {
         if w.queues > self.queues.len() || w.qd as usize > self.slots[0].len() {
             return Err(format!("{}: more queues or depth than set up", w.name()));
         }
-        let irq_before = self.sink.0.load(Ordering::Relaxed);
-        let cpu_before = thread_cpu::by_prefix("vnvme-sq");
+        let irq_before = self.sink.as_ref().map(|s| s.0.load(Ordering::Relaxed));
+        let cpu_before = thread_cpu::by_prefix_in(self.server, "vnvme-sq");
         let counting = crate::alloc_count::installed();
         let alloc_before = crate::alloc_count::allocations();
         let start_line = Barrier::new(w.queues + 1);
@@ -257,15 +339,16 @@ impl Bench {
             crate::alloc_count::set_counting(false);
             handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("job panicked".into()))).collect()
         });
-        let allocations = counting.then(|| crate::alloc_count::allocations() - alloc_before);
-        let cpu = thread_cpu::spent(&cpu_before, &thread_cpu::by_prefix("vnvme-sq"));
+        // Through the socket the device is another process: this one's allocations are the driver's.
+        let allocations = (counting && self.server.is_none()).then(|| crate::alloc_count::allocations() - alloc_before);
+        let cpu = thread_cpu::spent(&cpu_before, &thread_cpu::by_prefix_in(self.server, "vnvme-sq"));
         let mut m = Measured {
             workload: *w,
             ios: 0,
             seconds: 0.0,
             latency: Histogram::default(),
             worker_cpu_ns: cpu,
-            interrupts: self.sink.0.load(Ordering::Relaxed) - irq_before,
+            interrupts: self.sink.as_ref().zip(irq_before).map(|(s, b)| s.0.load(Ordering::Relaxed) - b),
             allocations,
         };
         for r in results {
@@ -384,7 +467,7 @@ pub fn run_with(
         rows.push(Row {
             test: m.workload.name(),
             iops: m.iops(),
-            interrupts_per_io: m.interrupts as f64 / m.ios.max(1) as f64,
+            interrupts_per_io: m.interrupts.unwrap_or(0) as f64 / m.ios.max(1) as f64,
         });
     }
     Ok(rows)

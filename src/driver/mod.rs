@@ -40,6 +40,40 @@ impl InterruptSink for CountingSink {
     }
 }
 
+/// BAR0 as the driver reaches it: the controller itself (in-process), or a
+/// vfio-user client talking to a `vnvme serve` process.
+pub trait Registers: Send + Sync {
+    fn read(&self, offset: u64, size: usize) -> u64;
+    fn write(&self, offset: u64, size: usize, value: u64);
+}
+
+impl Registers for Mutex<Controller> {
+    fn read(&self, offset: u64, size: usize) -> u64 {
+        self.lock().unwrap().mmio_read(offset, size)
+    }
+    fn write(&self, offset: u64, size: usize, value: u64) {
+        self.lock().unwrap().mmio_write(offset, size, value)
+    }
+}
+
+/// Through the socket: doorbell writes posted (no reply), as QEMU posts them;
+/// other registers wait for the reply. A failed access reads as all ones, as a
+/// gone PCI device does; the driver then times out with its own error.
+impl Registers for crate::transport::vfio_user::client::Client {
+    fn read(&self, offset: u64, size: usize) -> u64 {
+        use crate::transport::vfio_user::protocol::region;
+        match self.region_read(region::BAR0, offset, size) {
+            Ok(b) => b.iter().rev().fold(0u64, |a, &x| a << 8 | x as u64),
+            Err(_) => u64::MAX,
+        }
+    }
+    fn write(&self, offset: u64, size: usize, value: u64) {
+        use crate::transport::vfio_user::protocol::region;
+        let posted = offset >= reg::DOORBELL_BASE;
+        let _ = self.region_write(region::BAR0, offset, &value.to_le_bytes()[..size], posted);
+    }
+}
+
 /// One host-side queue pair.
 pub struct HostQueue {
     pub qid: u16,
@@ -56,7 +90,7 @@ pub struct HostQueue {
 }
 
 pub struct Driver {
-    pub ctrl: Mutex<Controller>,
+    pub regs: Box<dyn Registers>,
     pub mem: Arc<dyn DmaMemory>,
     /// Shadow doorbell buffer and EventIdx buffer addresses.
     pub shadow: (u64, u64),
@@ -69,19 +103,24 @@ fn err(s: &str) -> String {
 }
 
 impl Driver {
-    /// Enable `ctrl`; guest memory from `base` upwards is free for queues and buffers.
-    pub fn start(mut ctrl: Controller, mem: Arc<dyn DmaMemory>, base: u64) -> Result<Self, String> {
+    /// Enable the controller behind `regs`; guest memory from `base` upwards is
+    /// free for queues and buffers.
+    pub fn start(regs: Box<dyn Registers>, mem: Arc<dyn DmaMemory>, base: u64) -> Result<Self, String> {
         let asq = base;
         let acq = base + PAGE;
-        ctrl.mmio_write(reg::AQA, 4, (31 << 16 | 31) as u64);
-        ctrl.mmio_write(reg::ASQ, 8, asq);
-        ctrl.mmio_write(reg::ACQ, 8, acq);
-        ctrl.mmio_write(reg::CC, 4, 0x0046_0001);
-        if ctrl.mmio_read(reg::CSTS, 4) as u32 & csts::RDY == 0 {
-            return Err(err("controller did not become ready"));
+        regs.write(reg::AQA, 4, (31 << 16 | 31) as u64);
+        regs.write(reg::ASQ, 8, asq);
+        regs.write(reg::ACQ, 8, acq);
+        regs.write(reg::CC, 4, 0x0046_0001);
+        let t = Instant::now();
+        while regs.read(reg::CSTS, 4) as u32 & csts::RDY == 0 {
+            if t.elapsed() > Duration::from_secs(5) {
+                return Err(err("controller did not become ready"));
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
         let d = Driver {
-            ctrl: Mutex::new(ctrl),
+            regs,
             mem,
             shadow: (base + 2 * PAGE, base + 3 * PAGE),
             next_free: Mutex::new(base + 4 * PAGE),
@@ -115,9 +154,9 @@ impl Driver {
         sqe.dw[0] = (sqe.dw[0] & 0xffff) | (q.tail as u32) << 16;
         self.mem.write(GuestAddr(q.sq + q.tail as u64 * 64), &sqe.to_bytes()).map_err(|e| err(&e.to_string()))?;
         q.tail = (q.tail + 1) % q.size;
-        self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE, 4, q.tail as u64);
+        self.regs.write(reg::DOORBELL_BASE, 4, q.tail as u64);
         let c = self.poll_one(&mut q, Duration::from_secs(10))?.ok_or_else(|| err("admin command timed out"))?;
-        self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE + 4, 4, q.head as u64);
+        self.regs.write(reg::DOORBELL_BASE + 4, 4, q.head as u64);
         if !c.status.is_success() {
             return Err(err(&format!("admin opcode {:#x} failed: {}", sqe.opcode(), c.status)));
         }
@@ -165,7 +204,7 @@ impl Driver {
         std::sync::atomic::fence(Ordering::SeqCst);
         let ev = self.mem.read_u32(GuestAddr(self.shadow.1 + off)).unwrap_or(0) as u16;
         if need_event(ev, new, old) {
-            self.ctrl.lock().unwrap().mmio_write(reg::DOORBELL_BASE + off, 4, new as u64);
+            self.regs.write(reg::DOORBELL_BASE + off, 4, new as u64);
         }
     }
 

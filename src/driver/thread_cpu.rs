@@ -6,10 +6,20 @@
 
 use std::collections::HashMap;
 
-/// Nanoseconds on CPU so far of each thread whose name starts with `prefix`, by tid.
+/// Nanoseconds on CPU so far of each thread of this process whose name starts
+/// with `prefix`, by tid.
 pub fn by_prefix(prefix: &str) -> HashMap<u32, u64> {
+    by_prefix_in(None, prefix)
+}
+
+/// As [`by_prefix`], for process `pid` (None: this process).
+pub fn by_prefix_in(pid: Option<u32>, prefix: &str) -> HashMap<u32, u64> {
     let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
+    let dir = match pid {
+        Some(p) => format!("/proc/{p}/task"),
+        None => "/proc/self/task".to_string(),
+    };
+    let Ok(dir) = std::fs::read_dir(dir) else { return out };
     for e in dir.flatten() {
         let Ok(tid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
         let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
