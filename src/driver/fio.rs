@@ -27,7 +27,11 @@ pub fn args(file: &Path, bytes: u64, w: &Workload, seconds: f64, direct: bool) -
         Mix::Read => "randread",
         Mix::Write => "randwrite",
         Mix::ReadWrite70 => "randrw",
+        Mix::SeqRead => "read",
+        Mix::SeqWrite => "write",
     };
+    // Sequential jobs each take their own share of the area, as the device's queues do.
+    let per_job = if w.mix.sequential() { bytes / w.queues as u64 } else { bytes };
     let mut a = vec![
         "--name=vnvme-ref".to_string(),
         format!("--filename={}", file.display()),
@@ -36,7 +40,7 @@ pub fn args(file: &Path, bytes: u64, w: &Workload, seconds: f64, direct: bool) -
         format!("--bs={}", w.io_bytes),
         format!("--iodepth={}", w.qd),
         format!("--numjobs={}", w.queues),
-        format!("--size={}", bytes / w.io_bytes as u64 * w.io_bytes as u64),
+        format!("--size={}", per_job / w.io_bytes as u64 * w.io_bytes as u64),
         "--time_based".into(),
         format!("--runtime={}ms", (seconds * 1000.0) as u64),
         "--invalidate=0".into(),
@@ -48,6 +52,9 @@ pub fn args(file: &Path, bytes: u64, w: &Workload, seconds: f64, direct: bool) -
     ];
     if w.mix == Mix::ReadWrite70 {
         a.push("--rwmixread=70".into());
+    }
+    if w.mix.sequential() && w.queues > 1 {
+        a.push(format!("--offset_increment={}", per_job / w.io_bytes as u64 * w.io_bytes as u64));
     }
     a
 }
@@ -110,6 +117,15 @@ mod tests {
         assert!((r.p99_us - 12.0).abs() < 1e-9, "{}", r.p99_us);
         assert!(parse("{\"jobs\":[{\"read\":{\"iops\":0}}]}").is_err());
         assert!(parse("fio: no such file").is_err());
+    }
+
+    #[test]
+    fn sequential_jobs_take_their_own_share() {
+        let w = Workload { io_bytes: 131072, mix: Mix::SeqRead, qd: 32, queues: 2 };
+        let a = args(Path::new("/x.img"), 1 << 30, &w, 1.0, false).join(" ");
+        for want in ["--rw=read", "--size=536870912", "--offset_increment=536870912", "--numjobs=2"] {
+            assert!(a.contains(want), "{want} missing from {a}");
+        }
     }
 
     #[test]

@@ -378,14 +378,28 @@ fn job(
     let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let bpi = (w.io_bytes / f.lbs) as u64;
     let places = nlbas / bpi;
+    // Sequential: queue `seed` (1-based) walks its own share of the places.
+    let share = (places / w.queues as u64).max(1);
+    let first = ((seed - 1) * share).min(places - 1);
+    let mut next_place = 0u64;
     let prinfo = f.prinfo_cdw12();
     let host_md = f.host_md_per_block() > 0;
     let mut submit = |slot: usize, slots: &mut [Slot], q: &mut HostQueue| -> Result<(), String> {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let lba = (rng % places) * bpi;
-        let read = w.mix == Mix::Read || (w.mix != Mix::Write && (rng >> 40) % 100 < w.mix.read_percent());
+        let lba = if w.mix.sequential() {
+            let p = first + next_place % share.min(places - first);
+            next_place += 1;
+            p * bpi
+        } else {
+            (rng % places) * bpi
+        };
+        let read = match w.mix {
+            Mix::Read | Mix::SeqRead => true,
+            Mix::Write | Mix::SeqWrite => false,
+            Mix::ReadWrite70 => (rng >> 40) % 100 < w.mix.read_percent(),
+        };
         let s = &mut slots[slot];
         let (op, buf, p2, md) = if read {
             (nvm::READ, s.read, s.read_prp2, s.md_read)

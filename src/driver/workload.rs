@@ -9,6 +9,10 @@ pub enum Mix {
     Write,
     /// 70% reads, 30% writes, chosen per command.
     ReadWrite70,
+    /// Sequential reads; each queue walks its own share of the namespace.
+    SeqRead,
+    /// Sequential writes, likewise.
+    SeqWrite,
 }
 
 impl Mix {
@@ -17,21 +21,28 @@ impl Mix {
             Mix::Read => "randread",
             Mix::Write => "randwrite",
             Mix::ReadWrite70 => "randrw70",
+            Mix::SeqRead => "seqread",
+            Mix::SeqWrite => "seqwrite",
         }
+    }
+    pub fn sequential(self) -> bool {
+        matches!(self, Mix::SeqRead | Mix::SeqWrite)
     }
     pub fn parse(s: &str) -> Result<Mix, String> {
         match s {
             "randread" | "read" => Ok(Mix::Read),
             "randwrite" | "write" => Ok(Mix::Write),
             "randrw70" | "rw" | "mix" => Ok(Mix::ReadWrite70),
-            _ => Err(format!("unknown mix {s:?}; known: randread, randwrite, randrw70")),
+            "seqread" => Ok(Mix::SeqRead),
+            "seqwrite" => Ok(Mix::SeqWrite),
+            _ => Err(format!("unknown mix {s:?}; known: randread, randwrite, randrw70, seqread, seqwrite")),
         }
     }
     /// Percent of commands that read.
     pub fn read_percent(self) -> u64 {
         match self {
-            Mix::Read => 100,
-            Mix::Write => 0,
+            Mix::Read | Mix::SeqRead => 100,
+            Mix::Write | Mix::SeqWrite => 0,
             Mix::ReadWrite70 => 70,
         }
     }
@@ -83,6 +94,7 @@ mod tests {
         assert_eq!(m[0].name(), "4k-randread-qd1x1");
         assert_eq!(m[23].name(), "128k-randrw70-qd128x2");
         assert_eq!(Mix::parse("rw").unwrap(), Mix::ReadWrite70);
+        assert!(Mix::parse("seqwrite").unwrap().sequential() && !Mix::Read.sequential());
         assert!(Mix::parse("seq").is_err());
     }
 }
