@@ -216,3 +216,26 @@ fn serve_rejects_bad_ns_dir_setups() {
     std::fs::write(dir.join("ns1.img.ns"), "nsid 1\nlbaf 12\n").unwrap();
     expect_error(&["serve", "--socket", s, "--ns-dir", dir.to_str().unwrap()], "ns1.img.ns");
 }
+
+/// `bench io` removes an image it created (a gigabyte on /dev/shm by default)
+/// with its sidecars, and keeps one it was given.
+#[test]
+fn bench_io_removes_the_images_it_created_and_keeps_given_ones() {
+    let dir = scratch("bench-images");
+    let run = |img: &Path| {
+        let out = vnvme()
+            .args(["bench", "io", "--image", img.to_str().unwrap(), "--image-size", "64M", "--quick"])
+            .args(["--seconds", "0.1", "--no-fio", "--formats", "512+8-t1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let made = dir.join("made.img");
+    run(&made);
+    let left: Vec<_> = std::fs::read_dir(&*dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let given = dir.join("given.img");
+    std::fs::File::create(&given).unwrap().set_len(64 << 20).unwrap();
+    run(&given);
+    assert_eq!(std::fs::metadata(&given).unwrap().len(), 64 << 20, "a given image is kept");
+}

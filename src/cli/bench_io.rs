@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct IoArgs {
-    /// Image to run on, created (sparse) if missing; give it more than once to
-    /// compare file systems (tmpfs, the host's). Default: one on /dev/shm (tmpfs)
-    /// and one on /var/tmp.
+    /// Image to run on; give it more than once to compare file systems (tmpfs,
+    /// the host's). Default: one on /dev/shm (tmpfs) and one on /var/tmp. A
+    /// missing image is created for the run and removed after it, with its sidecars.
     #[arg(long)]
     pub image: Vec<PathBuf>,
     /// Size of an image the benchmark creates.
@@ -125,6 +125,19 @@ impl IoArgs {
         }
         v.push(PathBuf::from("/var/tmp/vnvme-bench.img"));
         v
+    }
+}
+
+/// An image the benchmark created: removed with its sidecars when the benchmark
+/// is done with it (or fails), so no gigabyte stays behind on a tmpfs.
+struct Created(PathBuf);
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        for ext in ["ids", "intents", "uncor"] {
+            let _ = std::fs::remove_file(crate::storage::sidecar(&self.0, ext));
+        }
     }
 }
 
@@ -241,8 +254,10 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
         return write_outputs(a, &rows);
     }
     for image in a.images() {
+        let mut _created = None;
         if !image.exists() {
             let f = std::fs::File::create(&image).map_err(|e| format!("{}: {e}", image.display()))?;
+            _created = Some(Created(image.clone()));
             f.set_len(image_size).map_err(|e| format!("{}: {e}", image.display()))?;
         }
         let fs = fs_type(&image);
