@@ -7,6 +7,7 @@ use crate::driver::bench_format::{self, BenchFormat};
 use crate::driver::fio::{self, FioResult};
 use crate::driver::iops::{Bench, Measured};
 use crate::driver::workload::{self, Mix, Workload};
+use crate::storage::ImageLayout;
 use clap::Args;
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -228,29 +229,14 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
         let fs = image.map_or("-".to_string(), |p| fs_type(p));
         println!();
         println!("server {} (through the vfio-user socket; worker CPU from the server's threads)", socket.display());
-        let mut reference = HashMap::new();
-        if let (Some(img), Some(_)) = (image, &fio_version) {
-            let size = std::fs::metadata(img).map_err(|e| format!("{}: {e}", img.display()))?.len();
-            let bytes = size / (f.lbs + f.ms as u32) as u64 * f.lbs as u64;
-            for w in &workloads {
-                reference.insert(*w, fio::run(img, bytes, w, a.seconds, false)?);
-            }
-        }
-        let mut b = Bench::client(socket, f, max_io, max_qd, max_queues)?;
-        b.prefill().map_err(|e| format!("{}: {e}", f.name))?;
+        let reference = match (image, &fio_version) {
+            (Some(img), Some(_)) => fio_reference(img, &[f], &workloads, a.seconds)?,
+            _ => HashMap::new(),
+        };
         header();
-        for w in &workloads {
-            let m = b.measure(w, a.seconds).map_err(|e| format!("{} {}: {e}", f.name, w.name()))?;
-            let row = Row {
-                image: socket.display().to_string(),
-                fs: fs.clone(),
-                format: f,
-                m,
-                fio: reference.get(w).copied(),
-            };
-            print_row(&row);
-            rows.push(row);
-        }
+        let b = Bench::client(socket, f, max_io, max_qd, max_queues)?;
+        let label = socket.display().to_string();
+        measure_rows(b, &label, &fs, &workloads, &reference, a.seconds, &mut rows)?;
         return write_outputs(a, &rows);
     }
     for image in a.images() {
@@ -266,35 +252,55 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
         println!("image {} ({fs}, {} MiB)", image.display(), size >> 20);
         // fio first: its writes leave data without valid PI, which each format's
         // prefill then rewrites. Its rows do not depend on the format.
-        let mut reference: HashMap<Workload, FioResult> = HashMap::new();
-        if fio_version.is_some() {
-            // The smallest data area of all formats, so every row covers the same bytes.
-            let bytes =
-                formats.iter().map(|f| size / (f.lbs + f.ms as u32) as u64 * f.lbs as u64).min().unwrap_or(size);
-            for w in &workloads {
-                reference.insert(*w, fio::run(&image, bytes, w, a.seconds, false)?);
-            }
-        }
+        let reference = match fio_version {
+            Some(_) => fio_reference(&image, &formats, &workloads, a.seconds)?,
+            None => HashMap::new(),
+        };
         header();
+        let label = image.display().to_string();
         for f in &formats {
             let ns = super::serve::open_namespace(1, &ns_spec(&image, f)).map_err(|e| format!("{}: {e}", f.name))?;
-            let mut b = Bench::new(ns, *f, a.poll_us, None, max_io, max_qd, max_queues)?;
-            b.prefill().map_err(|e| format!("{}: {e}", f.name))?;
-            for w in &workloads {
-                let m = b.measure(w, a.seconds).map_err(|e| format!("{} {}: {e}", f.name, w.name()))?;
-                let row = Row {
-                    image: image.display().to_string(),
-                    fs: fs.clone(),
-                    format: *f,
-                    m,
-                    fio: reference.get(w).copied(),
-                };
-                print_row(&row);
-                rows.push(row);
-            }
+            let b = Bench::new(ns, *f, a.poll_us, None, max_io, max_qd, max_queues)?;
+            measure_rows(b, &label, &fs, &workloads, &reference, a.seconds, &mut rows)?;
         }
     }
     write_outputs(a, &rows)
+}
+
+/// fio's figure for each workload on `image`, over the smallest data area of
+/// `formats`, so every row covers the same bytes.
+fn fio_reference(
+    image: &Path,
+    formats: &[BenchFormat],
+    workloads: &[Workload],
+    seconds: f64,
+) -> Result<HashMap<Workload, FioResult>, String> {
+    let size = std::fs::metadata(image).map_err(|e| format!("{}: {e}", image.display()))?.len();
+    let data_bytes = |f: &BenchFormat| ImageLayout::new(size, f.lbs as u64, f.ms as u64).nlbas * f.lbs as u64;
+    let bytes = formats.iter().map(data_bytes).min().unwrap_or(size);
+    workloads.iter().map(|w| Ok((*w, fio::run(image, bytes, w, seconds, false)?))).collect()
+}
+
+/// Prefill `b`'s namespace, then measure and print each workload, beside fio's figure.
+#[allow(clippy::too_many_arguments)]
+fn measure_rows(
+    mut b: Bench,
+    label: &str,
+    fs: &str,
+    workloads: &[Workload],
+    reference: &HashMap<Workload, FioResult>,
+    seconds: f64,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    let f = b.format();
+    b.prefill().map_err(|e| format!("{}: {e}", f.name))?;
+    for w in workloads {
+        let m = b.measure(w, seconds).map_err(|e| format!("{} {}: {e}", f.name, w.name()))?;
+        let row = Row { image: label.to_string(), fs: fs.to_string(), format: f, m, fio: reference.get(w).copied() };
+        print_row(&row);
+        rows.push(row);
+    }
+    Ok(())
 }
 
 fn write_outputs(a: &IoArgs, rows: &[Row]) -> Result<(), String> {

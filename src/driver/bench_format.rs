@@ -123,7 +123,8 @@ impl BenchFormat {
             return;
         }
         let at = self.guard().guard_bytes() + 2;
-        let width = if self.pif == 2 { 6 } else { 4 };
+        // Storage and Reference Space (STS 0: all reference tag): 4 bytes, 6 with the 64b guard.
+        let width = self.guard().storage_ref_space_bits() as usize / 8;
         for (i, tuple) in md.chunks_exact_mut(per).enumerate() {
             let r = (slba + i as u64).to_be_bytes();
             tuple[at..at + width].copy_from_slice(&r[8 - width..]);

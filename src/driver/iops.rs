@@ -89,6 +89,15 @@ fn shared_memory(bytes: u64) -> Result<std::fs::File, String> {
     Ok(f)
 }
 
+/// Guest memory of `bytes`: the shared file (DMA_MAP passes it to a server) and
+/// this process's map of it at IOVA 0.
+fn guest_memory(bytes: u64) -> Result<(std::fs::File, Arc<DmaMap>), String> {
+    let memfile = shared_memory(bytes)?;
+    let dma = Arc::new(DmaMap::default());
+    dma.map(0, bytes, 0, true, Some(&memfile)).map_err(|e| format!("mapping bench memory: {e}"))?;
+    Ok((memfile, dma))
+}
+
 /// PRP2 for a transfer of `len` bytes from page-aligned `buf`: none, the second
 /// page, or a PRP list written at `list`.
 fn prp2(drv: &Driver, buf: u64, len: u64, list: u64) -> Result<u64, String> {
@@ -108,14 +117,18 @@ fn queue_entries(max_qd: u16) -> u64 {
     (max_qd as u64 + 1).next_power_of_two().max(64)
 }
 
-/// Guest memory for the admin queues, `max_queues` queues and their slots' buffers.
-fn memory_bytes(format: BenchFormat, max_io: u32, max_qd: u16, max_queues: usize) -> Result<u64, String> {
+/// Blocks, host data bytes and host metadata bytes of one `max_io`-byte command.
+fn command_bytes(format: BenchFormat, max_io: u32) -> Result<(u64, u64, u64), String> {
     let blocks = (max_io / format.lbs) as u64;
     if blocks == 0 || !max_io.is_multiple_of(format.lbs) {
         return Err(format!("{}: {max_io}-byte I/O is not whole {}-byte blocks", format.name, format.lbs));
     }
-    let data = blocks * format.host_data_per_block() as u64;
-    let md = blocks * format.host_md_per_block() as u64;
+    Ok((blocks, blocks * format.host_data_per_block() as u64, blocks * format.host_md_per_block() as u64))
+}
+
+/// Guest memory for the admin queues, `max_queues` queues and their slots' buffers.
+fn memory_bytes(format: BenchFormat, max_io: u32, max_qd: u16, max_queues: usize) -> Result<u64, String> {
+    let (_, data, md) = command_bytes(format, max_io)?;
     let per_slot = 2 * data.div_ceil(PAGE) * PAGE + 2 * PAGE + 2 * md.div_ceil(PAGE).max(1) * PAGE;
     let qsize = queue_entries(max_qd);
     Ok(0x10000 + 8 * PAGE + max_queues as u64 * (qsize * 80 + 2 * PAGE + max_qd as u64 * per_slot) + 16 * PAGE)
@@ -129,12 +142,13 @@ fn identify_namespace(drv: &Driver, f: &BenchFormat) -> Result<u64, String> {
     drv.admin(sqe)?;
     let mut id = vec![0u8; PAGE as usize];
     drv.mem.read(GuestAddr(buf), &mut id).map_err(|e| format!("reading Identify data: {e}"))?;
-    let nsze = u64::from_le_bytes(id[0..8].try_into().unwrap());
-    let flbas = id[26];
+    use crate::spec::identify::ns;
+    let nsze = u64::from_le_bytes(id[ns::NSZE..ns::NSZE + 8].try_into().unwrap());
+    let flbas = id[ns::FLBAS];
     let index = (flbas & 0xf) as usize | ((flbas as usize >> 5) & 3) << 4;
-    let lbaf = &id[128 + 4 * index..132 + 4 * index];
+    let lbaf = &id[ns::LBAF0 + 4 * index..ns::LBAF0 + 4 * index + 4];
     let (ms, lbs) = (u16::from_le_bytes([lbaf[0], lbaf[1]]), 1u32 << lbaf[2]);
-    let (extended, pi) = (flbas & 0x10 != 0, id[29] & 7);
+    let (extended, pi) = (flbas & 0x10 != 0, id[ns::DPS] & 7);
     if (lbs, ms, extended, pi) != (f.lbs, f.ms, f.extended, f.pi) {
         return Err(format!(
             "the server's namespace 1 is {lbs}+{ms}{} PI type {pi}, not format {} ({}+{}{} PI type {})",
@@ -163,10 +177,7 @@ impl Bench {
         max_queues: usize,
     ) -> Result<Self, String> {
         let nlbas = ns.format().nlbas();
-        let mem = memory_bytes(format, max_io, max_qd, max_queues)?;
-        let memfile = shared_memory(mem)?;
-        let dma = Arc::new(DmaMap::default());
-        dma.map(0, mem, 0, true, Some(&memfile)).map_err(|e| format!("mapping bench memory: {e}"))?;
+        let (_memfile, dma) = guest_memory(memory_bytes(format, max_io, max_qd, max_queues)?)?;
         let sink = Arc::new(CountingSink::default());
         let cfg = ControllerConfig { poll_us, ..ControllerConfig::default() };
         let ctrl = Controller::new(cfg, dma.clone(), sink.clone(), vec![ns]);
@@ -189,11 +200,9 @@ impl Bench {
     ) -> Result<Self, String> {
         let client = crate::transport::vfio_user::client::Client::connect(socket)?;
         let mem = memory_bytes(format, max_io, max_qd, max_queues)?;
-        let memfile = shared_memory(mem)?;
+        let (memfile, dma) = guest_memory(mem)?;
         client.dma_map(&memfile, 0, mem)?;
         client.enable_bus_master()?;
-        let dma = Arc::new(DmaMap::default());
-        dma.map(0, mem, 0, true, Some(&memfile)).map_err(|e| format!("mapping bench memory: {e}"))?;
         let pid = client.server_pid();
         let drv = Driver::start(Box::new(client), dma, 0x10000)?;
         let nlbas = identify_namespace(&drv, &format)?;
@@ -211,12 +220,10 @@ impl Bench {
         max_qd: u16,
         max_queues: usize,
     ) -> Result<Self, String> {
-        let blocks = (max_io / format.lbs) as u64;
+        let (blocks, data, md) = command_bytes(format, max_io)?;
         if nlbas < blocks * 64 {
             return Err(format!("{}: image too small ({nlbas} blocks) for {max_io}-byte I/O", format.name));
         }
-        let data = blocks * format.host_data_per_block() as u64;
-        let md = blocks * format.host_md_per_block() as u64;
         let qsize = queue_entries(max_qd);
         let mut queues = Vec::new();
         let mut slots = Vec::new();
@@ -247,6 +254,10 @@ impl Bench {
             slots.push(v);
         }
         Ok(Bench { drv, sink, server, queues, slots, format, nlbas, max_io })
+    }
+
+    pub fn format(&self) -> BenchFormat {
+        self.format
     }
 
     /// Write every block once, sequentially, so reads find data and valid PI (the
