@@ -314,7 +314,11 @@ impl Controller {
             Doorbell::CqHead(q) => {
                 let qs = self.shared.queues.read().unwrap();
                 match qs.cqs.get(q as usize).and_then(|e| e.as_ref()) {
-                    Some(cq) => value < cq.size as u32 && cq.set_head(value16),
+                    Some(cq) => {
+                        let shadow = self.shared.shadow();
+                        value < cq.size as u32
+                            && cq.head_doorbell(value16, shadow.as_ref().map(|sh| (sh, &*self.shared.mem)))
+                    }
                     None => false,
                 }
             }

@@ -61,13 +61,26 @@ impl CompletionQueue {
     }
 
     /// Host consumed entries up to `head` (CQ head doorbell). Returns false for an
-    /// invalid value (beyond the queue or past the tail), which is ignored.
+    /// invalid value (beyond the queue), which is ignored.
     pub fn set_head(&self, head: u16) -> bool {
-        let mut r = self.ring.lock().unwrap();
-        if head >= self.size {
+        self.head_doorbell(head, None)
+    }
+
+    /// The CQ head doorbell register was written with `value`. With shadow
+    /// doorbells the head is taken from the shadow buffer instead, read under the
+    /// ring lock: the host writes the shadow before the register, so the shadow
+    /// is never older than the register write, while the register write reaches
+    /// us as a message that may arrive after a worker has already taken a newer
+    /// head from the shadow. Applying that stale value would move the head back
+    /// and, on a full queue, make room that is not there: the next entries would
+    /// overwrite ones the host has not consumed. Returns false (changing nothing)
+    /// for a value beyond the queue.
+    pub fn head_doorbell(&self, value: u16, shadow: Option<(&ShadowDoorbells, &dyn DmaMemory)>) -> bool {
+        if value >= self.size {
             return false;
         }
-        r.head = head;
+        let mut r = self.ring.lock().unwrap();
+        r.head = shadow.and_then(|(sh, mem)| sh.cq_head(mem, self.id)).filter(|&h| h < self.size).unwrap_or(value);
         drop(r);
         self.space.notify_all();
         true
@@ -270,6 +283,46 @@ mod tests {
             self.writes.lock().unwrap().push((gpa.0, 4, true));
             self.inner.write_u32(gpa, v)
         }
+    }
+
+    /// With shadow doorbells, a CQ head register write reaches the device as a
+    /// message, possibly after a worker took a newer head from the shadow buffer.
+    /// Taking the message's stale value made a full queue look half empty, and the
+    /// next completion overwrote one the host had not consumed.
+    #[test]
+    fn a_stale_head_doorbell_never_makes_room_the_host_has_not_given() {
+        let mem = VecMemory::new(1 << 16);
+        let sh = ShadowDoorbells { doorbells: 0x8000, event_idx: 0x9000 };
+        sh.seed(&mem, 1, 0, 0);
+        let cq = CompletionQueue::new(1, 0x1000, 4, 0, true);
+        let e = |cid| CompletionEntry { dw0: 0, dw1: 0, sq_head: 0, sq_id: 1, cid, status: Status::SUCCESS };
+        for cid in 0..3 {
+            cq.post(&mem, &e(cid), Some(&sh)).unwrap();
+        }
+        // The host consumes one entry, writes the shadow head and rings the
+        // register (the message is slow); then it consumes the other two, shadow only.
+        mem.write_u32(GuestAddr(0x8000 + 12), 1).unwrap();
+        mem.write_u32(GuestAddr(0x8000 + 12), 3).unwrap();
+        // The worker finds the queue full, takes head 3 from the shadow and fills it again.
+        for cid in 3..6 {
+            cq.post(&mem, &e(cid), Some(&sh)).unwrap();
+        }
+        assert!(cq.is_full());
+        // Now the register write of 1 arrives.
+        assert!(cq.head_doorbell(1, Some((&sh, &mem))));
+        assert!(cq.is_full(), "the stale head made room the host has not given");
+        assert_eq!(cq.post_or_abandon(&mem, &e(6), Some(&sh), &|| true), Err(PostError::Abandoned));
+        let mut b = [0u8; 16];
+        mem.read(GuestAddr(0x1000 + 3 * 16), &mut b).unwrap();
+        assert_eq!(CompletionEntry::parse(&b).0.cid, 3, "the entry the host reads next is intact");
+        // Without shadow doorbells the register value is the head.
+        let plain = CompletionQueue::new(2, 0x2000, 4, 0, true);
+        for cid in 0..3 {
+            plain.post(&mem, &e(cid), None).unwrap();
+        }
+        assert!(plain.head_doorbell(2, None));
+        assert_eq!(plain.pending(), 1);
+        assert!(!plain.head_doorbell(4, None), "beyond the queue");
     }
 
     #[test]

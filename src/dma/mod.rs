@@ -54,11 +54,17 @@ pub trait DmaMemory: Send + Sync {
     fn read(&self, gpa: GuestAddr, buf: &mut [u8]) -> Result<(), DmaError>;
     fn write(&self, gpa: GuestAddr, data: &[u8]) -> Result<(), DmaError>;
 
+    /// Read a little-endian dword. Where the guest may store to it concurrently
+    /// (shadow doorbells), an implementation over shared memory must read an
+    /// aligned dword in one access, never torn: a shadow SQ tail read byte by
+    /// byte while the host moves it from 0x0ff to 0x100 can read 0x1ff.
     fn read_u32(&self, gpa: GuestAddr) -> Result<u32, DmaError> {
         let mut b = [0u8; 4];
         self.read(gpa, &mut b)?;
         Ok(u32::from_le_bytes(b))
     }
+    /// Write a little-endian dword; over shared memory an aligned dword in one
+    /// store (EventIdx values the host reads concurrently).
     fn write_u32(&self, gpa: GuestAddr, v: u32) -> Result<(), DmaError> {
         self.write(gpa, &v.to_le_bytes())
     }

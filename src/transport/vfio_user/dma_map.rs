@@ -192,30 +192,62 @@ impl DmaMemory for DmaMap {
             unsafe { write_guest(&data[at..at + n], p) }
         })
     }
+    /// One aligned 32-bit atomic load (Acquire): a value the guest stores
+    /// concurrently, such as a shadow doorbell, is seen whole, old or new, and
+    /// the guest's writes before that store are visible after it. An unaligned
+    /// dword falls back to the byte-wise copy.
+    fn read_u32(&self, gpa: GuestAddr) -> Result<u32, DmaError> {
+        let mut v = None;
+        self.dword(gpa, false, |d| v = Some(u32::from_le(d.load(Ordering::Acquire))))?;
+        match v {
+            Some(v) => Ok(v),
+            None => {
+                let mut b = [0u8; 4];
+                self.read(gpa, &mut b)?;
+                Ok(u32::from_le_bytes(b))
+            }
+        }
+    }
+    /// One aligned 32-bit atomic store (Release), so the guest never reads half
+    /// of it (EventIdx values); unaligned, the byte-wise copy.
+    fn write_u32(&self, gpa: GuestAddr, v: u32) -> Result<(), DmaError> {
+        self.write_u32_release(gpa, v).or_else(|_| self.write(gpa, &v.to_le_bytes()))
+    }
     /// One aligned 32-bit atomic store with Release ordering: everything this
     /// thread wrote to guest memory before is visible to the guest first. Fails
     /// (writing nothing) if the dword is unaligned in the guest or the mapping,
     /// or not wholly inside one writable region.
     fn write_u32_release(&self, gpa: GuestAddr, v: u32) -> Result<(), DmaError> {
-        if !gpa.0.is_multiple_of(4) {
-            return Err(DmaError { addr: gpa, len: 4 });
-        }
         let mut stored = false;
-        self.access(gpa.0, 4, true, |p, _, n| {
-            if n == 4 && (p as usize).is_multiple_of(4) {
-                // SAFETY: p..p+4 is inside a live writable mapping (see access) and
-                // 4-byte aligned; the guest accesses it only as plain memory, and
-                // every access of ours to it is atomic or volatile.
-                let dword = unsafe { AtomicU32::from_ptr(p.cast::<u32>()) };
-                dword.store(v.to_le(), Ordering::Release);
-                stored = true;
-            }
+        self.dword(gpa, true, |d| {
+            d.store(v.to_le(), Ordering::Release);
+            stored = true;
         })?;
         if stored {
             Ok(())
         } else {
             Err(DmaError { addr: gpa, len: 4 })
         }
+    }
+}
+
+impl DmaMap {
+    /// Run `f` on the guest dword at `gpa` as an atomic, if it is 4-byte aligned
+    /// in the guest and in the mapping and inside one region; otherwise `f` is
+    /// not called (and the access is still checked: an unmapped dword, or a
+    /// read-only one for a write, is an error).
+    fn dword(&self, gpa: GuestAddr, write: bool, mut f: impl FnMut(&AtomicU32)) -> Result<(), DmaError> {
+        if !gpa.0.is_multiple_of(4) {
+            return self.access(gpa.0, 4, write, |_, _, _| {});
+        }
+        self.access(gpa.0, 4, write, |p, _, n| {
+            if n == 4 && (p as usize).is_multiple_of(4) {
+                // SAFETY: p..p+4 is inside a live mapping (see access), writable
+                // when `write`, and 4-byte aligned; the guest accesses it only as
+                // plain memory, and every access of ours to it is atomic or volatile.
+                f(unsafe { AtomicU32::from_ptr(p.cast::<u32>()) });
+            }
+        })
     }
 }
 
@@ -291,6 +323,46 @@ mod tests {
         m.set_bus_master(false);
         assert!(m.write_u32_release(GuestAddr(0x1000c), 2).is_err());
         assert_eq!(m.refused_without_bus_master(), 1);
+    }
+
+    /// A doorbell-sized value in guest memory is read and written whole. The shadow
+    /// SQ tail at 8y was read as four single bytes: while the host moved it from
+    /// 0x0ff to 0x100 the worker could read 0x1ff, fetch 255 old entries and run
+    /// them again (seen as "genctr mismatch" and a hung fio on a 7.3 guest).
+    #[test]
+    fn dword_reads_and_writes_are_never_torn() {
+        let f = memfd(1 << 20);
+        let m = DmaMap::default();
+        m.map(0x10000, 1 << 20, 0, true, Some(&f)).unwrap();
+        let (a, b) = (0x0000_00ffu32, 0x0000_0100u32);
+        for (what, addr) in [("released store, then read_u32", 0x10008u64), ("write_u32, then read_u32", 0x1000c)] {
+            m.write_u32_release(GuestAddr(addr), a).unwrap();
+            let stop = AtomicBool::new(false);
+            let torn = std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut i = 0u32;
+                    while !stop.load(Ordering::Relaxed) {
+                        let v = if i.is_multiple_of(2) { b } else { a };
+                        if addr == 0x10008 {
+                            m.write_u32_release(GuestAddr(addr), v).unwrap();
+                        } else {
+                            m.write_u32(GuestAddr(addr), v).unwrap();
+                        }
+                        i = i.wrapping_add(1);
+                    }
+                });
+                let mut torn = Vec::new();
+                for _ in 0..2_000_000 {
+                    let v = m.read_u32(GuestAddr(addr)).unwrap();
+                    if v != a && v != b && torn.len() < 4 {
+                        torn.push(v);
+                    }
+                }
+                stop.store(true, Ordering::Relaxed);
+                torn
+            });
+            assert!(torn.is_empty(), "{what}: read torn values {torn:#x?}");
+        }
     }
 
     #[test]

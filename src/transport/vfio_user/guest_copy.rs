@@ -17,7 +17,10 @@
 //! Not provided: atomicity of the whole copy (a guest that changes a buffer
 //! during a transfer gets whatever mix it caused, as with a real DMA engine), and
 //! ordering against other accesses (callers add fences or atomics where the
-//! protocol needs them, e.g. the completion entry's phase dword).
+//! protocol needs them, e.g. the completion entry's phase dword). A copy shorter
+//! than a word goes byte by byte, so a value the guest changes concurrently, such
+//! as a shadow doorbell, must be read with `DmaMap::read_u32`, which is one
+//! atomic load, never through a copy.
 
 use std::mem::size_of;
 use std::ptr;
