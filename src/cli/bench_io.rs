@@ -169,6 +169,7 @@ fn ns_spec(path: &Path, f: &BenchFormat) -> NsSpec {
         pil: false,
         pif: f.pif,
         sts: 0,
+        zoned: None,
     }
 }
 

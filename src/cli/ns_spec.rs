@@ -1,6 +1,9 @@
 //! `--ns` specifications: QEMU `nvme-ns` property names, comma separated.
 //! `path=IMG[,logical_block_size|lbs=512|4096][,physical_block_size|pbs=N][,ms=N]
 //! [,mset=0|1][,pi=0-3][,pil=0|1][,pif=0|1|2][,sts=N]`
+//! `[,zoned=true[,zoned.zone_size=SIZE][,zoned.zone_capacity=SIZE][,zoned.descr_ext_size=N]
+//! [,zoned.max_open=N][,zoned.max_active=N][,zoned.cross_read=0|1][,zoned.zasl=N]]`
+//! (sizes in bytes, with an optional K, M, G or T suffix of 1024s, as QEMU takes them).
 //!
 //! The one parser of this grammar: `vnvme serve --ns` uses it, and the guest-test harness asks
 //! `vnvme ns-spec` for the parsed, defaulted values instead of parsing the string itself.
@@ -23,6 +26,44 @@ pub struct NsSpec {
     pub pil: bool,
     pub pif: u8,
     pub sts: u8,
+    /// `zoned=true` and its `zoned.*` properties; None for a conventional namespace.
+    pub zoned: Option<ZonedSpec>,
+}
+
+/// QEMU's zoned `nvme-ns` properties, in QEMU's units, defaulted as QEMU defaults
+/// them (docs/zoned.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZonedSpec {
+    /// Bytes from one zone's start to the next (128 MiB).
+    pub zone_size: u64,
+    /// Writable bytes of each zone (the zone size).
+    pub zone_capacity: u64,
+    /// Zone descriptor extension bytes, a multiple of 64 (0: none).
+    pub descr_ext_size: u32,
+    /// Zones open at once (0: no limit); at most `max_active`.
+    pub max_open: u32,
+    /// Zones active at once (0: no limit).
+    pub max_active: u32,
+    /// Reads may cross zone boundaries.
+    pub cross_read: bool,
+    /// Zone Append Size Limit, a power of two of the minimum page size (0: the
+    /// maximum transfer). A controller property in QEMU; per namespace here, and
+    /// the controller reports the smallest.
+    pub zasl: u8,
+}
+
+impl Default for ZonedSpec {
+    fn default() -> Self {
+        ZonedSpec {
+            zone_size: 128 << 20,
+            zone_capacity: 0,
+            descr_ext_size: 0,
+            max_open: 0,
+            max_active: 0,
+            cross_read: false,
+            zasl: 0,
+        }
+    }
 }
 
 fn num(key: &str, v: &str) -> Result<u64, String> {
@@ -33,6 +74,27 @@ fn num(key: &str, v: &str) -> Result<u64, String> {
 /// down to its low bits (`sts=4096` once read as 0, `lbs=4294967808` as 512).
 fn sized<T: TryFrom<u64>>(key: &str, v: &str) -> Result<T, String> {
     T::try_from(num(key, v)?).map_err(|_| format!("--ns: {key}={v} is too large"))
+}
+
+/// A byte count as QEMU's size properties take it: digits, then optionally K, M,
+/// G or T (powers of 1024; lower case too, and a trailing B).
+fn size(key: &str, v: &str) -> Result<u64, String> {
+    let t = v.strip_suffix(['B', 'b']).unwrap_or(v);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("--ns: {key}={v}: unknown size suffix '{c}' (K, M, G or T)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n = num(key, digits)?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("--ns: {key}={v} is too large"))
 }
 
 fn flag(key: &str, v: &str) -> Result<bool, String> {
@@ -58,8 +120,20 @@ impl NsSpec {
     /// Parse and check a spec, with every property not given at its default; `path` may be
     /// left out (then empty): a format without an image, as `vnvme ns-spec` reports it.
     pub fn parse_format(s: &str) -> Result<Self, String> {
-        let mut spec =
-            NsSpec { path: PathBuf::new(), lbs: 512, pbs: 0, ms: 0, mset: false, pi: 0, pil: false, pif: 0, sts: 0 };
+        let mut spec = NsSpec {
+            path: PathBuf::new(),
+            lbs: 512,
+            pbs: 0,
+            ms: 0,
+            mset: false,
+            pi: 0,
+            pil: false,
+            pif: 0,
+            sts: 0,
+            zoned: None,
+        };
+        let mut zoned = false;
+        let mut z = ZonedSpec::default();
         let mut seen: Vec<&str> = Vec::new();
         for part in s.split(',').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').ok_or_else(|| format!("--ns: '{part}' is not key=value"))?;
@@ -88,9 +162,17 @@ impl NsSpec {
                 "pil" => spec.pil = flag(k, v)?,
                 "pif" => spec.pif = sized(k, v)?,
                 "sts" => spec.sts = sized(k, v)?,
+                "zoned" => zoned = flag(k, v)?,
+                "zoned.zone_size" => z.zone_size = size(k, v)?,
+                "zoned.zone_capacity" => z.zone_capacity = size(k, v)?,
+                "zoned.descr_ext_size" => z.descr_ext_size = sized(k, v)?,
+                "zoned.max_open" => z.max_open = sized(k, v)?,
+                "zoned.max_active" => z.max_active = sized(k, v)?,
+                "zoned.cross_read" => z.cross_read = flag(k, v)?,
+                "zoned.zasl" => z.zasl = sized(k, v)?,
                 _ => {
                     return Err(format!(
-                        "--ns: unknown property '{k}' (known: path, logical_block_size/lbs, physical_block_size, ms, mset, pi, pil, pif, sts)"
+                        "--ns: unknown property '{k}' (known: path, logical_block_size/lbs, physical_block_size, ms, mset, pi, pil, pif, sts, zoned, zoned.zone_size, zoned.zone_capacity, zoned.descr_ext_size, zoned.max_open, zoned.max_active, zoned.cross_read, zoned.zasl)"
                     ))
                 }
             }
@@ -128,7 +210,50 @@ impl NsSpec {
         if spec.sts != 0 && (spec.sts < lo || spec.sts > hi) {
             return Err(format!("--ns: sts={} is outside {lo}..={hi} for pif={}", spec.sts, spec.pif));
         }
+        if let Some(k) = seen.iter().find(|k| k.starts_with("zoned.")).filter(|_| !zoned) {
+            return Err(format!("--ns: {k} is a property of zoned namespaces: add zoned=true"));
+        }
+        if zoned {
+            spec.zoned = Some(Self::check_zoned(z, spec.lbs)?);
+        }
         Ok(spec)
+    }
+
+    /// The zoned properties checked as QEMU checks them, with its defaults: the
+    /// capacity defaults to the zone size, and `max_open` to `max_active`.
+    fn check_zoned(mut z: ZonedSpec, lbs: u32) -> Result<ZonedSpec, String> {
+        let lbs = lbs as u64;
+        if z.zone_size < lbs || !z.zone_size.is_multiple_of(lbs) {
+            return Err(format!("--ns: zoned.zone_size={} must be a multiple of the {lbs}-byte block", z.zone_size));
+        }
+        if z.zone_capacity == 0 {
+            z.zone_capacity = z.zone_size;
+        }
+        if z.zone_capacity > z.zone_size || !z.zone_capacity.is_multiple_of(lbs) {
+            return Err(format!(
+                "--ns: zoned.zone_capacity={} must be a multiple of the {lbs}-byte block, at most zoned.zone_size={}",
+                z.zone_capacity, z.zone_size
+            ));
+        }
+        if !z.descr_ext_size.is_multiple_of(64) || z.descr_ext_size > 255 * 64 {
+            return Err(format!(
+                "--ns: zoned.descr_ext_size={} must be a multiple of 64, at most 16320",
+                z.descr_ext_size
+            ));
+        }
+        if z.max_active != 0 && z.max_open == 0 {
+            z.max_open = z.max_active;
+        }
+        if z.max_active != 0 && z.max_open > z.max_active {
+            return Err(format!(
+                "--ns: zoned.max_open={} is more than zoned.max_active={} (ZNS: MOR <= MAR)",
+                z.max_open, z.max_active
+            ));
+        }
+        if z.zasl > 16 {
+            return Err(format!("--ns: zoned.zasl={} is past any transfer size (at most 16)", z.zasl));
+        }
+        Ok(z)
     }
 
     /// The defaulted spec as `key=value` lines, one per property, in a fixed order: what
@@ -157,8 +282,9 @@ impl NsSpec {
     }
 
     /// The format properties under their QEMU `nvme-ns` short names; flags as 0/1.
-    fn fields(&self) -> [(&'static str, u64); 8] {
-        [
+    /// The zoned ones follow for a zoned namespace only.
+    fn fields(&self) -> Vec<(&'static str, u64)> {
+        let mut f = vec![
             ("lbs", self.lbs.into()),
             ("pbs", self.pbs.into()),
             ("ms", self.ms.into()),
@@ -167,7 +293,20 @@ impl NsSpec {
             ("pil", self.pil.into()),
             ("pif", self.pif.into()),
             ("sts", self.sts.into()),
-        ]
+        ];
+        if let Some(z) = &self.zoned {
+            f.extend([
+                ("zoned", 1),
+                ("zoned.zone_size", z.zone_size),
+                ("zoned.zone_capacity", z.zone_capacity),
+                ("zoned.descr_ext_size", z.descr_ext_size.into()),
+                ("zoned.max_open", z.max_open.into()),
+                ("zoned.max_active", z.max_active.into()),
+                ("zoned.cross_read", z.cross_read.into()),
+                ("zoned.zasl", z.zasl.into()),
+            ]);
+        }
+        f
     }
 }
 
@@ -212,6 +351,42 @@ mod tests {
         let s = NsSpec::parse_format("").unwrap();
         assert_eq!(s.to_lines(), "lbs=512\npbs=512\nms=0\nmset=0\npi=0\npil=0\npif=0\nsts=0\n");
         assert!("lbs=512".parse::<NsSpec>().is_err(), "serve still needs the path");
+    }
+    #[test]
+    fn zoned_properties_take_qemu_names_units_and_defaults() {
+        let s = NsSpec::parse_format("lbs=4096,zoned=true").unwrap();
+        let z = s.zoned.clone().unwrap();
+        assert_eq!((z.zone_size, z.zone_capacity, z.max_open, z.max_active), (128 << 20, 128 << 20, 0, 0));
+        let s = NsSpec::parse_format(
+            "zoned=on,zoned.zone_size=64M,zoned.zone_capacity=48M,zoned.max_active=14,zoned.descr_ext_size=128,zoned.cross_read=1,zoned.zasl=5",
+        )
+        .unwrap();
+        let z = s.zoned.clone().unwrap();
+        assert_eq!(
+            (z.zone_size, z.zone_capacity, z.max_open, z.max_active, z.descr_ext_size, z.cross_read, z.zasl),
+            (64 << 20, 48 << 20, 14, 14, 128, true, 5),
+            "max_open defaults to max_active"
+        );
+        assert!(s.to_lines().ends_with(
+            "zoned=1\nzoned.zone_size=67108864\nzoned.zone_capacity=50331648\nzoned.descr_ext_size=128\n\
+             zoned.max_open=14\nzoned.max_active=14\nzoned.cross_read=1\nzoned.zasl=5\n"
+        ));
+        assert_eq!(NsSpec::parse_format("zoned=0").unwrap().zoned, None);
+        assert_eq!(NsSpec::parse_format("zoned=1,zoned.zone_size=1048576").unwrap().zoned.unwrap().zone_size, 1 << 20);
+        for (spec, word) in [
+            ("zoned.zone_size=1M", "add zoned=true"),
+            ("zoned=1,zoned.zone_size=1000", "multiple of the 512-byte block"),
+            ("zoned=1,zoned.zone_size=1M,zoned.zone_capacity=2M", "at most zoned.zone_size"),
+            ("zoned=1,zoned.descr_ext_size=100", "multiple of 64"),
+            ("zoned=1,zoned.max_open=4,zoned.max_active=2", "MOR <= MAR"),
+            ("zoned=1,zoned.zone_size=1Q", "unknown size suffix"),
+            ("zoned=1,zoned.zone_size=99999999999T", "too large"),
+            ("zoned=1,zoned.zasl=17", "at most 16"),
+            ("zoned=maybe", "must be 0 or 1"),
+        ] {
+            let e = NsSpec::parse_format(spec).unwrap_err();
+            assert!(e.contains(word), "{spec}: {e}");
+        }
     }
     #[test]
     fn json_names_the_same_properties() {

@@ -88,6 +88,12 @@ pub struct ServeArgs {
 
 pub(crate) fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     let p = &spec.path;
+    if spec.zoned.is_some() {
+        return Err(format!(
+            "namespace {nsid}: zoned=true: zoned namespaces are not served yet (the zone model is in nvm::zoned; \
+             the command set is not wired into the controller). `vnvme ns-spec` parses the zoned keys"
+        ));
+    }
     if !p.exists() {
         return Err(format!(
             "namespace {nsid}: image {} does not exist (create it with `vnvme image create`)",

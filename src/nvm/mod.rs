@@ -32,6 +32,7 @@ pub mod uncorrectable_marks;
 pub mod verify;
 pub mod write_uncorrectable;
 pub mod write_zeroes;
+pub mod zoned;
 
 use crate::counters::Counters;
 use crate::dma::DmaMemory;

@@ -15,6 +15,7 @@ pub mod opcode;
 pub mod ranges;
 pub mod registers;
 pub mod status;
+pub mod zns;
 
 pub use command::SubmissionEntry;
 pub use completion::{Completion, CompletionEntry};

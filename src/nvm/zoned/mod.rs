@@ -1,0 +1,11 @@
+//! Zoned namespaces (NVMe Zoned Namespace Command Set 1.1, "ZNS"): the zone state
+//! machine and its resources (`table`), the Report Zones data (`report`), and
+//! the zone state kept beside the image (`persist`).
+
+#![forbid(unsafe_code)]
+
+pub mod persist;
+pub mod report;
+pub mod table;
+
+pub use table::{SendOutcome, WriteGrant, WriteKind, Zone, ZoneGeometry, ZoneTable};
