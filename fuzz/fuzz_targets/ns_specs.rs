@@ -22,6 +22,19 @@ fuzz_target!(|data: &[u8]| {
             // pbs and sts are defaulted when given as 0.
             "sts" if n != 0 => spec.sts.into(),
             "pbs" | "physical_block_size" if n != 0 => spec.pbs.into(),
+            // Zoned sizes without a suffix are bytes; the capacity and max_open are defaulted from 0.
+            _ if k.starts_with("zoned.") => {
+                let Some(z) = &spec.zoned else { panic!("{k} accepted without zoned=true in {s:?}") };
+                match k {
+                    "zoned.zone_size" => z.zone_size,
+                    "zoned.zone_capacity" if n != 0 => z.zone_capacity,
+                    "zoned.descr_ext_size" => z.descr_ext_size.into(),
+                    "zoned.max_open" if n != 0 => z.max_open.into(),
+                    "zoned.max_active" => z.max_active.into(),
+                    "zoned.zasl" => z.zasl.into(),
+                    _ => continue,
+                }
+            }
             _ => continue,
         };
         assert_eq!(held, n, "{k}={v} accepted as {held} in {s:?}");
