@@ -88,12 +88,6 @@ pub struct ServeArgs {
 
 pub(crate) fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
     let p = &spec.path;
-    if spec.zoned.is_some() {
-        return Err(format!(
-            "namespace {nsid}: zoned=true: zoned namespaces are not served yet (the zone model is in nvm::zoned; \
-             the command set is not wired into the controller). `vnvme ns-spec` parses the zoned keys"
-        ));
-    }
     if !p.exists() {
         return Err(format!(
             "namespace {nsid}: image {} does not exist (create it with `vnvme image create`)",
@@ -147,7 +141,62 @@ pub(crate) fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>,
         crate::nvm::uncorrectable_marks::UncorrectableMap::load(p).map_err(|e| format!("namespace {nsid}: {e}"))?;
     let ids =
         crate::nvm::ns_ids::NsIds::load_or_create(p).map_err(|e| format!("namespace {nsid}: identifiers: {e}"))?;
-    Ok(Arc::new(ns.with_uncorrectable(marks).with_ids(ids)))
+    let ns = ns.with_uncorrectable(marks).with_ids(ids);
+    let ns = match &spec.zoned {
+        None => ns,
+        Some(z) => {
+            let geo =
+                zone_geometry(z, spec.lbs as u64, ns.format().nlbas()).map_err(|e| format!("namespace {nsid}: {e}"))?;
+            let zones = crate::nvm::zoned::Zones::open(p, geo, z.zasl)
+                .map_err(|e| format!("namespace {nsid}: zone state: {e}"))?;
+            tracing::info!(
+                "namespace {nsid}: zoned, {} zones of {} blocks ({} writable), at most {} open and {} active",
+                geo.zones,
+                geo.zone_size,
+                geo.zone_capacity,
+                limit_text(geo.max_open),
+                limit_text(geo.max_active)
+            );
+            ns.with_zones(zones)
+        }
+    };
+    Ok(Arc::new(ns))
+}
+
+fn limit_text(n: u32) -> String {
+    if n == 0 {
+        "any number".into()
+    } else {
+        n.to_string()
+    }
+}
+
+/// The zones `z` asks for on an image of `nlbas` blocks of `lbs` bytes: as many
+/// whole zones as fit (the blocks past the last one are not addressable, as in
+/// QEMU's device).
+fn zone_geometry(
+    z: &super::ns_spec::ZonedSpec,
+    lbs: u64,
+    nlbas: u64,
+) -> Result<crate::nvm::zoned::ZoneGeometry, String> {
+    let zone_size = z.zone_size / lbs;
+    let zones = nlbas / zone_size;
+    if zones == 0 {
+        return Err(format!(
+            "the image holds {nlbas} blocks, less than one zone of {zone_size} (zoned.zone_size={})",
+            z.zone_size
+        ));
+    }
+    let zones = u32::try_from(zones).map_err(|_| format!("{zones} zones are too many"))?;
+    Ok(crate::nvm::zoned::ZoneGeometry {
+        zone_size,
+        zone_capacity: z.zone_capacity / lbs,
+        zones,
+        max_open: z.max_open,
+        max_active: z.max_active,
+        ext_size: z.descr_ext_size as usize,
+        cross_read: z.cross_read,
+    })
 }
 
 /// NSIDs a `--ns-dir` subsystem offers (Identify Controller NN), unless more

@@ -430,6 +430,11 @@ impl Controller {
             if let Err(e) = ns.store.flush() {
                 tracing::warn!("flush of namespace {} at shutdown failed: {e}", ns.nsid);
             }
+            // ZNS 2.1.1.3: a shutdown starts the zone state machine again (open
+            // zones come back Closed, or Empty if unwritten), and it is saved.
+            if let Some(Err(e)) = ns.zoned.as_ref().map(|z| z.shutdown()) {
+                tracing::warn!("saving the zones of namespace {} at shutdown failed: {e}", ns.nsid);
+            }
         }
         self.regs.csts = (self.regs.csts & !csts::SHST_MASK) | csts::SHST_COMPLETE;
         tracing::info!("shutdown complete: namespaces flushed");

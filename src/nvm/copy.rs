@@ -134,12 +134,14 @@ fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand, done_ranges: &mut u32
     if ranges.iter().any(|r| r.nlb > MSSRL as u64) || total > MCL as u64 {
         return Err(Status::COMMAND_SIZE_LIMIT_EXCEEDED.into());
     }
-    check_range(sdlba, total, df.nlbas()).map_err(|s| Completion::err_at(s, sdlba))?;
+    check_range(sdlba, total, dst.blocks(&df)).map_err(|s| Completion::err_at(s, sdlba))?;
     let mut plan: Vec<(Arc<Namespace>, ActiveFormat, PiMove)> = Vec::with_capacity(nr);
     for r in &ranges {
         let src = env.namespace(r.nsid)?.clone();
         let sf = src.format();
-        check_range(r.slba, r.nlb, sf.nlbas()).map_err(|s| Completion::err_at(s, r.slba))?;
+        check_range(r.slba, r.nlb, src.blocks(&sf)).map_err(|s| Completion::err_at(s, r.slba))?;
+        // A zoned source range: within one zone (unless reads may cross), not Offline.
+        super::zoned::check_read(&src, r.slba, r.nlb).map_err(|s| Completion::err_at(s, r.slba))?;
         let same = r.nsid == sqe.nsid();
         if format >= 2 && same && r.slba < sdlba + total && sdlba < r.slba + r.nlb {
             return Err(Status::OVERLAPPING_IO_RANGE.into());
@@ -151,8 +153,30 @@ fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand, done_ranges: &mut u32
     let dctx = protection::context(&df, &cmd.tags(), sdlba, dst_checks)?;
     let durable = super::rw::durable(env, cmd.fua());
 
+    // A zoned destination takes the whole copy at its write pointer (ZNS 3.3.2).
+    super::zoned::at_write_pointer(dst, sdlba, total, durable, || {
+        copy_ranges(env, bufs, cmd, (dst, &df, sdlba), &ranges, &plan, (&dctx, done_ranges))
+    })?;
+    *done_ranges = nr as u32;
+    if durable {
+        dst.store.flush().map_err(|e| Completion::err_at(super::store_error(true, &e), sdlba))?;
+    }
+    env.counters.copies.fetch_add(1, Relaxed);
+    Ok(())
+}
+
+/// Move the blocks of every range to the destination, in order.
+fn copy_ranges(
+    env: &IoEnv,
+    bufs: &mut Buffers,
+    cmd: &CopyCommand,
+    (dst, df, sdlba): (&Arc<Namespace>, &ActiveFormat, u64),
+    ranges: &[SourceRange],
+    plan: &[(Arc<Namespace>, ActiveFormat, PiMove)],
+    (dctx, done_ranges): (&Option<crate::pi::PiContext>, &mut u32),
+) -> Result<(), Completion> {
     let mut dlba = sdlba;
-    for (i, (r, (src, sf, mv))) in ranges.iter().zip(&plan).enumerate() {
+    for (i, (r, (src, sf, mv))) in ranges.iter().zip(plan).enumerate() {
         *done_ranges = i as u32;
         let sctx = source_context(sf, r, cmd.prinfor(), cmd.stcr())?;
         let mut off = 0;
@@ -179,7 +203,7 @@ fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand, done_ranges: &mut u32
                     c.verify_from(index, Layout::Separate { data: &bufs.data, md: &bufs.md })?;
                 }
             }
-            medium::store(dst, &df, dlba, &bufs.data, &bufs.md, false)?;
+            medium::store(dst, df, dlba, &bufs.data, &bufs.md, false)?;
             let moved = (bufs.data.len() + bufs.md.len()) as u64;
             env.counters.copy_bytes.fetch_add(moved, Relaxed);
             src.counters.copy_read_bytes.fetch_add(n * (sf.lbs() + sf.ms()), Relaxed);
@@ -188,10 +212,5 @@ fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &CopyCommand, done_ranges: &mut u32
             dlba += n;
         }
     }
-    *done_ranges = nr as u32;
-    if durable {
-        dst.store.flush().map_err(|e| Completion::err_at(super::store_error(true, &e), sdlba))?;
-    }
-    env.counters.copies.fetch_add(1, Relaxed);
     Ok(())
 }

@@ -33,8 +33,11 @@ pub fn dataset_management(env: &IoEnv, bufs: &mut Buffers, cmd: &DsmCommand) -> 
         if nlb == 0 {
             continue;
         }
-        if let Err(s) = check_range(slba, nlb, f.nlbas()) {
+        if let Err(s) = check_range(slba, nlb, ns.blocks(&f)) {
             return Completion::err_at(s, slba);
+        }
+        if ns.zoned.as_ref().is_some_and(|z| z.table().any_offline(slba, nlb)) {
+            return Completion::err_at(crate::spec::zns::status::ZONE_IS_OFFLINE, slba);
         }
         ranges.push((slba, nlb));
     }

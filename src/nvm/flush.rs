@@ -17,6 +17,10 @@ pub fn flush(env: &IoEnv, sqe: &SubmissionEntry) -> Completion {
         if let Err(e) = ns.store.flush() {
             return Completion::err(store_error(true, &e));
         }
+        // The write pointers of the writes just made durable (zoned namespaces).
+        if let Some(Err(e)) = ns.zoned.as_ref().map(|z| z.flush()) {
+            return Completion::err(store_error(true, &e));
+        }
     }
     Completion::ok()
 }

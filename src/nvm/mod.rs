@@ -96,6 +96,9 @@ pub fn execute(env: &IoEnv, bufs: &mut Buffers, cmd: &IoCommand) -> Completion {
         IoCommand::Compare(c) => compare::compare(env, bufs, c),
         IoCommand::WriteUncorrectable(c) => write_uncorrectable::write_uncorrectable(env, c),
         IoCommand::Copy(c) => copy::copy(env, bufs, c),
+        IoCommand::ZoneAppend(c) => zoned::commands::zone_append(env, bufs, c),
+        IoCommand::ZoneMgmtSend(c) => zoned::commands::zone_mgmt_send(env, bufs, c),
+        IoCommand::ZoneMgmtRecv(c) => zoned::commands::zone_mgmt_recv(env, c),
         IoCommand::Unsupported(_) => Completion::err(Status::INVALID_OPCODE),
     };
     env.counters.io_command(cmd.sqe().opcode(), c.status);

@@ -111,6 +111,8 @@ pub struct Namespace {
     /// from its metadata ([`super::intent_log`]); none for in-memory stores.
     pub intents: super::intent_log::IntentLog,
     pub counters: crate::counters::NsCounters,
+    /// The zones of a zoned namespace (CSI 02h); None for a conventional one.
+    pub zoned: Option<Arc<super::zoned::Zones>>,
 }
 
 /// The formats every namespace offers: QEMU's eight (512 and 4096 bytes with 0, 8,
@@ -163,7 +165,21 @@ impl Namespace {
             locks: Default::default(),
             intents: Default::default(),
             counters: Default::default(),
+            zoned: None,
         }
+    }
+
+    /// Make this a zoned namespace with `zones`.
+    pub fn with_zones(mut self, zones: super::zoned::Zones) -> Self {
+        self.zoned = Some(Arc::new(zones));
+        self
+    }
+
+    /// The blocks a command may address (NSZE): the format's, or for a zoned
+    /// namespace its whole zones (the image's tail past the last zone is unused,
+    /// as in QEMU's device).
+    pub fn blocks(&self, f: &ActiveFormat) -> u64 {
+        self.zoned.as_ref().map_or(f.nlbas(), |z| z.blocks())
     }
 
     /// Keep Write Uncorrectable marks in `map` (loaded from beside the image).

@@ -35,7 +35,7 @@ pub fn target<'a>(env: &'a IoEnv, cmd: &RwCommand) -> Result<Target<'a>, Status>
     let ns = env.namespace(cmd.sqe().nsid())?;
     let f = ns.format();
     let (slba, nlb) = (cmd.slba(), cmd.blocks());
-    check_range(slba, nlb, f.nlbas())?;
+    check_range(slba, nlb, ns.blocks(&f))?;
     Ok(Target { ns, f, slba, nlb })
 }
 
@@ -90,6 +90,9 @@ pub struct Prepared<'a> {
 
 pub fn prepare<'a>(env: &'a IoEnv, cmd: &RwCommand, what: Transfer) -> Result<Prepared<'a>, Status> {
     let target = target(env, cmd)?;
+    if what != Transfer::Write {
+        super::zoned::check_read(target.ns, target.slba, target.nlb)?;
+    }
     let f = &target.f;
     let pract = cmd.prinfo().pract() && f.has_pi();
     if pract && what == Transfer::Compare {

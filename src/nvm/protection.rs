@@ -28,6 +28,19 @@ pub fn host_has_metadata(f: &ActiveFormat, pract: bool) -> bool {
 
 /// The PI context for a command on `f` starting at `slba`, with the command's tags
 /// and the given checks (from PRCHK/STC, or all off for generation).
+/// The context a Zone Append with PIREMAP stores its reference tags with (ZNS
+/// 3.4.1.1): the host's initial reference tag moved by how far the assigned LBA
+/// is from the zone's start, so block i gets ILBRT + (ALBA - ZSLBA) + i.
+pub fn remapped_context(f: &ActiveFormat, tags: &PiTags, zslba: u64, alba: u64) -> Result<Option<PiContext>, Status> {
+    let Some(fmt) = pi_format(f) else { return Ok(None) };
+    let (storage_tag, ref_tag) = fmt.split_command_tags(tags.cdw2, tags.cdw3, tags.cdw14);
+    let ref_tag = ref_tag.wrapping_add(alba - zslba);
+    PiContext::new(fmt, PiChecks::NONE, ref_tag, tags.lbat, tags.lbatm, storage_tag, alba).map(Some).map_err(|e| {
+        tracing::info!("PI setup: {e}");
+        Status::from(&e)
+    })
+}
+
 pub fn context(f: &ActiveFormat, tags: &PiTags, slba: u64, checks: PiChecks) -> Result<Option<PiContext>, Status> {
     let Some(fmt) = pi_format(f) else { return Ok(None) };
     let (storage_tag, ref_tag) = fmt.split_command_tags(tags.cdw2, tags.cdw3, tags.cdw14);

@@ -9,6 +9,7 @@
 use super::medium;
 use super::prepare::{prepare, Prepared, Target, Transfer};
 use super::protection::host_has_metadata;
+use super::zoned::at_write_pointer;
 use super::{Buffers, Completion, IoEnv};
 use crate::pi::{Layout, LayoutMut};
 use crate::spec::{CommandFields, RwCommand};
@@ -71,7 +72,23 @@ pub fn write(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
 
 fn write_inner(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), Completion> {
     let p = prepare(env, cmd, Transfer::Write)?;
-    let Prepared { target: Target { ns, f, slba, nlb }, pract, sizes, ctx, ref data_sg, ref md_sg, .. } = p;
+    let t = &p.target;
+    at_write_pointer(t.ns, t.slba, t.nlb, durable(env, cmd.fua()), || store_write(env, bufs, cmd, &p, t.slba, None))
+}
+
+/// The write's data from the host to the medium: gather, check or generate PI, store
+/// at `at` (the SLBA, or a Zone Append's assigned LBA, whose reference tags `remap`
+/// rewrites when PIREMAP asks for it).
+pub(crate) fn store_write(
+    env: &IoEnv,
+    bufs: &mut Buffers,
+    cmd: &RwCommand,
+    p: &Prepared,
+    at: u64,
+    remap: Option<&crate::pi::PiContext>,
+) -> Result<(), Completion> {
+    let Prepared { target: Target { ns, f, nlb, .. }, pract, sizes, ref ctx, ref data_sg, ref md_sg, .. } = *p;
+    let slba = at;
     let (data_len, md_len, interleaved) = (sizes.data, sizes.md, sizes.interleaved);
 
     let lbs = f.lbs() as usize;
@@ -122,6 +139,9 @@ fn write_inner(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), C
         } else {
             ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })?;
         }
+    }
+    if let Some(r) = remap {
+        r.remap_ref_tags(&mut bufs.md, ms);
     }
     medium::store(ns, &f, slba, &bufs.data, &bufs.md, durable(env, cmd.fua()))?;
     env.counters.host_writes.fetch_add(1, Relaxed);

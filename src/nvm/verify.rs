@@ -19,6 +19,7 @@ pub fn verify(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
 
 fn run(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), Completion> {
     let Target { ns, f, slba, nlb } = target(env, cmd)?;
+    super::zoned::check_read(ns, slba, nlb)?;
     // Nothing is transferred, so there is nothing to insert or strip: PRACT must
     // be clear (NVM-CS 3.3.5, Verify CDW12).
     if cmd.prinfo().pract() {

@@ -12,8 +12,10 @@ pub fn write_uncorrectable(env: &IoEnv, cmd: &RwCommand) -> Completion {
         Ok(t) => t,
         Err(s) => return Completion::err(s),
     };
-    match ns.uncorrectable.mark(slba, nlb) {
+    // On a zoned namespace, a write like any other: at the write pointer (ZNS 3.3.8).
+    let mark = || ns.uncorrectable.mark(slba, nlb).map_err(|e| Completion::err_at(store_error(true, &e), slba));
+    match super::zoned::at_write_pointer(ns, slba, nlb, true, mark) {
         Ok(()) => Completion::ok(),
-        Err(e) => Completion::err_at(store_error(true, &e), slba),
+        Err(c) => c,
     }
 }

@@ -32,19 +32,25 @@ pub fn write_zeroes(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Complet
     } else {
         ZeroMeta::Zeroes
     };
-    let _held = ns.locks.write(slba, nlb);
-    match zero_blocks(ns, &f, Zeroing { slba, nlb, deac: cmd.deac(), meta }, bufs) {
-        Ok(generated) => {
-            env.counters.pract_inserts.fetch_add(generated, std::sync::atomic::Ordering::Relaxed);
+    let durable = super::rw::durable(env, cmd.fua());
+    let zero = || {
+        let _held = ns.locks.write(slba, nlb);
+        match zero_blocks(ns, &f, Zeroing { slba, nlb, deac: cmd.deac(), meta }, bufs) {
+            Ok(generated) => {
+                env.counters.pract_inserts.fetch_add(generated, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => return Err(Completion::err_at(store_error(true, &e), slba)),
         }
-        Err(e) => return Completion::err_at(store_error(true, &e), slba),
-    }
-    if super::rw::durable(env, cmd.fua()) {
-        if let Err(e) = ns.store.flush() {
-            return Completion::err(store_error(true, &e));
+        if durable {
+            ns.store.flush().map_err(|e| Completion::err(store_error(true, &e)))?;
         }
+        Ok(())
+    };
+    // On a zoned namespace, a write like any other: at the write pointer (ZNS 3.3.9).
+    match super::zoned::at_write_pointer(ns, slba, nlb, durable, zero) {
+        Ok(()) => Completion::ok(),
+        Err(c) => c,
     }
-    Completion::ok()
 }
 
 /// Zero (or deallocate) the blocks `z` names and give them the metadata it says;

@@ -191,6 +191,20 @@ impl PiContext {
         Ok(())
     }
 
+    /// Rewrites only the reference tag of each block's tuple in `md` (separate
+    /// metadata, `ms` bytes per block) to this context's expected tag, leaving
+    /// the guard, application and storage tags as they are: Zone Append's
+    /// PIREMAP (ZNS 3.4.1.1), where the host's reference tags are relative to the
+    /// zone start and the stored ones follow the assigned LBA.
+    pub fn remap_ref_tags(&self, md: &mut [u8], ms: usize) {
+        for (i, m) in md.chunks_exact_mut(ms).enumerate() {
+            let tuple = &mut m[self.tuple_offset..];
+            let mut pi = PiTuple::decode(&self.format, tuple);
+            pi.ref_tag = self.expected_ref_tag(i as u64);
+            pi.encode(&self.format, tuple);
+        }
+    }
+
     /// Checks the tuple in `md` against `data` and this context.
     pub fn verify_block(&self, data: &[u8], md: &[u8], block_index: u64) -> Result<(), PiError> {
         self.check_block_lengths(data, md, block_index)?;

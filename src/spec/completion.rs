@@ -10,6 +10,8 @@ use super::status::Status;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Completion {
     pub dw0: u32,
+    /// Command specific; Zone Append's Assigned LBA bits 63:32 (ZNS 3.4.1).
+    pub dw1: u32,
     pub status: Status,
     /// The LBA the error concerns, for the Error Information log.
     pub lba: Option<u64>,
@@ -17,17 +19,17 @@ pub struct Completion {
 
 impl Completion {
     pub const fn ok() -> Self {
-        Completion { dw0: 0, status: Status::SUCCESS, lba: None }
+        Completion { dw0: 0, dw1: 0, status: Status::SUCCESS, lba: None }
     }
     /// Success with a command-specific DW0.
     pub const fn done(dw0: u32) -> Self {
-        Completion { dw0, status: Status::SUCCESS, lba: None }
+        Completion { dw0, dw1: 0, status: Status::SUCCESS, lba: None }
     }
     pub const fn err(status: Status) -> Self {
-        Completion { dw0: 0, status, lba: None }
+        Completion { dw0: 0, dw1: 0, status, lba: None }
     }
     pub const fn err_at(status: Status, lba: u64) -> Self {
-        Completion { dw0: 0, status, lba: Some(lba) }
+        Completion { dw0: 0, dw1: 0, status, lba: Some(lba) }
     }
 }
 
@@ -68,7 +70,7 @@ impl CompletionEntry {
     /// The entry that posts `c` for command `cid` of submission queue `sq_id`, whose head is now
     /// `sq_head` (DW1 is reserved for every command vnvme implements).
     pub fn of(c: &Completion, sq_head: u16, sq_id: u16, cid: u16) -> Self {
-        CompletionEntry { dw0: c.dw0, dw1: 0, sq_head, sq_id, cid, status: c.status }
+        CompletionEntry { dw0: c.dw0, dw1: c.dw1, sq_head, sq_id, cid, status: c.status }
     }
 
     /// The first 12 bytes (DW0-DW2). The controller writes these before DW3, which

@@ -14,6 +14,7 @@
 use super::command::SubmissionEntry;
 use super::opcode::nvm as op;
 use super::status::Status;
+use super::zns::opcode as zop;
 
 /// Protection Information field, PRINFO (NVM-CS 5.3, "Protection Information Field"): four bits,
 /// PRACT in bit 3 and PRCHK in bits 2:0. Read, Write, Compare, Verify and Write Zeroes carry it
@@ -250,6 +251,10 @@ pub enum IoCommand {
     DatasetManagement(DsmCommand),
     Verify(RwCommand),
     Copy(CopyCommand),
+    /// Zone Append (ZNS 3.4.1): a write's dwords, SLBA naming the zone.
+    ZoneAppend(RwCommand),
+    ZoneMgmtSend(crate::spec::zns::ZoneSendCommand),
+    ZoneMgmtRecv(crate::spec::zns::ZoneRecvCommand),
     /// An opcode vnvme does not implement (Invalid Command Opcode).
     Unsupported(SubmissionEntry),
 }
@@ -267,6 +272,9 @@ impl IoCommand {
             op::DATASET_MANAGEMENT => IoCommand::DatasetManagement(DsmCommand(*sqe)),
             op::VERIFY => IoCommand::Verify(rw),
             op::COPY => IoCommand::Copy(CopyCommand(*sqe)),
+            zop::ZONE_APPEND => IoCommand::ZoneAppend(rw),
+            zop::ZONE_MGMT_SEND => IoCommand::ZoneMgmtSend(crate::spec::zns::ZoneSendCommand(*sqe)),
+            zop::ZONE_MGMT_RECV => IoCommand::ZoneMgmtRecv(crate::spec::zns::ZoneRecvCommand(*sqe)),
             _ => IoCommand::Unsupported(*sqe),
         }
     }
@@ -279,9 +287,12 @@ impl IoCommand {
             | IoCommand::WriteUncorrectable(c)
             | IoCommand::Compare(c)
             | IoCommand::WriteZeroes(c)
-            | IoCommand::Verify(c) => c.sqe(),
+            | IoCommand::Verify(c)
+            | IoCommand::ZoneAppend(c) => c.sqe(),
             IoCommand::DatasetManagement(c) => c.sqe(),
             IoCommand::Copy(c) => c.sqe(),
+            IoCommand::ZoneMgmtSend(c) => c.sqe(),
+            IoCommand::ZoneMgmtRecv(c) => c.sqe(),
         }
     }
 
@@ -303,8 +314,11 @@ impl IoCommand {
             | IoCommand::WriteUncorrectable(c)
             | IoCommand::Compare(c)
             | IoCommand::WriteZeroes(c)
-            | IoCommand::Verify(c) => Some((c.slba(), c.blocks())),
+            | IoCommand::Verify(c)
+            | IoCommand::ZoneAppend(c) => Some((c.slba(), c.blocks())),
             IoCommand::Copy(c) => Some((c.sdlba(), 0)),
+            IoCommand::ZoneMgmtSend(c) => Some((c.slba(), 0)),
+            IoCommand::ZoneMgmtRecv(c) => Some((c.slba(), 0)),
             _ => None,
         }
     }

@@ -3,6 +3,8 @@
 //! Management Send actions, Zone Management Receive actions and filters, the zone
 //! states as Report Zones encodes them, and the Report Zones data layout.
 
+use crate::spec::command::SubmissionEntry;
+
 /// The Command Set Identifier of the Zoned Namespace Command Set (NVMe-Base
 /// Figure 286 "Command Set Identifiers").
 pub const CSI_ZNS: u8 = 0x02;
@@ -191,3 +193,56 @@ pub mod zone_attr {
     /// Zone Descriptor Extension Valid.
     pub const ZDEV: u8 = 1 << 7;
 }
+
+/// Zone Management Send's command dwords (ZNS 3.4.3, Figure 43).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneSendCommand(pub SubmissionEntry);
+
+impl ZoneSendCommand {
+    pub fn sqe(&self) -> &SubmissionEntry {
+        &self.0
+    }
+    /// Starting LBA (CDW11:CDW10): the zone's lowest LBA; ignored with Select All.
+    pub fn slba(&self) -> u64 {
+        self.0.cdw10() as u64 | (self.0.cdw11() as u64) << 32
+    }
+    /// Zone Send Action, CDW13 bits 7:0.
+    pub fn zsa(&self) -> u8 {
+        self.0.cdw13() as u8
+    }
+    pub fn select_all(&self) -> bool {
+        self.0.cdw13() & SEND_SELECT_ALL != 0
+    }
+}
+
+/// Zone Management Receive's command dwords (ZNS 3.4.2, Figure 33).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneRecvCommand(pub SubmissionEntry);
+
+impl ZoneRecvCommand {
+    pub fn sqe(&self) -> &SubmissionEntry {
+        &self.0
+    }
+    /// Starting LBA (CDW11:CDW10): any LBA of the first zone to report.
+    pub fn slba(&self) -> u64 {
+        self.0.cdw10() as u64 | (self.0.cdw11() as u64) << 32
+    }
+    /// The host buffer in bytes: (NUMD + 1) dwords, CDW12 being 0's based.
+    pub fn bytes(&self) -> u64 {
+        (self.0.cdw12() as u64 + 1) * 4
+    }
+    /// Zone Receive Action, CDW13 bits 7:0.
+    pub fn zra(&self) -> u8 {
+        self.0.cdw13() as u8
+    }
+    /// Zone Receive Action Specific Field, CDW13 bits 15:8.
+    pub fn zrasf(&self) -> u8 {
+        (self.0.cdw13() >> 8) as u8
+    }
+    pub fn partial(&self) -> bool {
+        self.0.cdw13() & RECV_PARTIAL_REPORT != 0
+    }
+}
+
+/// Zone Append CDW12 bit 25: Protection Information Remap (ZNS 3.4.1, Figure 23).
+pub const APPEND_PIREMAP: u32 = 1 << 25;

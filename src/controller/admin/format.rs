@@ -33,6 +33,11 @@ impl FormatRequest {
 
 /// Check a request against a namespace's formats and apply it.
 pub fn apply(ns: &Namespace, req: FormatRequest) -> Result<(), Status> {
+    if ns.zoned.is_some() {
+        // Zones are fixed by the namespace's spec; as QEMU's device, no Format
+        // NVM of a zoned namespace.
+        return Err(Status::INVALID_FORMAT);
+    }
     if req.ses > 1 {
         // Cryptographic erase is not supported (FNA bit 2 clear).
         return Err(Status::INVALID_FIELD);

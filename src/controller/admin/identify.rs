@@ -9,6 +9,7 @@ use crate::controller::Controller;
 use crate::nvm::namespace::Namespace;
 use crate::nvm::ns_table::NsSet;
 use crate::spec::identify::{cns, ctrl as c, indep_ns, nid, ns as n, nvm_ctrl, nvm_ns, Page4k, CSI_NVM};
+use crate::spec::zns::CSI_ZNS;
 use crate::spec::{Status, SubmissionEntry};
 
 pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
@@ -36,6 +37,12 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         },
         cns::CSI_NAMESPACE if csi == CSI_NVM => namespace_page(&set, nsid, nvm_namespace_data),
         cns::CSI_CONTROLLER if csi == CSI_NVM => Ok(nvm_controller_data()),
+        cns::CSI_NAMESPACE if csi == CSI_ZNS => match set.active(nsid).filter(|ns| ns.zoned.is_none()) {
+            // A namespace of another command set: Invalid Field (NVMe-Base 5.1.13.2.5).
+            Some(_) => Err(Status::INVALID_FIELD),
+            None => namespace_page(&set, nsid, zns_namespace_data),
+        },
+        cns::CSI_CONTROLLER if csi == CSI_ZNS => Ok(zns_controller_data(&set)),
         cns::CS_INDEPENDENT_NAMESPACE => namespace_page(&set, nsid, |ns| {
             let mut p = Page4k::default();
             p.u8(indep_ns::NMIC, ns.nmic).u8(indep_ns::NSTAT, 1);
@@ -48,9 +55,9 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         cns::NS_ATTACHED_CONTROLLER_LIST => lists::attached_controllers(&set, nsid, (cdw10 >> 16) as u16),
         cns::CONTROLLER_LIST => Ok(lists::controllers((cdw10 >> 16) as u16)),
         cns::IO_COMMAND_SET => {
-            // One command set combination: the NVM command set alone.
+            // One command set combination: the NVM and Zoned Namespace command sets.
             let mut p = Page4k::default();
-            p.u64(0, 1 << CSI_NVM);
+            p.u64(0, 1 << CSI_NVM | 1 << CSI_ZNS);
             Ok(p)
         }
         cns::CSI_NAMESPACE | cns::CSI_CONTROLLER | cns::CSI_ACTIVE_NS_LIST => Err(Status::INVALID_FIELD),
@@ -197,6 +204,33 @@ fn nvm_controller_data() -> Page4k {
     p
 }
 
+/// Identify Namespace for the Zoned Namespace Command Set (CNS 05h, CSI 02h;
+/// ZNS 4.1.5.1, Figures 48-49). ZOC 0 (no variable capacity, no excursions: Linux
+/// refuses any other), MAR and MOR 0's based with FFFFFFFFh for no limit, and one
+/// LBA Format Extension per LBA format with the zone size and extension size.
+fn zns_namespace_data(ns: &Namespace) -> Page4k {
+    let mut p = Page4k::default();
+    let Some(z) = &ns.zoned else { return p };
+    let g = z.geometry();
+    let limit = |n: u32| if n == 0 { u32::MAX } else { n - 1 };
+    p.u16(0, 0).u16(2, g.cross_read as u16);
+    p.u32(4, limit(g.max_active)).u32(8, limit(g.max_open));
+    for i in 0..ns.formats.len() {
+        p.u64(2816 + i * 16, g.zone_size).u8(2816 + i * 16 + 8, (g.ext_size / 64) as u8);
+    }
+    p
+}
+
+/// Identify Controller for the Zoned Namespace Command Set (CNS 06h, CSI 02h;
+/// ZNS Figure 50): ZASL, the smallest Zone Append limit of the zoned namespaces
+/// (0, the maximum transfer, when none sets one).
+fn zns_controller_data(set: &NsSet) -> Page4k {
+    let zasl = set.iter().filter_map(|ns| ns.zoned.as_ref()).map(|z| z.zasl).filter(|&v| v != 0).min().unwrap_or(0);
+    let mut p = Page4k::default();
+    p.u8(0, zasl);
+    p
+}
+
 fn descriptors(ns: &Namespace) -> Page4k {
     let mut p = Page4k::default();
     let mut off = 0;
@@ -205,7 +239,7 @@ fn descriptors(ns: &Namespace) -> Page4k {
         (nid::EUI64, &ns.eui64[..]),
         (nid::NGUID, &ns.nguid[..]),
         (nid::UUID, &ns.uuid[..]),
-        (nid::CSI, &[CSI_NVM][..]),
+        (nid::CSI, &[if ns.zoned.is_some() { CSI_ZNS } else { CSI_NVM }][..]),
     ];
     for (t, v) in ids {
         p.u8(off, t).u8(off + 1, v.len() as u8).bytes(off + 4, v);

@@ -80,12 +80,14 @@ pub fn get_log_page(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             }
             d
         }
-        lid::COMMAND_EFFECTS => {
-            if csi != crate::spec::identify::CSI_NVM {
-                return fail(Status::INVALID_FIELD);
-            }
-            command_effects(sh.namespaces.managed())
-        }
+        lid::COMMAND_EFFECTS => match csi {
+            crate::spec::identify::CSI_NVM => command_effects(sh.namespaces.managed(), false),
+            // The Zoned Namespace Command Set's I/O commands (ZNS 2.2.1): the NVM
+            // ones, Zone Management Send/Receive and Zone Append; Linux forces a
+            // zoned namespace read-only if Zone Append is not listed.
+            crate::spec::zns::CSI_ZNS => command_effects(sh.namespaces.managed(), true),
+            _ => return fail(Status::INVALID_FIELD),
+        },
         _ => return fail(Status::INVALID_LOG_PAGE),
     };
     if offset > data.len() as u64 {
@@ -130,8 +132,9 @@ fn smart(c: &Counters, error_entries: u64) -> Vec<u8> {
     d
 }
 
-/// Commands Supported and Effects (NVMe-Base Figure 210) for the NVM command set.
-fn command_effects(ns_management: bool) -> Vec<u8> {
+/// Commands Supported and Effects (NVMe-Base Figure 210) for the NVM command set,
+/// or with `zoned` for the Zoned Namespace Command Set.
+fn command_effects(ns_management: bool, zoned: bool) -> Vec<u8> {
     const CSUPP: u32 = 1 << 0;
     const LBCC: u32 = 1 << 1;
     const NCC: u32 = 1 << 2;
@@ -171,6 +174,12 @@ fn command_effects(ns_management: bool) -> Vec<u8> {
     for op in [iop::WRITE, iop::FLUSH, iop::DATASET_MANAGEMENT, iop::WRITE_ZEROES, iop::WRITE_UNCORRECTABLE, iop::COPY]
     {
         put(1024, op, CSUPP | LBCC);
+    }
+    if zoned {
+        use crate::spec::zns::opcode as zop;
+        put(1024, zop::ZONE_MGMT_SEND, CSUPP | LBCC);
+        put(1024, zop::ZONE_MGMT_RECV, CSUPP);
+        put(1024, zop::ZONE_APPEND, CSUPP | LBCC);
     }
     d
 }

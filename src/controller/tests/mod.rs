@@ -24,6 +24,7 @@
 //! | `hooks.rs` | the command hook: injected statuses, delays, sticky PI corruption |
 //! | `prinfo_matrix.rs` | every PRINFO on a read against every kind of bad stored tuple |
 //! | `verify_compare.rs` | Verify, Compare and Write Uncorrectable |
+//! | `zoned.rs` | zoned namespaces: Identify CSI 02h, write pointer, Zone Append, zone management |
 
 use super::test_support::fake_host;
 
@@ -46,3 +47,4 @@ mod queues;
 mod sgl;
 mod shadow;
 mod verify_compare;
+mod zoned;

@@ -173,6 +173,14 @@ impl ZoneTable {
         Ok(())
     }
 
+    /// Whether any zone that `[slba, slba + nlb)` touches is Offline (Dataset
+    /// Management on a zoned namespace, ZNS 3.3.3).
+    pub fn any_offline(&self, slba: u64, nlb: u64) -> bool {
+        let zs = self.geo.zone_size;
+        let last = (slba + nlb.max(1) - 1) / zs;
+        (slba / zs..=last.min(self.geo.zones as u64 - 1)).any(|i| self.zones[i as usize].state == ZoneState::Offline)
+    }
+
     /// Admit a write of `nlb` blocks (ZNS 2.1.1.2 writing to zones, 3.4.1 Zone
     /// Append): the zone must be writable, a write must start at the write
     /// pointer and every write must end within the zone's capacity. An Empty or

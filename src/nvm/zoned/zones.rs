@@ -69,6 +69,12 @@ impl Zones {
         Zones { table: Mutex::new(table), io, file, dirty: Mutex::new(BTreeSet::new()), zasl }
     }
 
+    /// Blocks in whole zones: the namespace's size.
+    pub fn blocks(&self) -> u64 {
+        let g = self.geometry();
+        g.zones as u64 * g.zone_size
+    }
+
     pub fn geometry(&self) -> ZoneGeometry {
         *self.table.lock().unwrap().geometry()
     }
