@@ -156,7 +156,9 @@ pub fn oncs() -> u16 {
 pub fn namespace_data(ns: &Namespace) -> Page4k {
     let f = ns.format();
     let mut p = Page4k::default();
-    let nlb = f.nlbas();
+    // A zoned namespace is its whole zones (QEMU's device also cuts the rest):
+    // Linux refuses a zoned disk whose capacity does not end at a zone boundary.
+    let nlb = ns.blocks(&f);
     let idx = f.index;
     let flbas = (idx & 0xf) | (f.extended as u8) << 4 | ((idx >> 4) & 3) << 5;
     let any_md = ns.formats.iter().any(|l| l.ms >= 8);

@@ -18,7 +18,15 @@ const ZCAP: u64 = 48;
 /// bytes, 48 writable; at most 2 open, 3 active; 64-byte extensions.
 fn host() -> FakeHost {
     let ns = |nsid: u32| {
-        Namespace::new(nsid, Arc::new(MemStore::new(256 * 512)), standard_formats(0, 0), 0, false, Protection::NONE, 7)
+        Namespace::new(
+            nsid,
+            Arc::new(MemStore::new(256 * 512 + 3 * 512)),
+            standard_formats(0, 0),
+            0,
+            false,
+            Protection::NONE,
+            7,
+        )
     };
     let geo = ZoneGeometry {
         zone_size: ZSZE,
@@ -100,6 +108,10 @@ fn identify_and_the_effects_log_describe_a_zoned_namespace() {
     assert_eq!((u64::from_le_bytes(p[2816..2824].try_into().unwrap()), p[2824]), (ZSZE, 1), "ZSZE, ZDES");
     let (c, _) = h.admin_read(cmd::identify(5, 1).with_cdw(11, 2 << 24), PAGE);
     assert_eq!(c.status, Status::INVALID_FIELD, "the conventional namespace has no ZNS structure");
+    // NSZE: the whole zones only. Namespace 2's image is 256 blocks = 4 zones; a
+    // fifth, partial zone would make Linux refuse the disk.
+    let (_, p) = h.identify(0, 2);
+    assert_eq!(u64::from_le_bytes(p[0..8].try_into().unwrap()), 4 * ZSZE, "NSZE");
     let (c, p) = h.admin_read(cmd::identify(0x1c, 0), PAGE);
     assert_eq!((c.status, p[0]), (Status::SUCCESS, 0b101), "NVM and ZNS in combination 0");
     // Effects log for CSI 02h: Zone Append supported (Linux forces read-only otherwise).
