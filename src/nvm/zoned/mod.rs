@@ -9,6 +9,8 @@ pub mod commands;
 pub mod persist;
 pub mod report;
 pub mod table;
+#[cfg(test)]
+mod test_fixtures;
 pub mod zones;
 
 pub use table::{SendOutcome, WriteGrant, WriteKind, Zone, ZoneGeometry, ZoneTable};

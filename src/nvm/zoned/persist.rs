@@ -151,35 +151,8 @@ impl ZoneFile {
 mod tests {
     use super::*;
     use crate::nvm::zoned::table::{WriteKind, ZoneTable};
+    use crate::nvm::zoned::test_fixtures::{geo, Scratch};
     use crate::spec::zns::SendAction;
-
-    /// A directory of this test's own, removed when dropped.
-    struct Scratch(PathBuf);
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let d = std::env::temp_dir().join(format!("vnvme-zones-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&d);
-            std::fs::create_dir_all(&d).unwrap();
-            Scratch(d)
-        }
-    }
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn geo() -> ZoneGeometry {
-        ZoneGeometry {
-            zone_size: 16,
-            zone_capacity: 12,
-            zones: 4,
-            max_open: 2,
-            max_active: 3,
-            ext_size: 64,
-            cross_read: false,
-        }
-    }
 
     #[test]
     fn zones_come_back_as_they_were_saved() {

@@ -1,18 +1,7 @@
 use super::*;
 use crate::spec::zns::ZoneState::*;
 
-/// 4 zones of 16 blocks, 12 writable; at most 2 open and 3 active.
-fn geo() -> ZoneGeometry {
-    ZoneGeometry {
-        zone_size: 16,
-        zone_capacity: 12,
-        zones: 4,
-        max_open: 2,
-        max_active: 3,
-        ext_size: 64,
-        cross_read: false,
-    }
-}
+use super::super::test_fixtures::geo;
 
 fn states(t: &ZoneTable) -> Vec<ZoneState> {
     t.zones().iter().map(|z| z.state).collect()

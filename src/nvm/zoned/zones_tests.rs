@@ -1,32 +1,10 @@
+use super::super::test_fixtures::Scratch;
 use super::*;
 use crate::spec::zns::{status as zs, ZoneState};
-use std::path::PathBuf;
 
+/// The shared geometry without descriptor extensions.
 fn geo() -> ZoneGeometry {
-    ZoneGeometry {
-        zone_size: 16,
-        zone_capacity: 12,
-        zones: 4,
-        max_open: 2,
-        max_active: 3,
-        ext_size: 0,
-        cross_read: false,
-    }
-}
-
-struct Scratch(PathBuf);
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("vnvme-zones-io-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-}
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    ZoneGeometry { ext_size: 0, ..super::super::test_fixtures::geo() }
 }
 
 fn ok(_: u64) -> Result<(), ()> {
@@ -103,7 +81,7 @@ fn reset_deallocates_before_the_zone_is_empty_and_select_all_skips_what_it_does_
 
 #[test]
 fn durable_writes_and_management_reach_the_zone_file_and_others_wait_for_flush() {
-    let dir = Scratch::new("durable");
+    let dir = Scratch::new("io-durable");
     let image = dir.0.join("z.img");
     let z = Zones::open(&image, geo(), 0).unwrap();
     z.write(WriteKind::AtWritePointer, 0, 2, true, ok).unwrap();
