@@ -193,7 +193,9 @@ impl CommandHook for ControlPlane {
             let effective = match f.action {
                 Action::Status { .. } => Some(i) == status_rule,
                 Action::Delay(_) => true,
-                Action::Corrupt(_) | Action::TransientGuard | Action::Widen(_) => status_rule.is_none(),
+                Action::Corrupt(_) | Action::TransientGuard | Action::Widen(_) | Action::Zone(_) => {
+                    status_rule.is_none()
+                }
             };
             if !effective {
                 continue;
@@ -207,6 +209,7 @@ impl CommandHook for ControlPlane {
                 }
                 Action::Delay(d) => inj.delay += d,
                 Action::Widen(d) => inj.widen += d,
+                Action::Zone(z) => inj.zones.push((z, f.lba_overlap.0, f.lba_overlap.1)),
             }
             inj.fired.push(f.label);
         }

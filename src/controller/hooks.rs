@@ -22,6 +22,14 @@ pub struct CommandView {
 /// Protection information tags a fault can spoil on the medium.
 pub use crate::nvm::inject::StoredTag as Tag;
 
+/// A zone state a fault forces on a zone (ZNS 2.1.1.3: a zone may go Read Only
+/// or Offline by means outside the spec, such as media wear).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ZoneFault {
+    ReadOnly,
+    Offline,
+}
+
 /// What the hook asks the controller to do with one command.
 #[derive(Clone, Debug, Default)]
 pub struct Injection {
@@ -30,6 +38,9 @@ pub struct Injection {
     /// Spoil these stored tags of the blocks in [first, last] before executing
     /// (sticky: on the medium until rewritten).
     pub corrupt: Vec<(Tag, u64, u64)>,
+    /// Fail the zones holding the blocks in [first, last] before executing
+    /// (sticky: a zone stays Read Only or Offline).
+    pub zones: Vec<(ZoneFault, u64, u64)>,
     /// Flip the guard of the tuples returned to the host by this read.
     pub transient_guard: bool,
     /// Wait this long after fetching a write before reading its data from guest
@@ -45,6 +56,7 @@ impl Injection {
     pub fn is_empty(&self) -> bool {
         self.status.is_none()
             && self.corrupt.is_empty()
+            && self.zones.is_empty()
             && !self.transient_guard
             && self.widen.is_zero()
             && self.delay.is_zero()

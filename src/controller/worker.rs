@@ -192,6 +192,20 @@ fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller
             tracing::warn!("fault injection: corrupting stored PI failed: {e}");
         }
     }
+    for &(fault, first, last) in &inj.zones {
+        let to = match fault {
+            crate::controller::hooks::ZoneFault::ReadOnly => crate::spec::zns::ZoneState::ReadOnly,
+            crate::controller::hooks::ZoneFault::Offline => crate::spec::zns::ZoneState::Offline,
+        };
+        match &ns.zoned {
+            Some(z) => {
+                if let Err(e) = z.fail(first, last, to) {
+                    tracing::warn!("fault injection: saving the failed zone state failed: {e}");
+                }
+            }
+            None => tracing::warn!("fault injection: namespace {} is not zoned; zone rule ignored", ns.nsid),
+        }
+    }
 }
 
 fn execute(

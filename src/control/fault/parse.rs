@@ -9,7 +9,7 @@
 //! This file does not check that a namespace exists: the plan does not know the
 //! namespaces, the control plane does.
 
-use super::rule::{Action, FaultRule, Op, Tag, When};
+use super::rule::{Action, FaultRule, Op, Tag, When, ZoneFault};
 use std::fmt;
 use std::num::IntErrorKind;
 use std::str::FromStr;
@@ -24,7 +24,8 @@ const WHEN: usize = 3;
 const ACTION: usize = 4;
 const NAME: usize = 5;
 
-const ACTIONS: &str = "guard, apptag, reftag, xguard, status:SCT:SC[:dnr], delay:US, widen:US";
+const ACTIONS: &str =
+    "guard, apptag, reftag, xguard, status:SCT:SC[:dnr], delay:US, widen:US, zone-read-only, zone-offline";
 
 /// Why a rule string is not a rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +211,8 @@ fn parse_action(value: &str) -> Result<Action, RuleError> {
         ("apptag", []) => Ok(Action::Corrupt(Tag::AppTag)),
         ("reftag", []) => Ok(Action::Corrupt(Tag::RefTag)),
         ("xguard", []) => Ok(Action::TransientGuard),
+        ("zone-read-only", []) => Ok(Action::Zone(ZoneFault::ReadOnly)),
+        ("zone-offline", []) => Ok(Action::Zone(ZoneFault::Offline)),
         ("status", [sct, sc]) => status(value, sct, sc, false),
         ("status", [sct, sc, dnr]) if dnr.trim().eq_ignore_ascii_case("dnr") => status(value, sct, sc, true),
         ("status", [_, _, other]) => Err(bad("action", value, format!("`{other}` after SC: only `dnr` may follow"))),
@@ -217,7 +220,7 @@ fn parse_action(value: &str) -> Result<Action, RuleError> {
         ("delay", [us]) => Ok(Action::Delay(micros(us)?)),
         ("widen", [us]) => Ok(Action::Widen(micros(us)?)),
         ("delay" | "widen", _) => Err(bad("action", value, format!("expected {kind}:US (microseconds)"))),
-        ("guard" | "apptag" | "reftag" | "xguard", _) => {
+        ("guard" | "apptag" | "reftag" | "xguard" | "zone-read-only" | "zone-offline", _) => {
             Err(bad("action", value, format!("`{kind}` takes no argument")))
         }
         _ => Err(bad("action", value, format!("unknown action (one of {ACTIONS})"))),

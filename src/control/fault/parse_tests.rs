@@ -192,3 +192,18 @@ fn error_converts_to_string() {
     let e: String = "ns=1".parse::<FaultRule>().map_err(String::from).unwrap_err();
     assert!(e.contains("no action="));
 }
+
+#[test]
+fn zone_operations_and_zone_actions_parse_and_print_back() {
+    for text in [
+        "ns=2,op=append,when=once,action=zone-offline",
+        "ns=*,op=zone-mgmt,lba=4096-8191,when=nth:3,action=zone-read-only",
+    ] {
+        assert_eq!(parse(text).to_string(), text);
+    }
+    assert_eq!(parse("ns=1,op=write,action=zone-read-only").action, Action::Zone(ZoneFault::ReadOnly));
+    assert!(error("ns=1,action=zone-offline:3").contains("takes no argument"));
+    assert_eq!(Op::from_opcode(0x7d), Some(Op::Append));
+    assert_eq!(Op::from_opcode(0x79), Some(Op::ZoneMgmt));
+    assert_eq!(Op::from_opcode(0x7a), Some(Op::ZoneMgmt));
+}

@@ -6,6 +6,7 @@
 //! This file only defines the vocabulary and prints it.
 
 use crate::spec::opcode::nvm as opcode;
+use crate::spec::zns::opcode as zop;
 use std::fmt;
 use std::time::Duration;
 
@@ -18,6 +19,10 @@ pub enum Op {
     Copy,
     Verify,
     Compare,
+    /// Zone Append (ZNS 3.4.1).
+    Append,
+    /// Zone Management Send and Receive (ZNS 3.4.2, 3.4.3).
+    ZoneMgmt,
     /// Any of the commands above; never a command [`Op::from_opcode`] does not know.
     Any,
 }
@@ -38,6 +43,8 @@ impl Op {
             opcode::COPY => Some(Op::Copy),
             opcode::VERIFY => Some(Op::Verify),
             opcode::COMPARE => Some(Op::Compare),
+            zop::ZONE_APPEND => Some(Op::Append),
+            zop::ZONE_MGMT_SEND | zop::ZONE_MGMT_RECV => Some(Op::ZoneMgmt),
             _ => None,
         }
     }
@@ -55,11 +62,14 @@ impl Op {
             Op::Copy => "copy",
             Op::Verify => "verify",
             Op::Compare => "compare",
+            Op::Append => "append",
+            Op::ZoneMgmt => "zone-mgmt",
             Op::Any => "any",
         }
     }
 
-    pub(crate) const ALL: [Op; 6] = [Op::Read, Op::Write, Op::Copy, Op::Verify, Op::Compare, Op::Any];
+    pub(crate) const ALL: [Op; 8] =
+        [Op::Read, Op::Write, Op::Copy, Op::Verify, Op::Compare, Op::Append, Op::ZoneMgmt, Op::Any];
 }
 
 /// Which matches of a rule fire (`when=`).
@@ -94,7 +104,14 @@ pub enum Action {
     Delay(Duration),
     /// `widen:US`: read a write's data from guest memory this long after fetch.
     Widen(Duration),
+    /// `zone-read-only` / `zone-offline`: before the command runs, every zone the
+    /// matched blocks are in goes Read Only or Offline, as a failing ZNS drive's
+    /// zones do (ZNS 2.1.1.3); sticky. No effect on a namespace that is not zoned.
+    Zone(ZoneFault),
 }
+
+/// What a `zone-*` action does to a zone.
+pub use crate::controller::hooks::ZoneFault;
 
 /// One fault rule. `id` is 0 until [`FaultPlan::add`](super::FaultPlan::add)
 /// assigns one; `text` is the canonical rule string (what `Display` prints).
@@ -152,6 +169,8 @@ impl fmt::Display for Action {
             }
             Action::Delay(d) => write!(f, "delay:{}", d.as_micros()),
             Action::Widen(d) => write!(f, "widen:{}", d.as_micros()),
+            Action::Zone(ZoneFault::ReadOnly) => f.write_str("zone-read-only"),
+            Action::Zone(ZoneFault::Offline) => f.write_str("zone-offline"),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! on a conventional namespace.
 
 use super::fake_host::{cmd, FakeHost, PAGE};
+use crate::controller::hooks::{CommandHook, CommandView, Completed, Injection, ZoneFault};
 use crate::nvm::namespace::{standard_formats, Namespace, Protection};
 use crate::nvm::zoned::{ZoneGeometry, Zones};
 use crate::spec::zns::{opcode as zop, status as zs};
@@ -175,4 +176,52 @@ fn zone_commands_on_a_conventional_namespace_are_invalid_opcodes() {
     // Conventional writes anywhere, as before.
     let data = h.alloc_with(&[5u8; 512]);
     assert_eq!(h.io(1, cmd::write(1, 77, 1).with_prps(data, 0)).status, Status::SUCCESS);
+}
+
+/// Zone faults to inject into the next command of an opcode: (opcode, faults).
+type PlannedZoneFaults = Option<(u8, Vec<(ZoneFault, u64, u64)>)>;
+
+/// Injects the planned zone faults into the next command of their opcode.
+struct ZoneFaultHook(std::sync::Mutex<PlannedZoneFaults>);
+
+impl CommandHook for ZoneFaultHook {
+    fn active(&self) -> bool {
+        true
+    }
+    fn detect_mutation(&self) -> bool {
+        false
+    }
+    fn before(&self, cmd: &CommandView) -> Injection {
+        let mut p = self.0.lock().unwrap();
+        match p.take() {
+            Some((op, zones)) if op == cmd.opcode => Injection { zones, ..Default::default() },
+            other => {
+                *p = other;
+                Injection::default()
+            }
+        }
+    }
+    fn completed(&self, _: &Completed) {}
+}
+
+#[test]
+fn a_zone_fault_makes_the_zone_read_only_or_offline_before_the_command_runs() {
+    let mut h = host();
+    let hook = Arc::new(ZoneFaultHook(std::sync::Mutex::new(None)));
+    assert!(h.ctrl.shared.hook.set(hook.clone()).is_ok());
+    assert_eq!(write(&mut h, 0x01, ZSZE, 0xd1, 2).status, Status::SUCCESS);
+    *hook.0.lock().unwrap() = Some((0x01, vec![(ZoneFault::ReadOnly, ZSZE + 2, ZSZE + 2)]));
+    assert_eq!(write(&mut h, 0x01, ZSZE + 2, 0xd2, 1).status, zs::ZONE_IS_READ_ONLY, "the write that met the fault");
+    let (s, d) = read(&mut h, 2, ZSZE, 2);
+    assert_eq!((s, d[0]), (Status::SUCCESS, 0xd1), "a read-only zone still reads");
+    assert_eq!(
+        h.io(1, send(ZSZE, 0x04, false)).status,
+        zs::INVALID_ZONE_STATE_TRANSITION,
+        "no reset of a read-only zone"
+    );
+    *hook.0.lock().unwrap() = Some((0x02, vec![(ZoneFault::Offline, ZSZE, ZSZE + 1)]));
+    assert_eq!(read(&mut h, 2, ZSZE, 2).0, zs::ZONE_IS_OFFLINE, "the read that met the fault");
+    let (_, d) = report(&mut h, 0, 0, false, 64 + 4 * 64);
+    assert_eq!(d[1], (0xf, u64::MAX), "offline, no write pointer");
+    assert_eq!(h.io(1, send(ZSZE, 0x05, false)).status, Status::SUCCESS, "offlining an offline zone changes nothing");
 }

@@ -188,6 +188,27 @@ impl Zones {
         }
     }
 
+    /// The controller fails every zone holding an LBA of [first, last] (a fault
+    /// rule): Read Only or Offline, saved at once. Returns how many zones changed.
+    pub fn fail(&self, first: u64, last: u64, to: crate::spec::zns::ZoneState) -> io::Result<usize> {
+        let mut t = self.table.lock().unwrap();
+        let zones = t.geometry().zones as u64;
+        let (a, b) = (first / t.geometry().zone_size, (last / t.geometry().zone_size).min(zones.saturating_sub(1)));
+        let mut changed = 0;
+        for i in a..=b.max(a) {
+            if i >= zones {
+                break;
+            }
+            let i = i as u32;
+            if t.zone(i).state != to && t.zone(i).state != crate::spec::zns::ZoneState::Offline {
+                t.fail_zone(i, to);
+                self.save_now(&t, i)?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
     /// Write the records of zones written since the last flush and sync them
     /// (Flush with a volatile write cache, shutdown).
     pub fn flush(&self) -> io::Result<()> {
