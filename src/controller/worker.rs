@@ -198,11 +198,11 @@ fn apply_corruption(shared: &Shared, view: &CommandView, inj: &crate::controller
             crate::controller::hooks::ZoneFault::Offline => crate::spec::zns::ZoneState::Offline,
         };
         match &ns.zoned {
-            Some(z) => {
-                if let Err(e) = z.fail(first, last, to) {
-                    tracing::warn!("fault injection: saving the failed zone state failed: {e}");
-                }
-            }
+            Some(z) => match z.fail(first, last, to) {
+                Ok(0) => {}
+                Ok(_) => crate::controller::admin::aer::zone_descriptor_changed(shared, ns.nsid),
+                Err(e) => tracing::warn!("fault injection: saving the failed zone state failed: {e}"),
+            },
             None => tracing::warn!("fault injection: namespace {} is not zoned; zone rule ignored", ns.nsid),
         }
     }

@@ -20,6 +20,12 @@ pub const ERROR_INVALID_DOORBELL_VALUE: u8 = 0x01;
 pub const SMART_TEMPERATURE: u8 = 0x01;
 /// Notice information (Figure 149).
 pub const NOTICE_NS_ATTRIBUTE_CHANGED: u8 = 0x00;
+/// Zone Descriptor Changed (ZNS Figure 43), reported with log page BFh and the
+/// namespace in DW1.
+pub const NOTICE_ZONE_DESCRIPTOR_CHANGED: u8 = 0xef;
+/// Asynchronous Event Configuration bit 27: Zone Descriptor Changed Notices
+/// (ZNS Figure 42); Identify Controller OAES bit 27 advertises them.
+pub const AEC_ZONE_DESCRIPTOR_CHANGED: u32 = 1 << 27;
 
 /// Limit on outstanding AER commands (Identify AERL is zero's based).
 pub const AERL: u8 = 3;
@@ -29,17 +35,19 @@ pub struct AsyncEvent {
     pub etype: u8,
     pub info: u8,
     pub log_page: u8,
+    /// Completion DW1: the namespace, for the events that name one (0 otherwise).
+    pub nsid: u32,
 }
 
 impl AsyncEvent {
     pub fn error(info: u8) -> Self {
-        AsyncEvent { etype: TYPE_ERROR, info, log_page: 0x01 }
+        AsyncEvent { etype: TYPE_ERROR, info, log_page: 0x01, nsid: 0 }
     }
     pub fn smart(info: u8) -> Self {
-        AsyncEvent { etype: TYPE_SMART, info, log_page: 0x02 }
+        AsyncEvent { etype: TYPE_SMART, info, log_page: 0x02, nsid: 0 }
     }
     pub fn notice(info: u8, log_page: u8) -> Self {
-        AsyncEvent { etype: TYPE_NOTICE, info, log_page }
+        AsyncEvent { etype: TYPE_NOTICE, info, log_page, nsid: 0 }
     }
     fn dw0(&self) -> u32 {
         self.etype as u32 | (self.info as u32) << 8 | (self.log_page as u32) << 16
@@ -75,7 +83,14 @@ impl AerState {
             let ev = self.pending.remove(i);
             self.masked_types |= 1 << ev.etype;
             let cid = self.outstanding.remove(0);
-            out.push(CompletionEntry { dw0: ev.dw0(), dw1: 0, sq_head: 0, sq_id: 0, cid, status: Status::SUCCESS });
+            out.push(CompletionEntry {
+                dw0: ev.dw0(),
+                dw1: ev.nsid,
+                sq_head: 0,
+                sq_id: 0,
+                cid,
+                status: Status::SUCCESS,
+            });
         }
         out
     }
@@ -85,7 +100,7 @@ impl AerState {
         let t = match lid {
             0x01 => TYPE_ERROR,
             0x02 => TYPE_SMART,
-            0x04 => TYPE_NOTICE,
+            0x04 | 0xbf => TYPE_NOTICE,
             _ => return Vec::new(),
         };
         self.masked_types &= !(1 << t);
@@ -126,6 +141,16 @@ pub fn request(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
     };
     sh.complete_aers(done);
     Outcome::Deferred
+}
+
+/// Zone Descriptor Changed (ZNS 4.1.1): the controller changed a zone of
+/// namespace `nsid` on its own (here: a fault rule made it Read Only or
+/// Offline). The zone is on the Changed Zone List already; the notice goes out
+/// only if the host enabled it (AEC bit 27; Linux does not).
+pub fn zone_descriptor_changed(sh: &crate::controller::Shared, nsid: u32) {
+    if sh.aer.lock().unwrap().config & AEC_ZONE_DESCRIPTOR_CHANGED != 0 {
+        sh.raise_event(AsyncEvent { nsid, ..AsyncEvent::notice(NOTICE_ZONE_DESCRIPTOR_CHANGED, 0xbf) });
+    }
 }
 
 #[cfg(test)]

@@ -98,8 +98,9 @@ pub fn controller_data(ctrl: &Controller) -> Page4k {
         .u8(c::MDTS, cfg.mdts)
         .u16(c::CNTLID, crate::nvm::ns_table::CNTLID)
         .u32(c::VER, crate::spec::registers::VERSION_2_1)
-        // OAES bit 8: Namespace Attribute Notices (sent after Format NVM).
-        .u32(c::OAES, 1 << 8)
+        // OAES bit 8: Namespace Attribute Notices (sent after Format NVM); bit 27:
+        // Zone Descriptor Changed Notices (ZNS Figure 44), when a namespace is zoned.
+        .u32(c::OAES, 1 << 8 | (table.snapshot().iter().any(|ns| ns.zoned.is_some()) as u32) << 27)
         .u32(c::CTRATT, c::CTRATT_ELBAS)
         .u8(c::CNTRLTYPE, 1)
         .u16(

@@ -15,6 +15,8 @@ pub mod lid {
     pub const FIRMWARE_SLOT: u8 = 0x03;
     pub const CHANGED_NAMESPACES: u8 = 0x04;
     pub const COMMAND_EFFECTS: u8 = 0x05;
+    /// Changed Zone List (ZNS Figure 45), an I/O command set specific page.
+    pub const CHANGED_ZONES: u8 = 0xbf;
 }
 
 const SUPPORTED_LIDS: [u8; 6] =
@@ -88,6 +90,27 @@ pub fn get_log_page(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             crate::spec::zns::CSI_ZNS => command_effects(sh.namespaces.managed(), true),
             _ => return fail(Status::INVALID_FIELD),
         },
+        // Changed Zone List (ZNS 4.1.4.1, Figure 46): the zones of this zoned
+        // namespace whose descriptors the controller changed (a zone it made Read
+        // Only or Offline), by zone start LBA; more than 511 reads as FFFFh (the
+        // host re-reads every zone). Read with RAE clear, the list starts over.
+        lid::CHANGED_ZONES if csi == crate::spec::zns::CSI_ZNS => {
+            let Some(z) = sh.namespaces.snapshot().active(nsid).and_then(|ns| ns.zoned.clone()) else {
+                return fail(Status::INVALID_FIELD);
+            };
+            let mut t = z.table();
+            let changed = if rae { t.changed() } else { t.take_changed() };
+            let mut d = vec![0u8; 4096];
+            if changed.len() > 511 {
+                d[0..2].copy_from_slice(&0xffffu16.to_le_bytes());
+            } else {
+                d[0..2].copy_from_slice(&(changed.len() as u16).to_le_bytes());
+                for (i, zslba) in changed.iter().enumerate() {
+                    d[8 + i * 8..16 + i * 8].copy_from_slice(&zslba.to_le_bytes());
+                }
+            }
+            d
+        }
         _ => return fail(Status::INVALID_LOG_PAGE),
     };
     if offset > data.len() as u64 {

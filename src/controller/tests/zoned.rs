@@ -225,3 +225,36 @@ fn a_zone_fault_makes_the_zone_read_only_or_offline_before_the_command_runs() {
     assert_eq!(d[1], (0xf, u64::MAX), "offline, no write pointer");
     assert_eq!(h.io(1, send(ZSZE, 0x05, false)).status, Status::SUCCESS, "offlining an offline zone changes nothing");
 }
+
+#[test]
+fn a_failed_zone_is_on_the_changed_zone_list_and_noticed_only_when_enabled() {
+    let mut h = host();
+    let hook = Arc::new(ZoneFaultHook(std::sync::Mutex::new(None)));
+    assert!(h.ctrl.shared.hook.set(hook.clone()).is_ok());
+    let oaes = |h: &mut FakeHost| u32::from_le_bytes(h.identify(1, 0).1[92..96].try_into().unwrap());
+    assert_eq!(oaes(&mut h) & 1 << 27, 1 << 27, "OAES: Zone Descriptor Changed Notices");
+    let changed = |h: &mut FakeHost, rae: bool| {
+        let sqe = cmd::get_log_page(0xbf, 2, 4096).with_cdw(14, 2 << 24);
+        let sqe = if rae { sqe.with_cdw(10, sqe.cdw10() | 1 << 15) } else { sqe };
+        let (c, d) = h.admin_read(sqe, 4096);
+        assert_eq!(c.status, Status::SUCCESS);
+        let n = u16::from_le_bytes([d[0], d[1]]) as usize;
+        (0..n).map(|i| u64::from_le_bytes(d[8 + i * 8..16 + i * 8].try_into().unwrap())).collect::<Vec<_>>()
+    };
+    // Not enabled: listed, no notice.
+    *hook.0.lock().unwrap() = Some((0x02, vec![(ZoneFault::ReadOnly, 0, 0)]));
+    read(&mut h, 2, 0, 1);
+    assert_eq!(changed(&mut h, true), [0], "RAE keeps the list");
+    assert_eq!(changed(&mut h, false), [0]);
+    assert!(changed(&mut h, false).is_empty(), "read with RAE clear, the list starts over");
+    // Enabled (AEC bit 27): an outstanding AER completes with notice EFh, log BFh, DW1 = NSID.
+    assert_eq!(h.admin(cmd::set_features(0x0b, 1 << 27)).status, Status::SUCCESS);
+    let aer = h.submit(0, cmd::async_event_request());
+    assert!(h.try_completion(0).is_none());
+    *hook.0.lock().unwrap() = Some((0x02, vec![(ZoneFault::Offline, 3 * ZSZE, 3 * ZSZE)]));
+    assert_eq!(read(&mut h, 2, 3 * ZSZE, 1).0, zs::ZONE_IS_OFFLINE);
+    let e = h.wait_completion(0, std::time::Duration::from_secs(5)).expect("the notice");
+    h.ring_cq(0);
+    assert_eq!((e.cid, e.dw0, e.dw1), (aer, 0x02 | 0xef << 8 | 0xbf << 16, 2));
+    assert_eq!(changed(&mut h, false), [3 * ZSZE]);
+}

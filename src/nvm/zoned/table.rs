@@ -361,6 +361,11 @@ impl ZoneTable {
         }
     }
 
+    /// The Changed Zone List without clearing it (a log read with RAE set).
+    pub fn changed(&self) -> Vec<u64> {
+        self.changed.iter().map(|&i| self.zslba(i)).collect()
+    }
+
     /// Take the Changed Zone List: the zones whose descriptors the controller
     /// changed since the last read (ZNS 4.1.4.1), as zone start LBAs.
     pub fn take_changed(&mut self) -> Vec<u64> {
