@@ -113,6 +113,7 @@ impl From<&PiError> for Status {
 /// Error Information log.
 impl From<PiError> for Completion {
     fn from(e: PiError) -> Completion {
+        tracing::debug!("PI check failed: {e}");
         Completion::err_at(Status::from(&e), e.lba)
     }
 }
