@@ -56,10 +56,7 @@ fn append(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<u64, Compl
         let remap = if piremap { protection::remapped_context(&f, &cmd.tags(), zslba, alba)? } else { None };
         rw::store_write(env, bufs, cmd, &p, alba, remap.as_ref())
     };
-    let alba = z.write(WriteKind::Append, zslba, nlb, durable, write).map_err(|e| match e {
-        super::ZoneWriteError::Zone(s) => Completion::err_at(s, zslba),
-        super::ZoneWriteError::Write(c) => c,
-    })?;
+    let alba = z.write(WriteKind::Append, zslba, nlb, durable, write).map_err(|e| e.completion(zslba))?;
     Ok(alba)
 }
 

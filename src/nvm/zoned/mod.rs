@@ -31,10 +31,17 @@ pub fn at_write_pointer(
     write: impl FnOnce() -> Result<(), Completion>,
 ) -> Result<(), Completion> {
     let Some(z) = &ns.zoned else { return write() };
-    z.write(WriteKind::AtWritePointer, slba, nlb, durable, |_| write()).map(|_| ()).map_err(|e| match e {
-        ZoneWriteError::Zone(s) => Completion::err_at(s, slba),
-        ZoneWriteError::Write(c) => c,
-    })
+    z.write(WriteKind::AtWritePointer, slba, nlb, durable, |_| write()).map(|_| ()).map_err(|e| e.completion(slba))
+}
+
+impl ZoneWriteError<Completion> {
+    /// The command's completion: a zone's refusal names the command's SLBA.
+    pub fn completion(self, slba: u64) -> Completion {
+        match self {
+            ZoneWriteError::Zone(s) => Completion::err_at(s, slba),
+            ZoneWriteError::Write(c) => c,
+        }
+    }
 }
 
 /// Reads, Verify, Compare and Copy sources of a zoned namespace: not across a
