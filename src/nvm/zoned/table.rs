@@ -39,6 +39,21 @@ pub struct ZoneGeometry {
     pub cross_read: bool,
 }
 
+impl ZoneGeometry {
+    /// The index of the zone holding `lba`, if the namespace has it.
+    pub fn index_of(&self, lba: u64) -> Option<u32> {
+        let i = lba / self.zone_size;
+        (i < self.zones as u64).then_some(i as u32)
+    }
+
+    /// The zones holding any block of [first, last], cut at the last zone (empty
+    /// when `first` is past it).
+    pub fn zones_holding(&self, first: u64, last: u64) -> std::ops::Range<u32> {
+        let end = (last / self.zone_size + 1).min(self.zones as u64) as u32;
+        (first / self.zone_size).min(end as u64) as u32..end
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {
     pub state: ZoneState,
@@ -150,8 +165,7 @@ impl ZoneTable {
     }
     /// The index of the zone holding `lba`, if the namespace has it.
     pub fn index_of(&self, lba: u64) -> Option<u32> {
-        let i = lba / self.geo.zone_size;
-        (i < self.geo.zones as u64).then_some(i as u32)
+        self.geo.index_of(lba)
     }
     /// Zone Start LBA of zone `i`.
     pub fn zslba(&self, i: u32) -> u64 {
@@ -176,9 +190,7 @@ impl ZoneTable {
     /// Whether any zone that `[slba, slba + nlb)` touches is Offline (Dataset
     /// Management on a zoned namespace, ZNS 3.3.3).
     pub fn any_offline(&self, slba: u64, nlb: u64) -> bool {
-        let zs = self.geo.zone_size;
-        let last = (slba + nlb.max(1) - 1) / zs;
-        (slba / zs..=last.min(self.geo.zones as u64 - 1)).any(|i| self.zones[i as usize].state == ZoneState::Offline)
+        self.geo.zones_holding(slba, slba + nlb.max(1) - 1).any(|i| self.zones[i as usize].state == ZoneState::Offline)
     }
 
     /// Admit a write of `nlb` blocks (ZNS 2.1.1.2 writing to zones, 3.4.1 Zone

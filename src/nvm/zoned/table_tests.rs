@@ -250,3 +250,13 @@ fn a_shutdown_closes_open_zones_or_empties_unwritten_ones() {
     assert_eq!(states(&t), [Closed, Empty, Full, ReadOnly]);
     assert_eq!((t.open_count(), t.active_count()), (0, 1));
 }
+
+#[test]
+fn the_zones_holding_a_range_stop_at_the_last_zone() {
+    let g = geo();
+    assert_eq!(g.zones_holding(0, 0), 0..1);
+    assert_eq!(g.zones_holding(15, 16), 0..2, "a range across a boundary");
+    assert_eq!(g.zones_holding(40, 1000), 2..4, "cut at the last zone");
+    assert!(g.zones_holding(64, 70).is_empty(), "past the namespace");
+    assert_eq!((g.index_of(63), g.index_of(64)), (Some(3), None));
+}

@@ -25,6 +25,9 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 pub struct Zones {
+    /// The table's geometry, which never changes: read without the table's lock
+    /// (every command's range check asks for the namespace size).
+    geo: ZoneGeometry,
     table: Mutex<ZoneTable>,
     io: Vec<Mutex<()>>,
     file: Option<ZoneFile>,
@@ -66,17 +69,16 @@ impl Zones {
 
     fn with_table(table: ZoneTable, file: Option<ZoneFile>, zasl: u8) -> Self {
         let io = (0..table.geometry().zones).map(|_| Mutex::new(())).collect();
-        Zones { table: Mutex::new(table), io, file, dirty: Mutex::new(BTreeSet::new()), zasl }
+        Zones { geo: *table.geometry(), table: Mutex::new(table), io, file, dirty: Mutex::new(BTreeSet::new()), zasl }
     }
 
     /// Blocks in whole zones: the namespace's size.
     pub fn blocks(&self) -> u64 {
-        let g = self.geometry();
-        g.zones as u64 * g.zone_size
+        self.geo.zones as u64 * self.geo.zone_size
     }
 
     pub fn geometry(&self) -> ZoneGeometry {
-        *self.table.lock().unwrap().geometry()
+        self.geo
     }
 
     /// The table, locked: for reports and the control plane.
@@ -99,7 +101,7 @@ impl Zones {
         durable: bool,
         write: impl FnOnce(u64) -> Result<(), E>,
     ) -> Result<u64, ZoneWriteError<E>> {
-        let zone = self.table.lock().unwrap().index_of(slba).ok_or(ZoneWriteError::Zone(Status::LBA_OUT_OF_RANGE))?;
+        let zone = self.geo.index_of(slba).ok_or(ZoneWriteError::Zone(Status::LBA_OUT_OF_RANGE))?;
         let _io = self.io[zone as usize].lock().unwrap();
         let grant = self.table.lock().unwrap().begin_write(kind, slba, nlb).map_err(ZoneWriteError::Zone)?;
         let result = write(grant.lba);
@@ -192,14 +194,8 @@ impl Zones {
     /// rule): Read Only or Offline, saved at once. Returns how many zones changed.
     pub fn fail(&self, first: u64, last: u64, to: crate::spec::zns::ZoneState) -> io::Result<usize> {
         let mut t = self.table.lock().unwrap();
-        let zones = t.geometry().zones as u64;
-        let (a, b) = (first / t.geometry().zone_size, (last / t.geometry().zone_size).min(zones.saturating_sub(1)));
         let mut changed = 0;
-        for i in a..=b.max(a) {
-            if i >= zones {
-                break;
-            }
-            let i = i as u32;
+        for i in self.geo.zones_holding(first, last) {
             if t.zone(i).state != to && t.zone(i).state != crate::spec::zns::ZoneState::Offline {
                 t.fail_zone(i, to);
                 self.save_now(&t, i)?;
