@@ -130,6 +130,16 @@ pub fn standard_formats(pif: u8, sts: u8) -> Vec<LbaFormat> {
 }
 
 impl Namespace {
+    /// The I/O command set the namespace belongs to: Zoned Namespace (02h) for a
+    /// zoned one, NVM (00h) otherwise (the CSI descriptor of Identify CNS 03h).
+    pub fn csi(&self) -> u8 {
+        if self.zoned.is_some() {
+            crate::spec::zns::CSI_ZNS
+        } else {
+            crate::spec::identify::CSI_NVM
+        }
+    }
+
     pub fn new(
         nsid: u32,
         store: Arc<dyn BlockStore>,

@@ -29,8 +29,8 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         // Management is supported (NVMe-Base 5.1.13.2.1).
         cns::NAMESPACE if nsid == 0xffff_ffff && managed => Ok(lists::common_namespace_data()),
         cns::NAMESPACE => namespace_page(&set, nsid, namespace_data),
-        cns::ACTIVE_NS_LIST => lists::ns_list(&set, nsid, false),
-        cns::CSI_ACTIVE_NS_LIST if csi == CSI_NVM => lists::ns_list(&set, nsid, false),
+        cns::ACTIVE_NS_LIST => lists::ns_list(&set, nsid, false, None),
+        cns::CSI_ACTIVE_NS_LIST if csi == CSI_NVM || csi == CSI_ZNS => lists::ns_list(&set, nsid, false, Some(csi)),
         cns::NS_ID_DESCRIPTORS => match set.active(nsid) {
             Some(ns) => Ok(descriptors(ns)),
             None => Err(Status::INVALID_NAMESPACE),
@@ -42,14 +42,18 @@ pub fn identify(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
             Some(_) => Err(Status::INVALID_FIELD),
             None => namespace_page(&set, nsid, zns_namespace_data),
         },
+        cns::CSI_ALLOCATED_NAMESPACE if csi == CSI_ZNS => match set.entry(nsid).filter(|e| e.ns.zoned.is_none()) {
+            Some(_) => Err(Status::INVALID_FIELD),
+            None => lists::allocated_page(&set, nsid, zns_namespace_data),
+        },
         cns::CSI_CONTROLLER if csi == CSI_ZNS => Ok(zns_controller_data(&set)),
         cns::CS_INDEPENDENT_NAMESPACE => namespace_page(&set, nsid, |ns| {
             let mut p = Page4k::default();
             p.u8(indep_ns::NMIC, ns.nmic).u8(indep_ns::NSTAT, 1);
             p
         }),
-        cns::ALLOCATED_NS_LIST => lists::ns_list(&set, nsid, true),
-        cns::CSI_ALLOCATED_NS_LIST if csi == CSI_NVM => lists::ns_list(&set, nsid, true),
+        cns::ALLOCATED_NS_LIST => lists::ns_list(&set, nsid, true, None),
+        cns::CSI_ALLOCATED_NS_LIST if csi == CSI_NVM || csi == CSI_ZNS => lists::ns_list(&set, nsid, true, Some(csi)),
         cns::ALLOCATED_NAMESPACE => lists::allocated_page(&set, nsid, namespace_data),
         cns::CSI_ALLOCATED_NAMESPACE if csi == CSI_NVM => lists::allocated_page(&set, nsid, nvm_namespace_data),
         cns::NS_ATTACHED_CONTROLLER_LIST => lists::attached_controllers(&set, nsid, (cdw10 >> 16) as u16),
@@ -242,7 +246,7 @@ fn descriptors(ns: &Namespace) -> Page4k {
         (nid::EUI64, &ns.eui64[..]),
         (nid::NGUID, &ns.nguid[..]),
         (nid::UUID, &ns.uuid[..]),
-        (nid::CSI, &[if ns.zoned.is_some() { CSI_ZNS } else { CSI_NVM }][..]),
+        (nid::CSI, &[ns.csi()][..]),
     ];
     for (t, v) in ids {
         p.u8(off, t).u8(off + 1, v.len() as u8).bytes(off + 4, v);

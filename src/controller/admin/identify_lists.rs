@@ -14,14 +14,22 @@ use crate::spec::identify::{ctrl_list, ns as n, Page4k};
 use crate::spec::Status;
 
 /// NSIDs above `after`, ascending, up to 1024 (a 4 KiB list): the active ones,
-/// or all allocated ones. FFFFFFFEh and FFFFFFFFh have no NSID above them worth
-/// listing and are Invalid Namespace or Format (NVMe-Base 5.1.13.2.2).
-pub fn ns_list(set: &NsSet, after: u32, allocated: bool) -> Result<Page4k, Status> {
+/// or all allocated ones; with `csi`, only the namespaces of that I/O command set
+/// (CNS 07h/1Ah: "associated with" the CSI, so a zoned namespace is in the list
+/// for 02h and not in the one for 00h). FFFFFFFEh and FFFFFFFFh have no NSID
+/// above them worth listing and are Invalid Namespace or Format (NVMe-Base
+/// 5.1.13.2.2).
+pub fn ns_list(set: &NsSet, after: u32, allocated: bool, csi: Option<u8>) -> Result<Page4k, Status> {
     if after >= 0xffff_fffe {
         return Err(Status::INVALID_NAMESPACE);
     }
     let mut p = Page4k::default();
-    let ids = set.allocated().filter(|e| allocated || e.attached).map(|e| e.ns.nsid).filter(|&id| id > after);
+    let ids = set
+        .allocated()
+        .filter(|e| allocated || e.attached)
+        .filter(|e| csi.is_none_or(|c| e.ns.csi() == c))
+        .map(|e| e.ns.nsid)
+        .filter(|&id| id > after);
     for (i, id) in ids.take(1024).enumerate() {
         p.u32(i * 4, id);
     }

@@ -123,6 +123,30 @@ fn identify_and_the_effects_log_describe_a_zoned_namespace() {
 }
 
 #[test]
+fn the_lists_by_command_set_hold_the_namespaces_of_that_set() {
+    let mut h = host();
+    let ids = |h: &mut FakeHost, cns: u8, csi: u32| {
+        let (c, p) = h.admin_read(cmd::identify(cns, 0).with_cdw(11, csi << 24), PAGE);
+        let ids: Vec<u32> =
+            p.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap())).take_while(|&id| id != 0).collect();
+        (c.status, ids)
+    };
+    // CNS 07h and 1Ah: namespaces "associated with" the CSI; the zoned one is
+    // in the ZNS list only. CNS 02h lists both.
+    for cns in [0x07, 0x1a] {
+        assert_eq!(ids(&mut h, cns, 0), (Status::SUCCESS, vec![1]), "CNS {cns:#x}, CSI 00h");
+        assert_eq!(ids(&mut h, cns, 2), (Status::SUCCESS, vec![2]), "CNS {cns:#x}, CSI 02h");
+        assert_eq!(ids(&mut h, cns, 1).0, Status::INVALID_FIELD, "CNS {cns:#x}, CSI 01h (Key Value) not supported");
+    }
+    assert_eq!(ids(&mut h, 0x02, 0), (Status::SUCCESS, vec![1, 2]));
+    // CNS 1Bh CSI 02h: the ZNS structure of an allocated zoned namespace.
+    let (c, p) = h.admin_read(cmd::identify(0x1b, 2).with_cdw(11, 2 << 24), PAGE);
+    assert_eq!((c.status, u64::from_le_bytes(p[2816..2824].try_into().unwrap())), (Status::SUCCESS, ZSZE));
+    let (c, _) = h.admin_read(cmd::identify(0x1b, 1).with_cdw(11, 2 << 24), PAGE);
+    assert_eq!(c.status, Status::INVALID_FIELD, "the conventional namespace has no ZNS structure");
+}
+
+#[test]
 fn writes_go_at_the_write_pointer_and_appends_report_where_they_went() {
     let mut h = host();
     assert_eq!(write(&mut h, 0x01, 0, 0xa1, 4).status, Status::SUCCESS);
