@@ -23,8 +23,7 @@
 # the device's counters give the bytes that crossed the DMA boundary each way.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-here=$(dirname "$0")
-gc() { python3 "$here/gc.py" "$@"; }
+. "$(dirname "$0")/gc_lib.sh"
 
 [[ ${VNVME_NS1_ZONED:-0} == 1 ]] || fail "namespace 1 must be zoned (--ns ...,zoned=true)"
 ns_require 1 "Type 1 PI with separate metadata and 512-byte blocks" pi=1 mset=0 lbs=512
@@ -62,21 +61,11 @@ done <appends
 for ((z = 0; z < zones; z++)); do assert_eq "$(cond_of $z)" fu "zone $z after $zb blocks appended"; done
 echo "appended: $(wc -l <appends) Zone Append commands, $((zones * zb)) blocks"
 
-gc plan 7 "$zones" "$zb" >plan
-extents=$(wc -l <plan)
-live=$(awk '{ s += $2 } END { print s }' plan)
-echo "plan: $extents live extents, $live of $((zones * zb)) blocks live"
-gc expect zones.bin "$lbs" plan >expect.bin
-bytes() { vctl --json stats | python3 -c 'import json,sys
-b = json.load(sys.stdin)["bytes"][0]
-print(b["dma_to_host_bytes"], b["dma_to_device_bytes"], b["copy_read_bytes"], b["copy_written_bytes"])'; }
+gc_plan zones.bin "$zones" "$zb" "$lbs"
 
 step "GC by the host: read + write of every live extent at the write pointer of zone 8 on (LBA $dest_a)"
-vctl stats --reset >/dev/null
-gc readwrite "$dev" "$lbs" plan "$dest_a" >/dev/null || fail "read+write GC"
-read -r rw_host rw_dev _ _ <<<"$(bytes)"
+gc_by_host "$dev" "$lbs" "$dest_a"
 assert_eq "$(wp_of $(((dest_a + live - 1) / zb)))" $(((dest_a + live - 1) % zb * lbs / 512 + lbs / 512)) "write pointer after the read+write GC (sectors)"
-echo "read+write: $rw_host B to the host, $rw_dev B to the device"
 
 gc copies plan "$dest_b" "$zb" 64 >copies
 read -r d0 s0 n0 <<<"$(head -n1 copies)"
@@ -109,7 +98,7 @@ while read -r d slbs nlbs; do
 done <copies
 sleep 0.5
 vctl_stop copies >copies.trace
-read -r cp_host cp_dev cp_cr cp_cw <<<"$(bytes)"
+read -r cp_host cp_dev cp_cr cp_cw <<<"$(gc_bytes)"
 ncopies=$(wc -l <copies)
 assert_eq "$(scn events copy ok "$dest_b" $((dest_b + live - 1)) <copies.trace | wc -l)" "$ncopies" "Copy commands the device completed successfully"
 for ((z = 16; z < 16 + live / zb; z++)); do assert_eq "$(cond_of $z)" fu "destination zone $z"; done
@@ -135,11 +124,4 @@ for ((o = 0; o < live; o += 256)); do
 done
 dmesg_assert_clean "zoned garbage collection"
 
-moved=$((live * lbs))
-((cp_host == 0)) || fail "the copy GC moved $cp_host B to the host"
-((cp_cw >= moved)) || fail "the device reports $cp_cw B written by Copy, less than the $moved B of live data"
-((rw_host >= moved && rw_dev >= moved)) || fail "the read+write GC moved less than the live data across DMA ($rw_host/$rw_dev)"
-echo "OUTCOME: $zones zones filled by $(wc -l <appends) Zone Appends at the LBAs the device assigned; $extents live extents ($live blocks) moved by $ncopies nvme copy commands at the destination's write pointer with the source PI checked (guard, ref) and new PI generated; copies refused for being off the write pointer (Zone Invalid Write), for an expected reference tag that is not the source LBA (Invalid Protection Information) and for a mismatched application tag (Application Tag Check Error) left the write pointer where it was; the reset sources are Empty; data and PI of the destination check out and none of the live data crossed the DMA boundary"
-rw=$((rw_host + rw_dev)) cp=$((cp_host + cp_dev))
-echo "FIGURE: read+write GC: $rw B across DMA ($rw_host to the host, $rw_dev to the device)"
-echo "FIGURE: copy offload GC: $cp B across DMA (the range lists), $cp_cw B written inside the device; host traffic avoided: $((rw - cp)) B ($(awk -v a=$((rw - cp)) -v b=$rw 'BEGIN { printf "%.1f", 100 * a / b }') % of the read+write GC's)"
+gc_verdict "$lbs" "$zones zones filled by $(wc -l <appends) Zone Appends at the LBAs the device assigned; $extents live extents ($live blocks) moved by $ncopies nvme copy commands at the destination's write pointer with the source PI checked (guard, ref) and new PI generated; copies refused for being off the write pointer (Zone Invalid Write), for an expected reference tag that is not the source LBA (Invalid Protection Information) and for a mismatched application tag (Application Tag Check Error) left the write pointer where it was; the reset sources are Empty; data and PI of the destination check out and none of the live data crossed the DMA boundary"
