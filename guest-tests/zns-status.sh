@@ -14,7 +14,7 @@
 # Spec references are to the NVMe Zoned Namespace Command Set Specification 1.1 ("ZNS"): 2.1.1.2
 # writing to zones, 2.1.1.4 zone resources, 3.3 the NVM commands on zoned namespaces, 3.4.1 Zone
 # Append, 3.4.2 Zone Management Receive, 3.4.3 Zone Management Send (the transition table of its
-# actions), Figure 11 (the statuses). The fact sheet is /work/notes/zns-spec.md on the lab host.
+# actions), Figure 11 (the statuses).
 #
 # Statuses are compared as SCT/SC (nvme-cli's value & 0x7ff: DNR, More and CRD are masked), e.g.
 # 0x1bc for Zone Invalid Write; 0 is success. Each check prints "ok ID: STATUS (RAW)".
