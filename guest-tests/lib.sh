@@ -50,6 +50,17 @@ ns_sysfs() {
     echo "/sys/block/${dev#/dev/}"
 }
 
+# zone_cond DEV ZONE: the condition of zone number ZONE of the zoned block device DEV, as blkzone
+# report abbreviates it (em, oi, oe, cl, fu, ro, of); zone_wp DEV ZONE: its write pointer's offset
+# from the zone start, in 512-byte sectors (blkzone prints it relative), as a decimal number.
+_zone_line() {
+    local zsect
+    zsect=$(cat "/sys/block/${1#/dev/}/queue/chunk_sectors")
+    blkzone report -o $(($2 * zsect)) -c 1 "$1"
+}
+zone_cond() { _zone_line "$1" "$2" | sed -n 's/.*cond:[^(]*(\([a-z-]*\)).*/\1/p'; }
+zone_wp() { printf '%d\n' "$(_zone_line "$1" "$2" | sed -n 's/.*wptr \(0x[0-9a-f]*\).*/\1/p')"; }
+
 # kernel_before MAJOR MINOR: true if the running kernel is older than MAJOR.MINOR.
 kernel_before() {
     local maj min

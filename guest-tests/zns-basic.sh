@@ -18,9 +18,8 @@ nr=$(cat "$sys/queue/nr_zones")
 ((nr >= 4)) || fail "only $nr zones"
 zone_bytes=$((zsz_sect * 512))
 echo "$nr zones of $zone_bytes bytes"
-report() { blkzone report "$dev" | sed -n "$(($1 + 1))p"; }
-cond_of() { report "$1" | grep -o 'cond:[^(]*([a-z-]*)' | sed 's/.*(\(.*\))/\1/'; }
-wp_of() { report "$1" | sed -n 's/.*wptr \(0x[0-9a-f]*\).*/\1/p'; }
+cond_of() { zone_cond "$dev" "$1"; }
+wp_of() { zone_wp "$dev" "$1"; }
 assert_eq "$(blkzone report "$dev" | wc -l)" "$nr" "zones in blkzone report"
 assert_eq "$(cond_of 0)" em "zone 0 empty at the start"
 

@@ -11,7 +11,7 @@ set -euo pipefail
 dev=$(ns_dev 1)
 zone=$((4 << 20))
 assert_eq "$(($(cat "$(ns_sysfs 1)/queue/chunk_sectors") * 512))" "$zone" "zone size"
-cond_of() { blkzone report -o $(($1 * zone / 512)) -c 1 "$dev" | grep -o 'cond:[^(]*([a-z-]*)' | sed 's/.*(\(.*\))/\1/'; }
+cond_of() { zone_cond "$dev" "$1"; }
 
 step "the first write into zone 5 meets a zone made read-only"
 head -c 65536 /dev/urandom >data

@@ -24,7 +24,7 @@ set -euo pipefail
 dev=$(ns_dev 1) sys=$(ns_sysfs 1)
 zsect=$(cat "$sys/queue/chunk_sectors")
 lbs=$(ns_get 1 lbs)
-cond_of() { blkzone report -o $(($1 * zsect)) -c 1 "$dev" | sed 's/.*cond:[^(]*(\([a-z-]*\)).*/\1/'; }
+cond_of() { zone_cond "$dev" "$1"; }
 blkzone reset "$dev"
 dmesg_mark
 

@@ -36,10 +36,8 @@ assert_eq "$zb" 1024 "blocks per zone"
 zones=4 dest_a=$((8 * zb)) dest_b=$((16 * zb))
 dmesg_mark
 
-# cond_of Z: zone Z's condition from blkzone report ("em", "fu", "oi", ...); wp_of Z: its write
-# pointer's offset from the zone start, in 512-byte sectors (blkzone prints it relative).
-cond_of() { blkzone report -o $(($1 * zb)) -c 1 "$dev" | sed 's/.*cond:[^(]*(\([a-z-]*\)).*/\1/'; }
-wp_of() { printf '%d' "$(blkzone report -o $(($1 * zb)) -c 1 "$dev" | sed -n 's/.*wptr \(0x[0-9a-f]*\).*/\1/p')"; }
+cond_of() { zone_cond "$dev" "$1"; } # lib.sh: condition and write pointer (sectors from the zone start)
+wp_of() { zone_wp "$dev" "$1"; }
 # status_of FILE: the status nvme-cli printed, type and code only (0x1bc: SCT 1h, SC BCh; DNR and More dropped).
 status_of() {
     local st
@@ -112,16 +110,7 @@ for ((z = 0; z < zones; z++)); do
 done
 
 step "check: both destinations hold the live data with valid PI"
-echo 3 >/proc/sys/vm/drop_caches
-dd if="$dev" of=a.bin bs="$lbs" skip="$dest_a" count="$live" iflag=direct status=none || fail "read zones 8 on (PI verified by the block layer)"
-dd if="$dev" of=b.bin bs="$lbs" skip="$dest_b" count="$live" iflag=direct status=none || fail "read zones 16 on (PI verified by the block layer)"
-cmp expect.bin a.bin || fail "the read+write GC's zones differ from the live data"
-cmp expect.bin b.bin || fail "the copy GC's zones differ from the live data"
-for ((o = 0; o < live; o += 256)); do
-    n=$((live - o < 256 ? live - o : 256))
-    nvme verify "$dev" --start-block=$((dest_b + o)) --block-count=$((n - 1)) --prinfo=5 --ref-tag=$((dest_b + o)) >verify.out 2>&1 ||
-        { cat verify.out; fail "nvme verify (guard+ref) at $((dest_b + o))"; }
-done
+gc_check_destinations "$dev" "$lbs" "$dest_a" "$dest_b"
 dmesg_assert_clean "zoned garbage collection"
 
 gc_verdict "$lbs" "$zones zones filled by $(wc -l <appends) Zone Appends at the LBAs the device assigned; $extents live extents ($live blocks) moved by $ncopies nvme copy commands at the destination's write pointer with the source PI checked (guard, ref) and new PI generated; copies refused for being off the write pointer (Zone Invalid Write), for an expected reference tag that is not the source LBA (Invalid Protection Information) and for a mismatched application tag (Application Tag Check Error) left the write pointer where it was; the reset sources are Empty; data and PI of the destination check out and none of the live data crossed the DMA boundary"

@@ -56,16 +56,7 @@ step "deallocate the source zones (nvme dsm --ad)"
 nvme dsm "$dev" --ad --slbs=0 --blocks=$((zones * zb)) >dsm.out 2>&1 || { cat dsm.out; fail "nvme dsm deallocate"; }
 
 step "check: both fresh zones hold the live data with valid PI; the sources read as zeros"
-echo 3 >/proc/sys/vm/drop_caches
-dd if="$dev" of=a.bin bs="$lbs" skip="$dest_a" count="$live" iflag=direct status=none || fail "read zone A (PI verified by the block layer)"
-dd if="$dev" of=b.bin bs="$lbs" skip="$dest_b" count="$live" iflag=direct status=none || fail "read zone B (PI verified by the block layer)"
-cmp expect.bin a.bin || fail "zone A (read+write GC) differs from the live data"
-cmp expect.bin b.bin || fail "zone B (copy GC) differs from the live data"
-for ((o = 0; o < live; o += 256)); do
-    n=$((live - o < 256 ? live - o : 256))
-    nvme verify "$dev" --start-block=$((dest_b + o)) --block-count=$((n - 1)) --prinfo=5 --ref-tag=$((dest_b + o)) >verify.out 2>&1 ||
-        { cat verify.out; fail "nvme verify (guard+ref) of zone B at $((dest_b + o))"; }
-done
+gc_check_destinations "$dev" "$lbs" "$dest_a" "$dest_b"
 dd if="$dev" of=src.bin bs=512K count=$((zones * zb * lbs / 524288)) iflag=direct status=none || fail "read the deallocated sources"
 cmp -s src.bin <(head -c $((zones * zb * lbs)) /dev/zero) || fail "the deallocated source zones do not read as zeros"
 dmesg_assert_clean "garbage collection"

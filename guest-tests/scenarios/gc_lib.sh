@@ -30,6 +30,23 @@ gc_by_host() {
     echo "read+write: $rw_host B to the host, $rw_dev B to the device"
 }
 
+# gc_check_destinations DEV LBS DEST_A DEST_B: after dropping caches, the live data read back through
+# the block layer (PI verified) from the host GC's destination DEST_A and the copy GC's DEST_B equals
+# expect.bin, and nvme verify with guard and reference checks passes on DEST_B.
+gc_check_destinations() {
+    local dev=$1 lbs=$2 a=$3 b=$4 o n
+    echo 3 >/proc/sys/vm/drop_caches
+    dd if="$dev" of=a.bin bs="$lbs" skip="$a" count="$live" iflag=direct status=none || fail "read the read+write GC's destination (LBA $a on; PI verified by the block layer)"
+    dd if="$dev" of=b.bin bs="$lbs" skip="$b" count="$live" iflag=direct status=none || fail "read the copy GC's destination (LBA $b on; PI verified by the block layer)"
+    cmp expect.bin a.bin || fail "the read+write GC's destination (LBA $a on) differs from the live data"
+    cmp expect.bin b.bin || fail "the copy GC's destination (LBA $b on) differs from the live data"
+    for ((o = 0; o < live; o += 256)); do
+        n=$((live - o < 256 ? live - o : 256))
+        nvme verify "$dev" --start-block=$((b + o)) --block-count=$((n - 1)) --prinfo=5 --ref-tag=$((b + o)) >verify.out 2>&1 ||
+            { cat verify.out; fail "nvme verify (guard+ref) of the copy GC's destination at $((b + o))"; }
+    done
+}
+
 # gc_verdict LBS OUTCOME: with rw_host/rw_dev (gc_by_host) and cp_host/cp_dev/cp_cw (the copy GC's
 # gc_bytes), assert that Copy moved the live data inside the device and none of it to the host, then
 # print the OUTCOME line and the figures.
