@@ -84,6 +84,19 @@ fn serve_rejects_unknown_and_bad_properties() {
 }
 
 #[test]
+fn serve_rejects_an_unknown_cache_mode() {
+    let d = scratch("cache");
+    let img = image(&d, "8M");
+    let sock = d.join("s");
+    let ns = format!("path={}", img.display());
+    expect_error(
+        &["serve", "--socket", sock.to_str().unwrap(), "--ns", &ns, "--cache", "unsafe"],
+        "unknown cache mode `unsafe` (one of: writeback, none, writethrough, directsync)",
+    );
+    assert!(!sock.exists(), "no socket left behind after a refused start");
+}
+
+#[test]
 fn ns_spec_prints_the_defaulted_spec_and_rejects_bad_ones() {
     let out = vnvme().args(["ns-spec", "logical_block_size=4096,ms=16,pi=1,pif=2"]).output().unwrap();
     assert!(out.status.success());
@@ -225,6 +238,7 @@ fn bench_io_removes_the_images_it_created_and_keeps_given_ones() {
     let run = |img: &Path| {
         let out = vnvme()
             .args(["bench", "io", "--image", img.to_str().unwrap(), "--image-size", "64M", "--quick"])
+            .args(["--cache", "writeback,none"])
             .args(["--seconds", "0.1", "--no-fio", "--formats", "512+8-t1"])
             .output()
             .unwrap();

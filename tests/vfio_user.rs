@@ -28,7 +28,12 @@ mod common;
 use common::Server;
 
 fn start(name: &str) -> (Server, UnixStream) {
-    let srv = common::serve(name, &[]);
+    start_with(name, &[])
+}
+
+/// A server started with `extra` arguments, and a connection to it.
+fn start_with(name: &str, extra: &[&str]) -> (Server, UnixStream) {
+    let srv = common::serve(name, extra);
     let sock = srv.dir.join("s");
     let t = Instant::now();
     let stream = loop {
@@ -334,6 +339,23 @@ fn dma_map_enable_identify_and_msix_interrupt() {
     assert_eq!(u16::from_le_bytes([cqe[14], cqe[15]]) >> 1, 0, "status success");
     assert_eq!(a.vid_in_data(), 0x4e58, "VID in Identify Controller");
     a.wait_interrupt();
+}
+
+#[test]
+fn cache_modes_without_a_write_cache_report_none_in_identify() {
+    // VWC (Identify Controller byte 525): bit 0 present, bits 2:1 = 11b (Flush with
+    // the broadcast NSID supported).
+    for (mode, vwc) in [("writeback", 0x07), ("none", 0x07), ("writethrough", 0x06), ("directsync", 0x06)] {
+        let name = format!("cache-{mode}");
+        let (srv, s) = start_with(&name, &["--cache", mode]);
+        let mut a = attach_on(Some(srv), s, &name);
+        a.submit_identify(0, 7);
+        let cqe = a.wait_cqe(0);
+        assert_eq!(u16::from_le_bytes([cqe[14], cqe[15]]) >> 1, 0, "{mode}: status success");
+        let mut b = [0u8; 1];
+        a.mem.read_exact_at(&mut b, DATA - BASE + 525).unwrap();
+        assert_eq!(b[0], vwc, "--cache {mode}: VWC");
+    }
 }
 
 /// PCI forbids memory requests while the Command register's Bus Master Enable

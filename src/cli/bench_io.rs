@@ -7,7 +7,7 @@ use crate::driver::bench_format::{self, BenchFormat};
 use crate::driver::fio::{self, FioResult};
 use crate::driver::iops::{Bench, Measured};
 use crate::driver::workload::{self, Mix, Workload};
-use crate::storage::ImageLayout;
+use crate::storage::{CacheMode, ImageLayout};
 use clap::Args;
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -20,6 +20,11 @@ pub struct IoArgs {
     /// missing image is created for the run and removed after it, with its sidecars.
     #[arg(long)]
     pub image: Vec<PathBuf>,
+    /// Cache modes to open each image with (as `serve --cache`), comma-separated.
+    /// Default: writeback, and on the default /var/tmp image none as well; fio's
+    /// rows beside an O_DIRECT mode use --direct=1.
+    #[arg(long, value_delimiter = ',', value_parser = str::parse::<CacheMode>)]
+    pub cache: Vec<CacheMode>,
     /// Size of an image the benchmark creates.
     #[arg(long, default_value = "1G")]
     pub image_size: String,
@@ -75,6 +80,7 @@ pub struct IoArgs {
 pub struct Row {
     pub image: String,
     pub fs: String,
+    pub cache: CacheMode,
     pub format: BenchFormat,
     pub m: Measured,
     pub fio: Option<FioResult>,
@@ -116,15 +122,20 @@ impl IoArgs {
         self.formats.iter().map(|f| bench_format::by_name(f)).collect()
     }
 
-    fn images(&self) -> Vec<PathBuf> {
+    /// Each image with each cache mode it runs in.
+    fn images(&self) -> Vec<(PathBuf, CacheMode)> {
+        let given = |p: &PathBuf, default: &[CacheMode]| {
+            let modes = if self.cache.is_empty() { default } else { &self.cache[..] };
+            modes.iter().map(|m| (p.clone(), *m)).collect::<Vec<_>>()
+        };
         if !self.image.is_empty() {
-            return self.image.clone();
+            return self.image.iter().flat_map(|p| given(p, &[CacheMode::Writeback])).collect();
         }
         let mut v = Vec::new();
         if Path::new("/dev/shm").is_dir() {
-            v.push(PathBuf::from("/dev/shm/vnvme-bench.img"));
+            v.extend(given(&PathBuf::from("/dev/shm/vnvme-bench.img"), &[CacheMode::Writeback]));
         }
-        v.push(PathBuf::from("/var/tmp/vnvme-bench.img"));
+        v.extend(given(&PathBuf::from("/var/tmp/vnvme-bench.img"), &[CacheMode::Writeback, CacheMode::None]));
         v
     }
 }
@@ -140,6 +151,21 @@ impl Drop for Created {
             let _ = std::fs::remove_file(crate::storage::sidecar(&self.0, ext));
         }
     }
+}
+
+/// Write a new image whole, so fio's reads (which run before any format's prefill)
+/// find allocated blocks, not holes: a hole read with O_DIRECT never reaches the medium.
+fn create_image(path: &Path, size: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        f.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()
 }
 
 /// The file system type `path` is on, from /proc/self/mountinfo.
@@ -231,38 +257,39 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
         println!();
         println!("server {} (through the vfio-user socket; worker CPU from the server's threads)", socket.display());
         let reference = match (image, &fio_version) {
-            (Some(img), Some(_)) => fio_reference(img, &[f], &workloads, a.seconds)?,
+            (Some(img), Some(_)) => fio_reference(img, &[f], &workloads, a.seconds, false)?,
             _ => HashMap::new(),
         };
         header();
         let b = Bench::client(socket, f, max_io, max_qd, max_queues)?;
         let label = socket.display().to_string();
-        measure_rows(b, &label, &fs, &workloads, &reference, a.seconds, &mut rows)?;
+        let site = Site { label: &label, fs: &fs, cache: CacheMode::Writeback };
+        measure_rows(b, site, &workloads, &reference, a.seconds, &mut rows)?;
         return write_outputs(a, &rows);
     }
-    for image in a.images() {
-        let mut _created = None;
+    let mut _created = Vec::new();
+    for (image, cache) in a.images() {
         if !image.exists() {
-            let f = std::fs::File::create(&image).map_err(|e| format!("{}: {e}", image.display()))?;
-            _created = Some(Created(image.clone()));
-            f.set_len(image_size).map_err(|e| format!("{}: {e}", image.display()))?;
+            _created.push(Created(image.clone()));
+            create_image(&image, image_size).map_err(|e| format!("creating {}: {e}", image.display()))?;
         }
         let fs = fs_type(&image);
         let size = std::fs::metadata(&image).map_err(|e| format!("{}: {e}", image.display()))?.len();
         println!();
-        println!("image {} ({fs}, {} MiB)", image.display(), size >> 20);
+        println!("image {} ({fs}, {} MiB), cache {cache}", image.display(), size >> 20);
         // fio first: its writes leave data without valid PI, which each format's
         // prefill then rewrites. Its rows do not depend on the format.
         let reference = match fio_version {
-            Some(_) => fio_reference(&image, &formats, &workloads, a.seconds)?,
+            Some(_) => fio_reference(&image, &formats, &workloads, a.seconds, cache.direct())?,
             None => HashMap::new(),
         };
         header();
-        let label = image.display().to_string();
+        let label = format!("{} cache={cache}", image.display());
         for f in &formats {
-            let ns = super::serve::open_namespace(1, &ns_spec(&image, f)).map_err(|e| format!("{}: {e}", f.name))?;
+            let ns =
+                super::serve::open_namespace(1, &ns_spec(&image, f), cache).map_err(|e| format!("{}: {e}", f.name))?;
             let b = Bench::new(ns, *f, a.poll_us, None, max_io, max_qd, max_queues)?;
-            measure_rows(b, &label, &fs, &workloads, &reference, a.seconds, &mut rows)?;
+            measure_rows(b, Site { label: &label, fs: &fs, cache }, &workloads, &reference, a.seconds, &mut rows)?;
         }
     }
     write_outputs(a, &rows)
@@ -275,19 +302,26 @@ fn fio_reference(
     formats: &[BenchFormat],
     workloads: &[Workload],
     seconds: f64,
+    direct: bool,
 ) -> Result<HashMap<Workload, FioResult>, String> {
     let size = std::fs::metadata(image).map_err(|e| format!("{}: {e}", image.display()))?.len();
     let data_bytes = |f: &BenchFormat| ImageLayout::new(size, f.lbs as u64, f.ms as u64).nlbas * f.lbs as u64;
     let bytes = formats.iter().map(data_bytes).min().unwrap_or(size);
-    workloads.iter().map(|w| Ok((*w, fio::run(image, bytes, w, seconds, false)?))).collect()
+    workloads.iter().map(|w| Ok((*w, fio::run(image, bytes, w, seconds, direct)?))).collect()
+}
+
+/// Where rows run: the image's label, its filesystem and cache mode.
+#[derive(Clone, Copy)]
+struct Site<'a> {
+    label: &'a str,
+    fs: &'a str,
+    cache: CacheMode,
 }
 
 /// Prefill `b`'s namespace, then measure and print each workload, beside fio's figure.
-#[allow(clippy::too_many_arguments)]
 fn measure_rows(
     mut b: Bench,
-    label: &str,
-    fs: &str,
+    site: Site,
     workloads: &[Workload],
     reference: &HashMap<Workload, FioResult>,
     seconds: f64,
@@ -297,7 +331,14 @@ fn measure_rows(
     b.prefill().map_err(|e| format!("{}: {e}", f.name))?;
     for w in workloads {
         let m = b.measure(w, seconds).map_err(|e| format!("{} {}: {e}", f.name, w.name()))?;
-        let row = Row { image: label.to_string(), fs: fs.to_string(), format: f, m, fio: reference.get(w).copied() };
+        let row = Row {
+            image: site.label.to_string(),
+            fs: site.fs.to_string(),
+            cache: site.cache,
+            format: f,
+            m,
+            fio: reference.get(w).copied(),
+        };
         print_row(&row);
         rows.push(row);
     }
@@ -373,6 +414,7 @@ fn to_json(rows: &[Row]) -> String {
             serde_json::json!({
                 "image": r.image,
                 "fs": r.fs,
+                "cache": r.cache.name(),
                 "format": r.format.name,
                 "test": m.workload.name(),
                 "io_bytes": m.workload.io_bytes,

@@ -9,7 +9,7 @@ use crate::nvm::metadata;
 use crate::nvm::namespace::{standard_formats, LbaFormat, Namespace, Protection};
 use crate::nvm::ns_dir::NsDir;
 use crate::nvm::ns_table::NamespaceTable;
-use crate::storage::{BlockStore, FileStore};
+use crate::storage::{BlockStore, CacheMode, FileStore};
 use crate::transport::vfio_user::dma_map::DmaMap;
 use crate::transport::vfio_user::irq::Interrupts;
 use crate::transport::vfio_user::{Listener, Session};
@@ -47,6 +47,12 @@ pub struct ServeArgs {
     /// Report no volatile write cache: every write is durable before it completes.
     #[arg(long)]
     pub no_write_cache: bool,
+    /// How the images use the host's page cache, as QEMU names it: `writeback`
+    /// (through the page cache), `none` (O_DIRECT), `writethrough` (through the page
+    /// cache, no volatile write cache) or `directsync` (O_DIRECT, no volatile write
+    /// cache). docs/design.md, "Durability".
+    #[arg(long, default_value = "writeback", value_parser = str::parse::<CacheMode>)]
+    pub cache: CacheMode,
     /// Exit after the first client disconnects.
     #[arg(long)]
     pub once: bool,
@@ -86,7 +92,7 @@ pub struct ServeArgs {
     pub quiet: bool,
 }
 
-pub(crate) fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>, String> {
+pub(crate) fn open_namespace(nsid: u32, spec: &NsSpec, cache: CacheMode) -> Result<Arc<Namespace>, String> {
     let p = &spec.path;
     if !p.exists() {
         return Err(format!(
@@ -94,7 +100,8 @@ pub(crate) fn open_namespace(nsid: u32, spec: &NsSpec) -> Result<Arc<Namespace>,
             p.display()
         ));
     }
-    let store = FileStore::open(p).map_err(|e| format!("namespace {nsid}: {}: {e}", p.display()))?;
+    let store = FileStore::open_with(p, cache)
+        .map_err(|e| format!("namespace {nsid}: {} (--cache {cache}): {e}", p.display()))?;
     let block = (spec.lbs + spec.ms as u32) as u64;
     if store.size() < block {
         return Err(format!(
@@ -208,7 +215,7 @@ const MANAGED_NN: u32 = 32;
 fn namespace_table(a: &ServeArgs, given: Vec<Arc<Namespace>>) -> Result<NamespaceTable, String> {
     let Some(path) = &a.ns_dir else { return Ok(NamespaceTable::fixed(given)) };
     let capacity = a.ns_dir_capacity.as_deref().map(super::parse_size).transpose()?;
-    let (dir, managed) = NsDir::open(path, capacity)?;
+    let (dir, managed) = NsDir::open(path, capacity, a.cache)?;
     for e in &managed {
         if (e.ns.nsid as usize) <= given.len() {
             return Err(format!(
@@ -236,7 +243,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     }
     let specs: Vec<NsSpec> = a.ns.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
     let namespaces: Vec<Arc<Namespace>> =
-        specs.iter().enumerate().map(|(i, s)| open_namespace(i as u32 + 1, s)).collect::<Result<_, _>>()?;
+        specs.iter().enumerate().map(|(i, s)| open_namespace(i as u32 + 1, s, a.cache)).collect::<Result<_, _>>()?;
     let table = Arc::new(namespace_table(&a, namespaces)?);
     let plane = if a.control.is_some() || !a.faults.is_empty() || a.detect_mutation || trace_stderr {
         let plane = Arc::new(crate::control::ControlPlane::new(table.clone(), a.detect_mutation));
@@ -264,7 +271,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         ssvid: crate::transport::vfio_user::pci::VENDOR_ID,
         max_queues: a.max_queues,
         msix_vectors: a.max_queues + 1,
-        write_cache: !a.no_write_cache,
+        write_cache: !a.no_write_cache && a.cache.volatile_write_cache(),
         shadow_doorbells: a.doorbells != "message",
         poll_us: if a.doorbells == "poll" { a.poll_us } else { 0 },
         copy_formats_always: if a.cross_namespace_copy { 0b1100 } else { 0 },
@@ -303,6 +310,16 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             if f.extended { "extended LBA" } else { "separate metadata" }
         );
     }
+    tracing::info!(
+        "cache mode {}: {}, {}",
+        a.cache,
+        if a.cache.direct() { "O_DIRECT, past the host's page cache" } else { "through the host's page cache" },
+        if config.write_cache {
+            "volatile write cache reported"
+        } else {
+            "no volatile write cache: every write durable before it completes"
+        }
+    );
     tracing::info!("listening on {}", a.socket.display());
     let attached = Arc::new(AtomicBool::new(false));
     let clients = spawn_acceptor(&listener, stopping.clone(), attached.clone())?;

@@ -19,7 +19,7 @@ use super::namespace::{standard_formats, LbaFormat, Namespace, Protection};
 use super::ns_ids::NsIds;
 use super::ns_table::{NsEntry, Origin};
 use super::uncorrectable_marks::UncorrectableMap;
-use crate::storage::{BlockStore, FileStore};
+use crate::storage::{BlockStore, CacheMode, FileStore};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -100,6 +100,8 @@ pub struct NsDir {
     pub path: PathBuf,
     /// The NVM capacity the directory offers, in bytes (TNVMCAP less the `--ns` images).
     pub capacity: u64,
+    /// How the images use the host's page cache (`serve --cache`).
+    pub cache: CacheMode,
 }
 
 fn sidecar(image: &Path, ext: &str) -> PathBuf {
@@ -115,9 +117,9 @@ impl NsDir {
 
     /// Load every namespace recorded in `path`. Capacity: `capacity`, or the
     /// filesystem's free space now plus what the recorded images already hold.
-    pub fn open(path: &Path, capacity: Option<u64>) -> Result<(NsDir, Vec<NsEntry>), String> {
+    pub fn open(path: &Path, capacity: Option<u64>, cache: CacheMode) -> Result<(NsDir, Vec<NsEntry>), String> {
         let rd = std::fs::read_dir(path).map_err(|e| format!("--ns-dir {}: {e}", path.display()))?;
-        let mut dir = NsDir { path: path.to_path_buf(), capacity: 0 };
+        let mut dir = NsDir { path: path.to_path_buf(), capacity: 0, cache };
         let mut entries = Vec::new();
         let mut names: Vec<PathBuf> =
             rd.flatten().map(|d| d.path()).filter(|p| p.to_string_lossy().ends_with(".img.ns")).collect();
@@ -144,7 +146,7 @@ impl NsDir {
     /// Open the image of `rec` (it exists).
     fn open_namespace(&self, rec: &NsRecord) -> io::Result<Arc<Namespace>> {
         let image = self.image(rec.nsid);
-        let store: Arc<dyn BlockStore> = Arc::new(FileStore::open(&image)?);
+        let store: Arc<dyn BlockStore> = Arc::new(FileStore::open_with(&image, self.cache)?);
         let prot = Protection::new(rec.pi, rec.pi_first)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let ns = Namespace::new(rec.nsid, store, formats(), rec.lbaf, rec.extended, prot, 0);
@@ -219,12 +221,12 @@ mod tests {
     fn created_namespace_is_found_again_with_its_identifiers() {
         let path = std::env::temp_dir().join(format!("vnvme-nsdir-{}", std::process::id()));
         std::fs::create_dir_all(&path).unwrap();
-        let (dir, none) = NsDir::open(&path, Some(1 << 30)).unwrap();
+        let (dir, none) = NsDir::open(&path, Some(1 << 30), CacheMode::Writeback).unwrap();
         assert!(none.is_empty());
         let rec = NsRecord { nsid: 3, lbaf: 1, extended: false, pi: 1, pi_first: false, nmic: 1, attached: false };
         let ns = dir.create(&rec, 1000 * 520).unwrap();
         assert_eq!((ns.format().nlbas(), ns.nmic), (1000, 1));
-        let (again, found) = NsDir::open(&path, None).unwrap();
+        let (again, found) = NsDir::open(&path, None, CacheMode::Writeback).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(NsRecord::of(&found[0]), rec);
         assert_eq!(found[0].ns.ids(), ns.ids(), "identifiers survive a restart");

@@ -5,10 +5,13 @@
 //! A store is a flat byte array; which bytes hold which block's data or metadata
 //! is the layout's business, not the store's.
 
+pub mod cache_mode;
+pub mod direct;
 pub mod file;
 pub mod layout;
 pub mod mem;
 
+pub use cache_mode::CacheMode;
 pub use file::FileStore;
 pub use layout::ImageLayout;
 pub use mem::MemStore;

@@ -14,7 +14,7 @@
 
 pub use super::cmd;
 #[cfg(test)]
-pub(crate) use super::fixtures::on_both_stores;
+pub(crate) use super::fixtures::on_every_store;
 use super::fixtures::TempImage;
 pub use super::fixtures::{pattern, u16_at, u32_at, u64_at, watchdog, NsConfig, Store};
 use crate::controller::interrupt::RecordingSink;
@@ -87,7 +87,10 @@ impl FakeHost {
     }
 
     /// [`FakeHost::new`] with the controller configured by `config`.
-    pub fn with_config(store: Store, namespaces: &[NsConfig], config: ControllerConfig) -> Self {
+    /// A store without a volatile write cache (writethrough, directsync) turns the
+    /// controller's write cache off, as `vnvme serve --cache` does.
+    pub fn with_config(store: Store, namespaces: &[NsConfig], mut config: ControllerConfig) -> Self {
+        config.write_cache &= store.volatile_write_cache();
         let mut images = Vec::new();
         let built = namespaces
             .iter()
@@ -95,9 +98,9 @@ impl FakeHost {
             .map(|(i, c)| {
                 let s: Arc<dyn BlockStore> = match store {
                     Store::Mem => Arc::new(MemStore::new(c.bytes)),
-                    Store::File => {
+                    Store::File(cache) => {
                         let img = TempImage::create(c.bytes);
-                        let s = FileStore::open(img.path()).expect("opening a temporary image");
+                        let s = FileStore::open_with(img.path(), cache).expect("opening a temporary image");
                         images.push(img);
                         Arc::new(s)
                     }

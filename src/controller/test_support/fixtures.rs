@@ -1,11 +1,12 @@
 //! Fixtures under the fake host: the backing store choice ([`Store`]), namespace
 //! configurations ([`NsConfig`]) built the way `vnvme serve` builds them, temporary
-//! image files, data patterns, a hang [`watchdog`], and [`on_both_stores!`], which
-//! runs one test body over the in-memory and the file store.
+//! image files, data patterns, a hang [`watchdog`], and [`on_every_store!`], which
+//! runs one test body over the in-memory store and the file store in each way it
+//! can meet the page cache.
 
 use crate::nvm::metadata;
 use crate::nvm::namespace::{standard_formats, LbaFormat, Namespace, Protection};
-use crate::storage::BlockStore;
+use crate::storage::{BlockStore, CacheMode};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,18 @@ pub const NS_BYTES: u64 = 4 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Store {
     Mem,
-    File,
+    /// A temporary image file opened with this cache mode.
+    File(CacheMode),
+}
+
+impl Store {
+    /// Whether the controller may report a volatile write cache over this store.
+    pub fn volatile_write_cache(self) -> bool {
+        match self {
+            Store::Mem => true,
+            Store::File(m) => m.volatile_write_cache(),
+        }
+    }
 }
 
 /// One namespace: its format (an entry of `standard_formats(pif, 0)`, or an extra
@@ -134,22 +146,38 @@ impl Drop for Watchdog {
     }
 }
 
-/// Run a test body once per backing store: `on_both_stores!(name, ...)` expects
-/// `fn name(store: Store)` and makes `name::mem_store` and `name::file_store`.
+/// Run a test body once per backing store: `on_every_store!(name, ...)` expects
+/// `fn name(store: Store)` and makes `name::mem_store`, and one test per cache
+/// mode of the file store: `name::file_writeback`, `name::file_none` (O_DIRECT),
+/// `name::file_writethrough` and `name::file_directsync` (O_DIRECT, no volatile
+/// write cache: every write durable before it completes).
 #[cfg(test)]
-macro_rules! on_both_stores {
+macro_rules! on_every_store {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
+            use crate::storage::CacheMode;
             #[test]
             fn mem_store() {
                 super::$name(super::Store::Mem)
             }
             #[test]
-            fn file_store() {
-                super::$name(super::Store::File)
+            fn file_writeback() {
+                super::$name(super::Store::File(CacheMode::Writeback))
+            }
+            #[test]
+            fn file_none() {
+                super::$name(super::Store::File(CacheMode::None))
+            }
+            #[test]
+            fn file_writethrough() {
+                super::$name(super::Store::File(CacheMode::Writethrough))
+            }
+            #[test]
+            fn file_directsync() {
+                super::$name(super::Store::File(CacheMode::Directsync))
             }
         }
     )*};
 }
 #[cfg(test)]
-pub(crate) use on_both_stores;
+pub(crate) use on_every_store;

@@ -3,7 +3,7 @@
 //! separate buffer (MPTR) and interleaved (extended LBA). Every body runs over the
 //! in-memory and the file store.
 
-use super::fake_host::{cmd, on_both_stores, pattern, FakeHost, NsConfig, Store, PAGE};
+use super::fake_host::{cmd, on_every_store, pattern, FakeHost, NsConfig, Store, PAGE};
 use crate::dma::sgl::Descriptor;
 use crate::spec::Status;
 
@@ -156,7 +156,7 @@ fn extended_lba_round_trips_across_a_page_boundary(store: Store) {
     assert!(back == ext, "interleaved data and metadata read back intact");
 }
 
-on_both_stores!(
+on_every_store!(
     write_and_read_back_with_fua,
     write_without_cache_and_read_back,
     flush_one_and_all_namespaces,

@@ -3,7 +3,7 @@
 //! entry, and a PRP list that chains across list pages. Every body runs over the
 //! in-memory and the file store.
 
-use super::fake_host::{cmd, on_both_stores, pattern, FakeHost, NsConfig, Store, PAGE};
+use super::fake_host::{cmd, on_every_store, pattern, FakeHost, NsConfig, Store, PAGE};
 use crate::spec::{Status, SubmissionEntry};
 
 fn host(store: Store) -> FakeHost {
@@ -169,7 +169,7 @@ fn failed_write_leaves_the_medium_unchanged(store: Store) {
     assert_eq!(h.read_blocks(1, 7, 2), (Status::SUCCESS, old));
 }
 
-on_both_stores!(
+on_every_store!(
     unknown_io_opcode_is_invalid_opcode,
     nsid_zero_or_above_nn_is_invalid_namespace,
     range_beyond_namespace_is_lba_out_of_range,

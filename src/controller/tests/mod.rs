@@ -1,7 +1,7 @@
 //! Controller-level tests: a fake host drives the controller through registers,
 //! doorbells and queues in vector-backed guest memory (no QEMU); the harness
 //! (`FakeHost`, fixtures, command builders) is in `super::test_support`. Data-path bodies
-//! run twice, over the in-memory and the file store (`on_both_stores!`).
+//! run over the in-memory store and the file store in every cache mode (`on_every_store!`).
 //!
 //! | file | what |
 //! |------|------|

@@ -48,7 +48,7 @@ impl Drop for TempDir {
 /// An enabled host over `dir`: NSID 1 given (512, 1 MiB), what `dir` records, NN 4.
 fn managed_host(dir: &Path) -> FakeHost {
     let given = NsConfig::new(512).bytes(GIVEN_BYTES).build(1, Arc::new(crate::storage::MemStore::new(GIVEN_BYTES)));
-    let (d, managed) = NsDir::open(dir, Some(CAPACITY)).unwrap();
+    let (d, managed) = NsDir::open(dir, Some(CAPACITY), crate::storage::CacheMode::Writeback).unwrap();
     let mut h = FakeHost::with_table(Arc::new(NamespaceTable::new(vec![given], NN, Some(d), managed)));
     h.enable();
     h.create_io_pair(1, 16, 16);

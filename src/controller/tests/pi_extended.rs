@@ -3,7 +3,7 @@
 //! checked and stored intact; PRACT on an extended 512+8 namespace moves data
 //! only; Write Zeroes leaves blocks that pass every check. Both stores.
 
-use super::fake_host::{cmd, on_both_stores, pattern, FakeHost, NsConfig, Store, PAGE};
+use super::fake_host::{cmd, on_every_store, pattern, FakeHost, NsConfig, Store, PAGE};
 use super::pi_io::{corrupt, read, tuple_at, tuples, type1_512, Prinfo, ALL, APP_TAG, GUARD, PRACT};
 use crate::pi::GuardFormat;
 use crate::spec::Status;
@@ -130,7 +130,7 @@ fn write_zeroes_without_pract_stores_zero_pi(store: Store) {
     assert_eq!(read(&mut h, 92, 2, Prinfo::check(ALL, 92)).0, Status::SUCCESS);
 }
 
-on_both_stores!(
+on_every_store!(
     extended_pi_straddling_pages_round_trips,
     extended_pi_straddling_tuple_is_checked,
     extended_pract_moves_data_only,

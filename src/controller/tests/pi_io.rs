@@ -4,7 +4,7 @@
 //! never written, and the Error Information log entry naming the failing LBA.
 //! Type 1 with 16b and 64b guards, and Type 3. Both stores.
 
-use super::fake_host::{cmd, on_both_stores, pattern, FakeHost, NsConfig, Store, PAGE};
+use super::fake_host::{cmd, on_every_store, pattern, FakeHost, NsConfig, Store, PAGE};
 use crate::pi::{GuardFormat, PiFormat, PiLocation, PiTuple, PiType};
 use crate::spec::{Status, SubmissionEntry};
 
@@ -308,7 +308,7 @@ fn error_log_names_the_failing_lba(store: Store) {
     assert_eq!(le(24..28), 1, "NSID");
 }
 
-on_both_stores!(
+on_every_store!(
     type1_correct_pi_round_trips,
     type1_crc64_correct_pi_round_trips,
     type3_correct_pi_round_trips,

@@ -3,7 +3,7 @@
 //! default, SGLS bit 18; refused with `--strict-sgl-length`), and the exact status
 //! for each malformed list. Every body runs over the in-memory and the file store.
 
-use super::fake_host::{cmd, on_both_stores, pattern, watchdog, FakeHost, NsConfig, Store, PAGE};
+use super::fake_host::{cmd, on_every_store, pattern, watchdog, FakeHost, NsConfig, Store, PAGE};
 use crate::controller::ControllerConfig;
 use crate::dma::sgl::{desc_type, Descriptor, SglLength};
 use crate::spec::identify::ctrl as c;
@@ -294,7 +294,7 @@ fn reserved_psdt_is_invalid_field(store: Store) {
     assert_eq!(c.status, Status::INVALID_FIELD);
 }
 
-on_both_stores!(
+on_every_store!(
     sgl_data_block_round_trips,
     sgl_segment_and_last_segment_chain_round_trips,
     sgl_bit_bucket_on_read_discards_those_bytes,

@@ -3,7 +3,7 @@
 //! and Unrecovered Read Error on marked blocks until they are written again.
 //! Both stores.
 
-use super::fake_host::{cmd, on_both_stores, pattern, FakeHost, NsConfig, Store};
+use super::fake_host::{cmd, on_every_store, pattern, FakeHost, NsConfig, Store};
 use super::pi_io::{corrupt, tuples, type1_512, Prinfo, ALL, APP_TAG, GUARD};
 use crate::spec::opcode::nvm as iop;
 use crate::spec::Status;
@@ -108,7 +108,7 @@ fn compare_includes_separate_metadata(store: Store) {
     assert_eq!(c.status, Status::COMPARE_FAILURE, "metadata differs");
 }
 
-on_both_stores!(
+on_every_store!(
     write_uncorrectable_fails_reads_until_rewritten,
     write_uncorrectable_error_log_names_the_first_marked_lba,
     write_uncorrectable_out_of_range,
