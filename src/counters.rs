@@ -26,6 +26,10 @@ pub struct Counters {
     /// the device without crossing the DMA boundary.
     pub copies: AtomicU64,
     pub copy_bytes: AtomicU64,
+    /// Reads and writes whose data moved through io_uring (`--engine io_uring`),
+    /// and the most a queue had in flight at once.
+    pub uring_transfers: AtomicU64,
+    pub uring_peak: AtomicU64,
 }
 
 /// Per-namespace traffic: what crossed the guest DMA boundary per direction, and
@@ -94,6 +98,8 @@ impl Default for Counters {
             pract_strips: AtomicU64::new(0),
             copies: AtomicU64::new(0),
             copy_bytes: AtomicU64::new(0),
+            uring_transfers: AtomicU64::new(0),
+            uring_peak: AtomicU64::new(0),
         }
     }
 }
@@ -119,7 +125,7 @@ impl Counters {
     pub fn summary(&self) -> String {
         let g = |c: &AtomicU64| c.load(Relaxed);
         format!(
-            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}; Copy {} commands, {} B moved inside the device",
+            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}; Copy {} commands, {} B moved inside the device; io_uring {} transfers, at most {} in flight",
             g(&self.admin_commands),
             g(&self.io_commands),
             g(&self.host_reads),
@@ -131,7 +137,9 @@ impl Counters {
             g(&self.pract_inserts),
             g(&self.pract_strips),
             g(&self.copies),
-            g(&self.copy_bytes)
+            g(&self.copy_bytes),
+            g(&self.uring_transfers),
+            g(&self.uring_peak)
         )
     }
     pub fn get(c: &AtomicU64) -> u64 {

@@ -3,6 +3,8 @@
 //! each row, printed as a table and optionally written as JSON and an SVG chart.
 
 use super::ns_spec::NsSpec;
+use crate::controller::config::Engine;
+use crate::controller::ControllerConfig;
 use crate::driver::bench_format::{self, BenchFormat};
 use crate::driver::fio::{self, FioResult};
 use crate::driver::iops::{Bench, Measured};
@@ -49,6 +51,10 @@ pub struct IoArgs {
     /// A short matrix: 4 KiB random read and write, QD 1 and 32, one queue.
     #[arg(long)]
     pub quick: bool,
+    /// I/O engine of the in-process controller (as `serve --engine`; default as
+    /// there: io_uring with an O_DIRECT cache mode, sync otherwise).
+    #[arg(long, value_parser = str::parse::<Engine>)]
+    pub engine: Option<Engine>,
     /// Worker polling time after a queue runs dry (as `serve --doorbells poll`).
     #[arg(long, default_value_t = 0)]
     pub poll_us: u32,
@@ -276,7 +282,9 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
         let fs = fs_type(&image);
         let size = std::fs::metadata(&image).map_err(|e| format!("{}: {e}", image.display()))?.len();
         println!();
-        println!("image {} ({fs}, {} MiB), cache {cache}", image.display(), size >> 20);
+        let engine = a.engine.unwrap_or(Engine::default_for(cache));
+        let device = ControllerConfig { poll_us: a.poll_us, engine, ..ControllerConfig::default() };
+        println!("image {} ({fs}, {} MiB), cache {cache}, engine {engine}", image.display(), size >> 20);
         // fio first: its writes leave data without valid PI, which each format's
         // prefill then rewrites. Its rows do not depend on the format.
         let reference = match fio_version {
@@ -284,11 +292,11 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
             None => HashMap::new(),
         };
         header();
-        let label = format!("{} cache={cache}", image.display());
+        let label = format!("{} cache={cache} engine={engine}", image.display());
         for f in &formats {
             let ns =
                 super::serve::open_namespace(1, &ns_spec(&image, f), cache).map_err(|e| format!("{}: {e}", f.name))?;
-            let b = Bench::new(ns, *f, a.poll_us, None, max_io, max_qd, max_queues)?;
+            let b = Bench::new(ns, *f, device.clone(), None, max_io, max_qd, max_queues)?;
             measure_rows(b, Site { label: &label, fs: &fs, cache }, &workloads, &reference, a.seconds, &mut rows)?;
         }
     }

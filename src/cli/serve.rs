@@ -3,6 +3,7 @@
 
 use super::ns_spec::NsSpec;
 use super::signals;
+use crate::controller::config::Engine;
 use crate::controller::{Controller, ControllerConfig};
 use crate::dma::sgl::SglLength;
 use crate::nvm::metadata;
@@ -53,6 +54,13 @@ pub struct ServeArgs {
     /// cache). docs/design.md, "Durability".
     #[arg(long, default_value = "writeback", value_parser = str::parse::<CacheMode>)]
     pub cache: CacheMode,
+    /// How each I/O queue moves data: `sync` (one command at a time, pread and
+    /// pwrite) or `io_uring` (up to 32 reads and writes in flight per queue,
+    /// completed as they finish). Default: io_uring with --cache none or
+    /// directsync, sync otherwise (the faster of the two for each, as measured;
+    /// docs/design.md, "I/O engines").
+    #[arg(long, value_parser = str::parse::<Engine>)]
+    pub engine: Option<Engine>,
     /// Exit after the first client disconnects.
     #[arg(long)]
     pub once: bool,
@@ -241,6 +249,11 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     if a.max_queues == 0 || a.max_queues > 64 {
         return Err(format!("--max-queues {}: must be 1-64", a.max_queues));
     }
+    let engine = a.engine.unwrap_or(Engine::default_for(a.cache));
+    if engine == Engine::IoUring {
+        crate::controller::uring_engine::ring_for(1)
+            .map_err(|e| format!("--engine io_uring: this kernel refuses io_uring ({e}); use --engine sync"))?;
+    }
     let specs: Vec<NsSpec> = a.ns.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
     let namespaces: Vec<Arc<Namespace>> =
         specs.iter().enumerate().map(|(i, s)| open_namespace(i as u32 + 1, s, a.cache)).collect::<Result<_, _>>()?;
@@ -276,6 +289,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         poll_us: if a.doorbells == "poll" { a.poll_us } else { 0 },
         copy_formats_always: if a.cross_namespace_copy { 0b1100 } else { 0 },
         sgl_length: if a.strict_sgl_length { SglLength::Exact } else { SglLength::MayExceed },
+        engine,
         ..ControllerConfig::default()
     };
     let stopping = Arc::new(AtomicBool::new(false));
@@ -310,6 +324,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             if f.extended { "extended LBA" } else { "separate metadata" }
         );
     }
+    tracing::info!("engine {engine}");
     tracing::info!(
         "cache mode {}: {}, {}",
         a.cache,

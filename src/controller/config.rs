@@ -3,6 +3,53 @@
 
 use crate::dma::sgl::SglLength;
 
+/// How an I/O queue's worker moves data (`serve --engine`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// One command at a time, with blocking pread/pwrite.
+    #[default]
+    Sync,
+    /// Reads and writes kept in flight together through io_uring, completed in
+    /// the order they finish (`controller::uring_engine`).
+    IoUring,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::Sync, Engine::IoUring];
+    /// The faster engine for a cache mode, as measured (docs/performance.md): with
+    /// O_DIRECT, io_uring (several transfers in flight); through the page cache,
+    /// where a read completes during its system call, sync.
+    pub fn default_for(cache: crate::storage::CacheMode) -> Engine {
+        if cache.direct() {
+            Engine::IoUring
+        } else {
+            Engine::Sync
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sync => "sync",
+            Engine::IoUring => "io_uring",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| format!("unknown engine `{s}` (one of: sync, io_uring)"))
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
     pub serial: String,
@@ -36,6 +83,8 @@ pub struct ControllerConfig {
     /// Whether a data or metadata SGL may describe more than the transfer
     /// (Identify Controller SGLS bit 18; `vnvme serve --strict-sgl-length` refuses it).
     pub sgl_length: SglLength,
+    /// How the I/O queues' workers move data.
+    pub engine: Engine,
 }
 
 impl Default for ControllerConfig {
@@ -57,6 +106,7 @@ impl Default for ControllerConfig {
             poll_us: 0,
             copy_formats_always: 0,
             sgl_length: SglLength::MayExceed,
+            engine: Engine::Sync,
         }
     }
 }

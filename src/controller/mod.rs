@@ -18,6 +18,7 @@ pub mod interrupt;
 pub mod queue;
 pub mod registers;
 pub mod shadow;
+pub mod uring_engine;
 pub mod worker;
 
 pub use crate::nvm::namespace::Namespace;

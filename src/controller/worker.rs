@@ -47,6 +47,16 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
     let mut head = 0u16;
     let mut bufs = Buffers::default();
     let mut namespaces = shared.namespaces.cached();
+    let mut ring = match shared.config.engine {
+        super::config::Engine::Sync => None,
+        super::config::Engine::IoUring => match super::uring_engine::ring_for(sq.size) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!("queue {}: io_uring: {e}; this queue runs the sync engine", sq.id);
+                None
+            }
+        },
+    };
     loop {
         if sq.stop.load(Ordering::SeqCst) || !shared.running.load(Ordering::SeqCst) {
             return head;
@@ -65,6 +75,12 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                 }
             }
             sq.wait(Duration::from_millis(50));
+            continue;
+        }
+        if let Some(ring) = ring.as_mut().filter(|_| !hook_active(shared)) {
+            if !super::uring_engine::run(shared, sq, cq, ring, &mut head, &mut namespaces) {
+                return head;
+            }
             continue;
         }
         let mut posted = 0usize;
@@ -103,24 +119,12 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                 }
                 None => (execute(shared, &mut namespaces, &mut bufs, &cmd, IoOptions::default()), None, None),
             };
-            if !c.status.is_success() {
-                shared.errors.lock().unwrap().record(sq.id, &sqe, c.status, c.lba);
-            }
             if let Some(inj) = &injection {
                 if !inj.delay.is_zero() {
                     std::thread::sleep(inj.delay);
                 }
             }
-            let e = CompletionEntry::of(&c, head, sq.id, sqe.cid());
-            if !posted.is_multiple_of(MAX_BATCH) && cq.is_full() {
-                // About to wait for the host to consume entries: signal the ones
-                // already posted first, or an interrupt-driven host never looks.
-                shared.interrupt(cq);
-                posted = 0;
-            }
-            // Delete I/O SQ waits for this thread on the transport thread, which also
-            // takes the host's CQ head doorbell: while deleting, a full CQ ends the wait.
-            if !shared.complete_or_abandon(cq, &e, &|| sq.stop.load(Ordering::SeqCst)) {
+            if !post(shared, sq, cq, &sqe, &c, head, &mut posted) {
                 return head;
             }
             if let (Some(h), Some(view), Some(inj)) = (hook, view, injection) {
@@ -139,15 +143,53 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                     mutation,
                 });
             }
-            posted += 1;
-            if posted.is_multiple_of(MAX_BATCH) {
-                shared.interrupt(cq);
-            }
+            count_posted(shared, cq, &mut posted);
         }
         if !posted.is_multiple_of(MAX_BATCH) {
             shared.interrupt(cq);
         }
     }
+}
+
+/// Post `c`, the completion of `sqe`, with SQ head `head`; a failed command goes to
+/// the error log first. False when the worker must stop: the queue is being deleted
+/// while its CQ is full, or guest memory failed. Follow with [`count_posted`].
+pub(super) fn post(
+    shared: &Shared,
+    sq: &SubmissionQueue,
+    cq: &CompletionQueue,
+    sqe: &SubmissionEntry,
+    c: &nvm::Completion,
+    head: u16,
+    posted: &mut usize,
+) -> bool {
+    if !c.status.is_success() {
+        shared.errors.lock().unwrap().record(sq.id, sqe, c.status, c.lba);
+    }
+    let e = CompletionEntry::of(c, head, sq.id, sqe.cid());
+    if !posted.is_multiple_of(MAX_BATCH) && cq.is_full() {
+        // About to wait for the host to consume entries: signal the ones
+        // already posted first, or an interrupt-driven host never looks.
+        shared.interrupt(cq);
+        *posted = 0;
+    }
+    // Delete I/O SQ waits for this thread on the transport thread, which also
+    // takes the host's CQ head doorbell: while deleting, a full CQ ends the wait.
+    shared.complete_or_abandon(cq, &e, &|| sq.stop.load(Ordering::SeqCst))
+}
+
+/// One more completion posted: interrupt after every [`MAX_BATCH`].
+pub(super) fn count_posted(shared: &Shared, cq: &CompletionQueue, posted: &mut usize) {
+    *posted += 1;
+    if posted.is_multiple_of(MAX_BATCH) {
+        shared.interrupt(cq);
+    }
+}
+
+/// Whether the control plane wants to see each command (fault rules, mutation
+/// detection, trace): then commands run one at a time, synchronously.
+pub(super) fn hook_active(shared: &Shared) -> bool {
+    shared.hook.get().is_some_and(|h| h.active())
 }
 
 /// Adaptive polling: look at the shadow tail for up to `poll_us` after the queue
@@ -215,18 +257,27 @@ fn execute(
     cmd: &IoCommand,
     opts: IoOptions,
 ) -> nvm::Completion {
-    let (write_cache, cdfe) = shared.features.io_view();
-    let copy_formats_enabled = cdfe | shared.config.copy_formats_always;
-    let env = IoEnv {
+    let set = shared.namespaces.current(namespaces);
+    nvm::execute(&io_env(shared, set, shared.features.io_view(), opts), bufs, cmd)
+}
+
+/// What a command runs with: the namespace set, and the features as `io_view`
+/// (`Features::io_view`: volatile write cache, CDFE) gave them.
+pub(super) fn io_env<'a>(
+    shared: &'a Shared,
+    set: &'a crate::nvm::ns_table::NsSet,
+    (write_cache, cdfe): (bool, u16),
+    opts: IoOptions,
+) -> IoEnv<'a> {
+    IoEnv {
         mem: &*shared.mem,
-        namespaces: shared.namespaces.current(namespaces),
+        namespaces: set,
         counters: &shared.counters,
         page_size: shared.page_size(),
         max_transfer: shared.config.max_transfer(),
         sgl_length: shared.config.sgl_length,
         write_cache,
-        copy_formats_enabled,
+        copy_formats_enabled: cdfe | shared.config.copy_formats_always,
         opts,
-    };
-    nvm::execute(&env, bufs, cmd)
+    }
 }

@@ -164,13 +164,13 @@ fn identify_namespace(drv: &Driver, f: &BenchFormat) -> Result<u64, String> {
 }
 
 impl Bench {
-    /// A controller on `ns` (formatted as `format` says), in this process, with
-    /// `max_queues` I/O queues able to keep `max_qd` commands of up to `max_io`
-    /// bytes in flight.
+    /// A controller configured as `cfg` on `ns` (formatted as `format` says), in
+    /// this process, with `max_queues` I/O queues able to keep `max_qd` commands of
+    /// up to `max_io` bytes in flight.
     pub fn new(
         ns: Arc<Namespace>,
         format: BenchFormat,
-        poll_us: u32,
+        cfg: ControllerConfig,
         hook: Option<Arc<dyn CommandHook>>,
         max_io: u32,
         max_qd: u16,
@@ -179,7 +179,6 @@ impl Bench {
         let nlbas = ns.format().nlbas();
         let (_memfile, dma) = guest_memory(memory_bytes(format, max_io, max_qd, max_queues)?)?;
         let sink = Arc::new(CountingSink::default());
-        let cfg = ControllerConfig { poll_us, ..ControllerConfig::default() };
         let ctrl = Controller::new(cfg, dma.clone(), sink.clone(), vec![ns]);
         if let Some(h) = hook {
             let _ = ctrl.shared.hook.set(h);
@@ -484,7 +483,15 @@ pub fn run_with(
     let format = super::bench_format::FORMATS[0];
     let max_qd = tests.iter().map(|t| t.0).max().unwrap_or(1);
     let max_queues = tests.iter().map(|t| t.1).max().unwrap_or(1);
-    let mut b = Bench::new(ns, format, poll_us, hook, 4096, max_qd, max_queues)?;
+    let mut b = Bench::new(
+        ns,
+        format,
+        ControllerConfig { poll_us, ..ControllerConfig::default() },
+        hook,
+        4096,
+        max_qd,
+        max_queues,
+    )?;
     let mut rows = Vec::new();
     for &(qd, queues, op) in tests {
         let mix = if op == nvm::READ { Mix::Read } else { Mix::Write };

@@ -82,6 +82,45 @@ impl BlockLocks {
         self.take(slba, nlb, true)
     }
 
+    /// [`read`](Self::read) without waiting: None when a stripe is taken. For a
+    /// worker that keeps several commands in flight, which must not wait for a lock
+    /// that one of its own commands holds.
+    pub fn try_read(&self, slba: u64, nlb: u64) -> Option<RangeGuard<'_>> {
+        self.try_take(slba, nlb, false)
+    }
+
+    /// [`write`](Self::write) without waiting: None when a stripe is taken.
+    pub fn try_write(&self, slba: u64, nlb: u64) -> Option<RangeGuard<'_>> {
+        self.try_take(slba, nlb, true)
+    }
+
+    fn try_take(&self, slba: u64, nlb: u64, exclusive: bool) -> Option<RangeGuard<'_>> {
+        use std::sync::TryLockError;
+        let lock = |i: u64| {
+            let s = &self.stripes[i as usize];
+            if exclusive {
+                match s.try_write() {
+                    Ok(g) => Some(Held::Exclusive(g)),
+                    Err(TryLockError::Poisoned(e)) => Some(Held::Exclusive(e.into_inner())),
+                    Err(TryLockError::WouldBlock) => None,
+                }
+            } else {
+                match s.try_read() {
+                    Ok(g) => Some(Held::Shared(g)),
+                    Err(TryLockError::Poisoned(e)) => Some(Held::Shared(e.into_inner())),
+                    Err(TryLockError::WouldBlock) => None,
+                }
+            }
+        };
+        let mut g = RangeGuard { _first: None, _second: None, _rest: Vec::new() };
+        for i in runs(slba, nlb).into_iter().flatten() {
+            // On failure the stripes taken so far are released with `g`.
+            let h = lock(i)?;
+            g.push(h);
+        }
+        Some(g)
+    }
+
     fn take(&self, slba: u64, nlb: u64, exclusive: bool) -> RangeGuard<'_> {
         let lock = |i: u64| {
             let s = &self.stripes[i as usize];
@@ -94,16 +133,21 @@ impl BlockLocks {
         };
         let mut g = RangeGuard { _first: None, _second: None, _rest: Vec::new() };
         for i in runs(slba, nlb).into_iter().flatten() {
-            let h = lock(i);
-            if g._first.is_none() {
-                g._first = Some(h);
-            } else if g._second.is_none() {
-                g._second = Some(h);
-            } else {
-                g._rest.push(h);
-            }
+            g.push(lock(i));
         }
         g
+    }
+}
+
+impl<'a> RangeGuard<'a> {
+    fn push(&mut self, h: Held<'a>) {
+        if self._first.is_none() {
+            self._first = Some(h);
+        } else if self._second.is_none() {
+            self._second = Some(h);
+        } else {
+            self._rest.push(h);
+        }
     }
 }
 
@@ -153,6 +197,20 @@ mod tests {
         drop(r);
         t.join().unwrap();
         assert!(done.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn trying_never_waits_and_takes_nothing_when_one_stripe_is_busy() {
+        let locks = BlockLocks::default();
+        let r = locks.read(UNIT, 1);
+        assert!(locks.try_read(UNIT, 1).is_some(), "readers share");
+        // Over stripes 0 and 1: stripe 1 is busy, so stripe 0 must be left free too.
+        assert!(locks.try_write(0, UNIT + 1).is_none());
+        assert!(locks.try_write(0, 1).is_some(), "the failed try released stripe 0");
+        drop(r);
+        let w = locks.try_write(0, UNIT + 1).expect("free now");
+        assert!(locks.try_read(UNIT, 1).is_none());
+        drop(w);
     }
 
     #[test]

@@ -122,6 +122,19 @@ pub struct Pending<'a> {
     slot: Option<usize>,
 }
 
+/// The body of a Blocks record: header, one hash per block's data, the metadata.
+fn blocks_body<'a>(f: &ActiveFormat, slba: u64, data: &'a [u8], md: &'a [u8]) -> impl FnOnce(&mut Vec<u8>) + 'a {
+    let shape = Shape::of(f);
+    move |b| {
+        let nlb = data.len() as u64 / shape.lbs;
+        header(b, KIND_BLOCKS, shape, slba, nlb);
+        for block in data.chunks_exact(shape.lbs as usize) {
+            b.extend_from_slice(&block_hash(block).to_le_bytes());
+        }
+        b.extend_from_slice(md);
+    }
+}
+
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         let Some(slot) = self.slot else { return };
@@ -223,10 +236,40 @@ impl IntentLog {
         }
     }
 
+    /// A free slot, without waiting: None when all are taken. For a worker that
+    /// keeps several commands in flight, which must not wait for a slot that one of
+    /// its own commands holds. Fill it with [`record_blocks`](Self::record_blocks).
+    pub fn try_reserve(&self) -> Option<Pending<'_>> {
+        if self.file.is_none() {
+            return Some(Pending { log: self, slot: None });
+        }
+        loop {
+            let cur = self.busy.load(Ordering::Acquire);
+            if cur == u64::MAX {
+                return None;
+            }
+            let slot = (!cur).trailing_zeros() as usize;
+            if self.busy.compare_exchange_weak(cur, cur | 1 << slot, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                return Some(Pending { log: self, slot: Some(slot) });
+            }
+        }
+    }
+
+    /// [`begin_blocks`](Self::begin_blocks) into a slot taken with [`try_reserve`](Self::try_reserve).
+    pub fn record_blocks(&self, p: &Pending, f: &ActiveFormat, slba: u64, data: &[u8], md: &[u8]) -> io::Result<()> {
+        let (Some(file), Some(slot)) = (&self.file, p.slot) else { return Ok(()) };
+        self.fill_slot(file, slot, blocks_body(f, slba, data, md))
+    }
+
     fn write_record(&self, fill: impl FnOnce(&mut Vec<u8>)) -> io::Result<Pending<'_>> {
         let Some(file) = &self.file else { return Ok(Pending { log: self, slot: None }) };
         let slot = self.take_slot();
         let pending = Pending { log: self, slot: Some(slot) };
+        self.fill_slot(file, slot, fill)?;
+        Ok(pending)
+    }
+
+    fn fill_slot(&self, file: &Arc<dyn BlockStore>, slot: usize, fill: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         let mut buf = self.bufs[slot].lock().unwrap_or_else(|e| e.into_inner());
         buf.clear();
         buf.resize(HEADER, 0);
@@ -240,22 +283,13 @@ impl IntentLog {
         put_u64(&mut buf, H_IMAGE, self.image);
         let crc = record_crc(&buf);
         put_u64(&mut buf, H_CRC, crc);
-        file.write_at(slot as u64 * SLOT_BYTES, &buf)?;
-        Ok(pending)
+        file.write_at(slot as u64 * SLOT_BYTES, &buf)
     }
 
     /// Record that blocks `slba..` get `data` and `md` (at most
     /// [`blocks_per_record`](Self::blocks_per_record) blocks).
     pub fn begin_blocks(&self, f: &ActiveFormat, slba: u64, data: &[u8], md: &[u8]) -> io::Result<Pending<'_>> {
-        let shape = Shape::of(f);
-        self.write_record(|b| {
-            let nlb = data.len() as u64 / shape.lbs;
-            header(b, KIND_BLOCKS, shape, slba, nlb);
-            for block in data.chunks_exact(shape.lbs as usize) {
-                b.extend_from_slice(&block_hash(block).to_le_bytes());
-            }
-            b.extend_from_slice(md);
-        })
+        self.write_record(blocks_body(f, slba, data, md))
     }
 
     /// Record that a range is zeroed (or deallocated) as `z` says.

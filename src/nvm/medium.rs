@@ -8,6 +8,7 @@
 //! metadata records its intent first ([`super::intent_log`]), so neither a
 //! concurrent command nor a crash sees a block's new data with its old metadata.
 
+use super::aligned_buf::AlignedBuf;
 use super::intent_log::IntentLog;
 use super::namespace::{ActiveFormat, Namespace};
 use super::store_error;
@@ -25,13 +26,14 @@ pub fn load(
     f: &ActiveFormat,
     slba: u64,
     nlb: u64,
-    data: &mut Vec<u8>,
+    data: &mut AlignedBuf,
     md: &mut Vec<u8>,
 ) -> Result<(), Completion> {
     if let Some(lba) = ns.uncorrectable.first_marked(slba, nlb) {
         return Err(Completion::err_at(Status::UNRECOVERED_READ_ERROR, lba));
     }
-    resize(data, (nlb * f.lbs()) as usize);
+    // Every byte is read from the medium below: no zeroing first.
+    data.set_len((nlb * f.lbs()) as usize);
     resize(md, (nlb * f.ms()) as usize);
     let store = &*ns.store;
     let _held = ns.locks.read(slba, nlb);

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aligned_buf;
 pub mod block_locks;
 pub mod compare;
 pub mod copy;
@@ -27,6 +28,7 @@ pub mod ns_table;
 pub mod prepare;
 pub mod protection;
 pub mod rw;
+pub mod staged;
 pub mod transfer;
 pub mod uncorrectable_marks;
 pub mod verify;
@@ -70,9 +72,11 @@ impl IoEnv<'_> {
 }
 
 /// Reusable per-queue buffers, so the data path does not allocate per command.
+/// The io_uring engine keeps one per command in flight; its transfers move `data`.
 #[derive(Default)]
 pub struct Buffers {
-    pub data: Vec<u8>,
+    /// Block data, 4 KiB-aligned (O_DIRECT transfers use it as it is).
+    pub data: aligned_buf::AlignedBuf,
     pub md: Vec<u8>,
     pub host: Vec<u8>,
     /// Set by a write whose data changed in guest memory between fetch and
@@ -120,5 +124,11 @@ pub fn store_error(write: bool, e: &std::io::Error) -> Status {
         Status::WRITE_FAULT
     } else {
         Status::UNRECOVERED_READ_ERROR
+    }
+}
+
+impl crate::storage::uring::IoRegion for Buffers {
+    fn io_region(&mut self) -> &mut [u8] {
+        &mut self.data
     }
 }

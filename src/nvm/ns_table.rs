@@ -108,6 +108,16 @@ pub struct CachedSet {
     set: Arc<NsSet>,
 }
 
+impl CachedSet {
+    /// The table's generation when this set was taken.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+    pub fn set(&self) -> &NsSet {
+        &self.set
+    }
+}
+
 impl NamespaceTable {
     /// Namespaces 1..=n, all attached, no management: NN = n.
     pub fn fixed(namespaces: Vec<Arc<Namespace>>) -> Self {
@@ -160,6 +170,11 @@ impl NamespaceTable {
             cache.generation = g;
         }
         &cache.set
+    }
+
+    /// The commit count: a [`CachedSet`] of an older generation is out of date.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Whether Namespace Management and Attachment are offered (OACS bit 3).

@@ -31,13 +31,19 @@ pub fn read(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
 
 fn read_inner(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), Completion> {
     let p = prepare(env, cmd, Transfer::Read)?;
-    let Prepared { target: Target { ns, f, slba, nlb }, pract, sizes, ctx, ref data_sg, ref md_sg, .. } = p;
-    let (md_len, interleaved) = (sizes.md, sizes.interleaved);
+    let Target { ns, f, slba, nlb } = p.target;
+    medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
+    deliver(env, bufs, &p)
+}
 
+/// A read's blocks, loaded into `bufs`, to the host: PI checked (and stripped with
+/// PRACT), interleaved for an extended-LBA host buffer, scattered, counted.
+pub(crate) fn deliver(env: &IoEnv, bufs: &mut Buffers, p: &Prepared) -> Result<(), Completion> {
+    let Prepared { target: Target { f, nlb, .. }, pract, sizes, ref ctx, ref data_sg, ref md_sg, .. } = *p;
+    let (md_len, interleaved) = (sizes.md, sizes.interleaved);
     let lbs = f.lbs() as usize;
     let ms = f.ms() as usize;
     let n = nlb as usize;
-    medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
     if let Some(ctx) = ctx {
         ctx.verify(Layout::Separate { data: &bufs.data, md: &bufs.md })?;
         if pract && !host_has_metadata(&f, true) {
@@ -87,14 +93,37 @@ pub(crate) fn store_write(
     at: u64,
     remap: Option<&crate::pi::PiContext>,
 ) -> Result<(), Completion> {
-    let Prepared { target: Target { ns, f, nlb, .. }, pract, sizes, ref ctx, ref data_sg, ref md_sg, .. } = *p;
+    receive(env, bufs, p, at, remap)?;
+    let Target { ns, f, nlb, .. } = p.target;
+    medium::store(ns, &f, at, &bufs.data, &bufs.md, durable(env, cmd.fua()))?;
+    count_write(env, nlb, &f);
+    Ok(())
+}
+
+pub(crate) fn count_write(env: &IoEnv, nlb: u64, f: &crate::nvm::namespace::ActiveFormat) {
+    env.counters.host_writes.fetch_add(1, Relaxed);
+    env.counters.bytes_written.fetch_add(nlb * f.lbs(), Relaxed);
+}
+
+/// A write's data from the host into `bufs`, ready to store at `at`: gathered
+/// (once: the snapshot the device checks is the one it stores), PI checked or
+/// generated, reference tags remapped for a Zone Append with PIREMAP.
+pub(crate) fn receive(
+    env: &IoEnv,
+    bufs: &mut Buffers,
+    p: &Prepared,
+    at: u64,
+    remap: Option<&crate::pi::PiContext>,
+) -> Result<(), Completion> {
+    let Prepared { target: Target { f, nlb, .. }, pract, sizes, ref ctx, ref data_sg, ref md_sg, .. } = *p;
     let slba = at;
     let (data_len, md_len, interleaved) = (sizes.data, sizes.md, sizes.interleaved);
 
     let lbs = f.lbs() as usize;
     let ms = f.ms() as usize;
     let n = nlb as usize;
-    resize(&mut bufs.data, n * lbs);
+    // Every byte is gathered from the host below (or copied out of `host`).
+    bufs.data.set_len(n * lbs);
     // Metadata the host does not send (PRACT with metadata = PI) is generated below.
     resize(&mut bufs.md, n * ms);
     // The device's first look at the data, at fetch time (mutation detector), and
@@ -143,8 +172,5 @@ pub(crate) fn store_write(
     if let Some(r) = remap {
         r.remap_ref_tags(&mut bufs.md, ms);
     }
-    medium::store(ns, &f, slba, &bufs.data, &bufs.md, durable(env, cmd.fua()))?;
-    env.counters.host_writes.fetch_add(1, Relaxed);
-    env.counters.bytes_written.fetch_add(nlb * f.lbs(), Relaxed);
     Ok(())
 }

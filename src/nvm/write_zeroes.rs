@@ -110,8 +110,7 @@ fn generate_zeroed(
     let mut done = 0u64;
     while done < nlb {
         let n = (nlb - done).min(per) as usize;
-        bufs.data.clear();
-        bufs.data.resize(n * lbs, 0);
+        bufs.data.zeroed(n * lbs);
         bufs.md.clear();
         bufs.md.resize(n * ms, 0);
         ctx.generate_from(done, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })

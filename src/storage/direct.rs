@@ -75,7 +75,13 @@ impl DirectIo {
         (self.align, self.mem_align)
     }
 
-    fn aligned(&self, off: u64, len: usize, ptr: *const u8) -> bool {
+    /// The O_DIRECT descriptor.
+    pub fn fd(&self) -> std::os::unix::io::RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// Whether a transfer of `len` bytes at `off` from or to `ptr` may go direct as it is.
+    pub fn aligned(&self, off: u64, len: usize, ptr: *const u8) -> bool {
         off.is_multiple_of(self.align)
             && (len as u64).is_multiple_of(self.align)
             && (ptr as usize).is_multiple_of(self.mem_align)

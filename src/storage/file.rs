@@ -121,6 +121,13 @@ impl BlockStore for FileStore {
     fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool> {
         Ok(matches!(self.seek_data(off)?, Some(d) if d < off + len))
     }
+    fn async_fd(&self, off: u64, len: usize, addr: usize) -> Option<std::os::unix::io::RawFd> {
+        let end = off.checked_add(len as u64)?;
+        match &self.direct {
+            Some(d) => (end <= d.end && d.aligned(off, len, addr as *const u8)).then(|| d.fd()),
+            None => (end <= self.size).then(|| self.file.as_raw_fd()),
+        }
+    }
 }
 
 /// Bytes an unprivileged user may still allocate on the filesystem holding `path`.

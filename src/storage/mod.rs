@@ -10,6 +10,7 @@ pub mod direct;
 pub mod file;
 pub mod layout;
 pub mod mem;
+pub mod uring;
 
 pub use cache_mode::CacheMode;
 pub use file::FileStore;
@@ -43,6 +44,13 @@ pub trait BlockStore: Send + Sync {
     fn flush(&self) -> io::Result<()>;
     /// Whether any byte of the range is allocated (false only for a hole).
     fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool>;
+    /// The descriptor an asynchronous engine may read or write `len` bytes at `off`
+    /// with, from or into memory at `addr`, to the same effect as `read_at` and
+    /// `write_at`. None when only those can (a store that is not a file, an O_DIRECT
+    /// transfer that is not aligned).
+    fn async_fd(&self, _off: u64, _len: usize, _addr: usize) -> Option<std::os::unix::io::RawFd> {
+        None
+    }
 }
 
 #[cfg(test)]

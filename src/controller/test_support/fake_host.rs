@@ -91,6 +91,7 @@ impl FakeHost {
     /// controller's write cache off, as `vnvme serve --cache` does.
     pub fn with_config(store: Store, namespaces: &[NsConfig], mut config: ControllerConfig) -> Self {
         config.write_cache &= store.volatile_write_cache();
+        config.engine = store.engine();
         let mut images = Vec::new();
         let built = namespaces
             .iter()
@@ -98,7 +99,7 @@ impl FakeHost {
             .map(|(i, c)| {
                 let s: Arc<dyn BlockStore> = match store {
                     Store::Mem => Arc::new(MemStore::new(c.bytes)),
-                    Store::File(cache) => {
+                    Store::File(cache) | Store::Uring(cache) => {
                         let img = TempImage::create(c.bytes);
                         let s = FileStore::open_with(img.path(), cache).expect("opening a temporary image");
                         images.push(img);

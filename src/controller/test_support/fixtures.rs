@@ -21,6 +21,8 @@ pub enum Store {
     Mem,
     /// A temporary image file opened with this cache mode.
     File(CacheMode),
+    /// The same, with the controller's io_uring engine.
+    Uring(CacheMode),
 }
 
 impl Store {
@@ -28,7 +30,14 @@ impl Store {
     pub fn volatile_write_cache(self) -> bool {
         match self {
             Store::Mem => true,
-            Store::File(m) => m.volatile_write_cache(),
+            Store::File(m) | Store::Uring(m) => m.volatile_write_cache(),
+        }
+    }
+    /// The I/O engine the controller runs over this store.
+    pub fn engine(self) -> crate::controller::config::Engine {
+        match self {
+            Store::Uring(_) => crate::controller::config::Engine::IoUring,
+            _ => crate::controller::config::Engine::Sync,
         }
     }
 }
@@ -148,9 +157,10 @@ impl Drop for Watchdog {
 
 /// Run a test body once per backing store: `on_every_store!(name, ...)` expects
 /// `fn name(store: Store)` and makes `name::mem_store`, and one test per cache
-/// mode of the file store: `name::file_writeback`, `name::file_none` (O_DIRECT),
-/// `name::file_writethrough` and `name::file_directsync` (O_DIRECT, no volatile
-/// write cache: every write durable before it completes).
+/// mode of the file store and engine: `name::file_writeback`, `name::file_none`
+/// (O_DIRECT), `name::file_writethrough` and `name::file_directsync` (O_DIRECT, no
+/// volatile write cache: every write durable before it completes) on the sync
+/// engine, and `name::uring_*` for the same four on the io_uring engine.
 #[cfg(test)]
 macro_rules! on_every_store {
     ($($name:ident),* $(,)?) => {$(
@@ -175,6 +185,22 @@ macro_rules! on_every_store {
             #[test]
             fn file_directsync() {
                 super::$name(super::Store::File(CacheMode::Directsync))
+            }
+            #[test]
+            fn uring_writeback() {
+                super::$name(super::Store::Uring(CacheMode::Writeback))
+            }
+            #[test]
+            fn uring_none() {
+                super::$name(super::Store::Uring(CacheMode::None))
+            }
+            #[test]
+            fn uring_writethrough() {
+                super::$name(super::Store::Uring(CacheMode::Writethrough))
+            }
+            #[test]
+            fn uring_directsync() {
+                super::$name(super::Store::Uring(CacheMode::Directsync))
             }
         }
     )*};

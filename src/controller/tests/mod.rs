@@ -18,6 +18,7 @@
 //! | `shadow.rs` | shadow doorbells with EventIdx |
 //! | `copy.rs` | Copy: ranges, limits, PI, cross-namespace |
 //! | `copy_formats.rs` | Copy descriptor formats against every PI format |
+//! | `engine.rs` | the io_uring engine: many commands in flight, completions in any order |
 //! | `optional_features.rs` | optional features left out: absent in Identify, Invalid Field when probed |
 //! | `ns_mgmt.rs` | Namespace Management / Attachment, CNS 10h-13h, capacity, restart |
 //! | `format.rs` | Format NVM: switching LBA format and protection at run time, its statuses |
@@ -32,6 +33,7 @@ mod admin_queues;
 mod admin_status;
 mod copy;
 mod copy_formats;
+mod engine;
 mod events;
 mod format;
 mod hooks;

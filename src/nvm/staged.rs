@@ -1,0 +1,169 @@
+//! Read and Write split around their data transfer, for an engine that keeps
+//! several commands of one queue in flight (`serve --engine io_uring`): [`stage`]
+//! runs everything before the data moves and says where it moves, the engine moves
+//! it, and [`finish`] runs everything after. The steps are the synchronous path's
+//! own (`rw::receive`, `rw::deliver`), so both engines answer alike.
+//!
+//! A staged command holds its blocks' range locks, and a write with metadata its
+//! intent-log slot, from stage to finish. Stage never waits for either: when one
+//! is taken (perhaps by a command of the same queue still in flight, which would
+//! never finish while this one waited) it answers [`Stage::Sync`], and the engine
+//! runs the command through `nvm::execute` once nothing of its own is in flight.
+//! Metadata moves synchronously at stage: a write records its intent, then writes
+//! the metadata, then its data goes out; a read reads the metadata, then its data
+//! comes in. Both are inside the locks and the intent, as on the synchronous path.
+
+use super::block_locks::RangeGuard;
+use super::intent_log::{IntentLog, Pending};
+use super::prepare::{prepare, Prepared, Target, Transfer};
+use super::{rw, store_error, Buffers, Completion, IoEnv};
+use crate::spec::opcode::nvm as op;
+use crate::spec::{CommandFields, IoCommand, RwCommand, Status};
+use std::os::unix::io::RawFd;
+
+/// A command whose data transfer is to start: `bufs.data`, at `off` of `fd`.
+pub struct Staged<'e> {
+    p: Prepared<'e>,
+    write: bool,
+    fua: bool,
+    _locks: RangeGuard<'e>,
+    intent: Option<Pending<'e>>,
+    pub fd: RawFd,
+    pub off: u64,
+}
+
+impl Staged<'_> {
+    pub fn is_write(&self) -> bool {
+        self.write
+    }
+}
+
+// Moved once per command into the engine's flight table; boxing the large variant
+// would cost a heap allocation per I/O.
+#[allow(clippy::large_enum_variant)]
+pub enum Stage<'e> {
+    /// Move the data, then [`finish`].
+    Io(Staged<'e>),
+    /// Finished before any data moved (an error); counted.
+    Done(Completion),
+    /// Run it with `nvm::execute`, when nothing else of the queue is in flight:
+    /// another opcode, a zoned namespace, a transfer the store cannot do
+    /// asynchronously, or a lock or intent slot that is taken.
+    Sync,
+}
+
+/// The first half of a Read or Write (see the module). `env.opts` must be the
+/// plain options: fault injection and mutation detection run synchronously.
+pub fn stage<'e>(env: &'e IoEnv, bufs: &mut Buffers, cmd: &IoCommand) -> Stage<'e> {
+    let (c, write) = match cmd {
+        IoCommand::Read(c) => (c, false),
+        IoCommand::Write(c) => (c, true),
+        _ => return Stage::Sync,
+    };
+    if cmd.check_reserved().is_err() {
+        return Stage::Sync;
+    }
+    let staged = if write { stage_write(env, bufs, c) } else { stage_read(env, bufs, c) };
+    match staged {
+        Ok(s) => s,
+        Err(done) => {
+            env.counters.io_command(if write { op::WRITE } else { op::READ }, done.status);
+            Stage::Done(done)
+        }
+    }
+}
+
+fn stage_read<'e>(env: &'e IoEnv, bufs: &mut Buffers, c: &RwCommand) -> Result<Stage<'e>, Completion> {
+    let p = prepare(env, c, Transfer::Read)?;
+    let Target { ns, f, slba, nlb } = p.target;
+    if ns.zoned.is_some() {
+        return Ok(Stage::Sync);
+    }
+    if let Some(lba) = ns.uncorrectable.first_marked(slba, nlb) {
+        return Err(Completion::err_at(Status::UNRECOVERED_READ_ERROR, lba));
+    }
+    bufs.data.set_len((nlb * f.lbs()) as usize);
+    bufs.md.clear();
+    bufs.md.resize((nlb * f.ms()) as usize, 0);
+    let off = f.layout.data_offset(slba);
+    let Some(fd) = ns.store.async_fd(off, bufs.data.len(), bufs.data.as_ptr() as usize) else {
+        return Ok(Stage::Sync);
+    };
+    let Some(locks) = ns.locks.try_read(slba, nlb) else { return Ok(Stage::Sync) };
+    if f.ms() > 0 {
+        ns.store
+            .read_at(f.layout.meta_offset(slba), &mut bufs.md)
+            .map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
+    }
+    Ok(Stage::Io(Staged { p, write: false, fua: false, _locks: locks, intent: None, fd, off }))
+}
+
+fn stage_write<'e>(env: &'e IoEnv, bufs: &mut Buffers, c: &RwCommand) -> Result<Stage<'e>, Completion> {
+    let p = prepare(env, c, Transfer::Write)?;
+    let Target { ns, f, slba, nlb } = p.target;
+    if ns.zoned.is_some() || (f.ms() > 0 && nlb > IntentLog::blocks_per_record(f.ms())) {
+        return Ok(Stage::Sync);
+    }
+    // The length `receive` gives it, so the buffer does not move after this.
+    bufs.data.set_len((nlb * f.lbs()) as usize);
+    let off = f.layout.data_offset(slba);
+    let Some(fd) = ns.store.async_fd(off, bufs.data.len(), bufs.data.as_ptr() as usize) else {
+        return Ok(Stage::Sync);
+    };
+    let Some(locks) = ns.locks.try_write(slba, nlb) else { return Ok(Stage::Sync) };
+    let intent = match f.ms() {
+        0 => None,
+        _ => match ns.intents.try_reserve() {
+            Some(slot) => Some(slot),
+            None => return Ok(Stage::Sync),
+        },
+    };
+    rw::receive(env, bufs, &p, slba, None)?;
+    if let Some(intent) = &intent {
+        let werr = |e: std::io::Error| Completion::err_at(store_error(true, &e), slba);
+        ns.intents.record_blocks(intent, &f, slba, &bufs.data, &bufs.md).map_err(werr)?;
+        ns.store.write_at(f.layout.meta_offset(slba), &bufs.md).map_err(werr)?;
+    }
+    Ok(Stage::Io(Staged { p, write: true, fua: c.fua(), _locks: locks, intent, fd, off }))
+}
+
+/// The second half, once the engine moved the data: `res` is the transfer's
+/// result as io_uring gives it (bytes moved, or a negated errno). A short
+/// transfer's rest moves synchronously.
+pub fn finish(env: &IoEnv, bufs: &mut Buffers, s: Staged, res: i32) -> Completion {
+    let write = s.write;
+    let c: Completion = finish_inner(env, bufs, s, res).into();
+    env.counters.io_command(if write { op::WRITE } else { op::READ }, c.status);
+    c
+}
+
+fn finish_inner(env: &IoEnv, bufs: &mut Buffers, s: Staged, res: i32) -> Result<(), Completion> {
+    let Staged { p, write, fua, _locks: locks, intent, off, .. } = s;
+    let Target { ns, f, slba, nlb } = p.target;
+    let fail = |e: &std::io::Error| Completion::err_at(store_error(write, e), slba);
+    let moved = match res {
+        r if r >= 0 => r as usize,
+        r if -r == libc::EINTR || -r == libc::EAGAIN => 0,
+        r => return Err(fail(&std::io::Error::from_raw_os_error(-r))),
+    };
+    if moved < bufs.data.len() {
+        let rest = off + moved as u64;
+        let r = if write {
+            ns.store.write_at(rest, &bufs.data[moved..])
+        } else {
+            ns.store.read_at(rest, &mut bufs.data[moved..])
+        };
+        r.map_err(|e| fail(&e))?;
+    }
+    if !write {
+        drop(locks);
+        return rw::deliver(env, bufs, &p);
+    }
+    drop(intent);
+    ns.uncorrectable.clear(slba, nlb).map_err(|e| fail(&e))?;
+    if rw::durable(env, fua) {
+        ns.store.flush().map_err(|e| fail(&e))?;
+    }
+    rw::count_write(env, nlb, &f);
+    Ok(())
+}
