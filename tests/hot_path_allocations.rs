@@ -6,12 +6,12 @@
 //! separate metadata, and a list page for PRP lists.)
 
 use std::sync::Arc;
+use vnvme::controller::config::Engine;
+use vnvme::controller::ControllerConfig;
 use vnvme::driver::bench_format::{by_name, BenchFormat};
 use vnvme::driver::iops::Bench;
 use vnvme::driver::workload::{Mix, Workload};
 use vnvme::nvm::namespace::{standard_formats, Namespace, Protection};
-use vnvme::controller::config::Engine;
-use vnvme::controller::ControllerConfig;
 use vnvme::storage::{BlockStore, CacheMode, FileStore};
 
 #[global_allocator]
@@ -47,8 +47,8 @@ fn no_heap_allocation_per_io() {
             for mix in [Mix::Read, Mix::Write, Mix::ReadWrite70] {
                 let w = Workload { io_bytes, mix, qd: 8, queues: 1 };
                 b.measure(&w, 0.05).unwrap_or_else(|e| panic!("{name} {}: {e}", w.name())); // warm-up: lazily grown buffers
-                let m = b.measure(&w, 0.2).unwrap_or_else(|e| panic!("{name} {}: {e}", w.name()));
-                assert!(m.ios > 50, "{name} {}: only {} I/Os", w.name(), m.ios);
+                let m = b.measure(&w, 0.3).unwrap_or_else(|e| panic!("{name} {}: {e}", w.name()));
+                assert!(m.ios >= 20, "{name} {}: only {} I/Os", w.name(), m.ios);
                 assert_eq!(m.allocations, Some(0), "{name} {}: heap allocations during {} I/Os", w.name(), m.ios);
             }
         }

@@ -251,7 +251,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     }
     let engine = a.engine.unwrap_or(Engine::default_for(a.cache));
     if engine == Engine::IoUring {
-        crate::controller::uring_engine::ring_for(1)
+        crate::controller::uring_engine::UringQueue::new(1)
             .map_err(|e| format!("--engine io_uring: this kernel refuses io_uring ({e}); use --engine sync"))?;
     }
     let specs: Vec<NsSpec> = a.ns.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;

@@ -47,9 +47,9 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
     let mut head = 0u16;
     let mut bufs = Buffers::default();
     let mut namespaces = shared.namespaces.cached();
-    let mut ring = match shared.config.engine {
+    let mut uring = match shared.config.engine {
         super::config::Engine::Sync => None,
-        super::config::Engine::IoUring => match super::uring_engine::ring_for(sq.size) {
+        super::config::Engine::IoUring => match super::uring_engine::UringQueue::new(sq.size) {
             Ok(r) => Some(r),
             Err(e) => {
                 tracing::warn!("queue {}: io_uring: {e}; this queue runs the sync engine", sq.id);
@@ -77,8 +77,8 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
             sq.wait(Duration::from_millis(50));
             continue;
         }
-        if let Some(ring) = ring.as_mut().filter(|_| !hook_active(shared)) {
-            if !super::uring_engine::run(shared, sq, cq, ring, &mut head, &mut namespaces) {
+        if let Some(engine) = uring.as_mut() {
+            if !engine.run(shared, sq, cq, &mut head, &mut namespaces) {
                 return head;
             }
             continue;
@@ -98,51 +98,13 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
             // Parsed once: the hook's view, the trace and the handler read this value.
             let cmd = IoCommand::parse(&sqe);
             let fetched = Instant::now();
-            let hook = shared.hook.get().filter(|h| h.active());
-            let (c, injection, view) = match hook {
-                Some(h) => {
-                    let view = view_of(sq.id, &cmd);
-                    let inj = h.before(&view);
-                    let c = match inj.status {
-                        Some(status) => nvm::Completion::err(status),
-                        None => {
-                            apply_corruption(shared, &view, &inj);
-                            let opts = IoOptions {
-                                widen: inj.widen,
-                                detect_mutation: h.detect_mutation(),
-                                transient_guard: inj.transient_guard,
-                            };
-                            execute(shared, &mut namespaces, &mut bufs, &cmd, opts)
-                        }
-                    };
-                    (c, Some(inj), Some(view))
-                }
-                None => (execute(shared, &mut namespaces, &mut bufs, &cmd, IoOptions::default()), None, None),
-            };
-            if let Some(inj) = &injection {
-                if !inj.delay.is_zero() {
-                    std::thread::sleep(inj.delay);
-                }
-            }
+            let watch = watch(shared, sq.id, &cmd);
+            let c = run_watched(shared, watch.as_ref(), |opts| execute(shared, &mut namespaces, &mut bufs, &cmd, opts));
+            delay(watch.as_ref());
             if !post(shared, sq, cq, &sqe, &c, head, &mut posted) {
                 return head;
             }
-            if let (Some(h), Some(view), Some(inj)) = (hook, view, injection) {
-                let mutation = bufs.mutation.take().map(|m| MutationReport {
-                    sqid: sq.id,
-                    cid: sqe.cid(),
-                    nsid: sqe.nsid(),
-                    blocks: m.blocks,
-                    window: m.window,
-                });
-                h.completed(&Completed {
-                    view,
-                    status: c.status,
-                    latency: fetched.elapsed(),
-                    fired: inj.fired,
-                    mutation,
-                });
-            }
+            report(shared, sq.id, &sqe, watch, c.status, fetched, bufs.mutation.take());
             count_posted(shared, cq, &mut posted);
         }
         if !posted.is_multiple_of(MAX_BATCH) {
@@ -186,10 +148,70 @@ pub(super) fn count_posted(shared: &Shared, cq: &CompletionQueue, posted: &mut u
     }
 }
 
-/// Whether the control plane wants to see each command (fault rules, mutation
-/// detection, trace): then commands run one at a time, synchronously.
-pub(super) fn hook_active(shared: &Shared) -> bool {
-    shared.hook.get().is_some_and(|h| h.active())
+/// What the control plane made of a fetched command: what it sees of it, and what
+/// its fault rules inject.
+pub(super) type Watch = (CommandView, crate::controller::hooks::Injection);
+
+/// Show a fetched command to the control plane, when it watches (this fires its
+/// rules: call it once per command).
+pub(super) fn watch(shared: &Shared, sqid: u16, cmd: &IoCommand) -> Option<Watch> {
+    let h = shared.hook.get().filter(|h| h.active())?;
+    let view = view_of(sqid, cmd);
+    let inj = h.before(&view);
+    Some((view, inj))
+}
+
+/// Run a command synchronously (`exec`) as the control plane's injection says:
+/// an injected status instead, or stored tags spoiled first and the command run
+/// with the injection's options (race widening, mutation detection, a spoiled
+/// returned guard).
+pub(super) fn run_watched(
+    shared: &Shared,
+    watch: Option<&Watch>,
+    exec: impl FnOnce(IoOptions) -> nvm::Completion,
+) -> nvm::Completion {
+    let Some((view, inj)) = watch else { return exec(IoOptions::default()) };
+    if let Some(status) = inj.status {
+        return nvm::Completion::err(status);
+    }
+    apply_corruption(shared, view, inj);
+    let detect_mutation = shared.hook.get().is_some_and(|h| h.detect_mutation());
+    exec(IoOptions { widen: inj.widen, detect_mutation, transient_guard: inj.transient_guard })
+}
+
+/// Whether a watched command may run with plain options (nothing injected, and
+/// no mutation detection for a write, whose data the detector looks at twice):
+/// then it may go through the io_uring engine.
+pub(super) fn plain(shared: &Shared, watch: Option<&Watch>) -> bool {
+    let Some((view, inj)) = watch else { return true };
+    let detecting =
+        view.opcode != crate::spec::opcode::nvm::READ && shared.hook.get().is_some_and(|h| h.detect_mutation());
+    inj.is_empty() && !detecting
+}
+
+/// An injected completion delay, before the completion is posted.
+pub(super) fn delay(watch: Option<&Watch>) {
+    if let Some((_, inj)) = watch {
+        if !inj.delay.is_zero() {
+            std::thread::sleep(inj.delay);
+        }
+    }
+}
+
+/// Tell the control plane how a watched command completed, once it is posted.
+pub(super) fn report(
+    shared: &Shared,
+    sqid: u16,
+    sqe: &SubmissionEntry,
+    watch: Option<Watch>,
+    status: crate::spec::Status,
+    fetched: Instant,
+    mutation: Option<nvm::mutation::Mutation>,
+) {
+    let (Some((view, inj)), Some(h)) = (watch, shared.hook.get()) else { return };
+    let mutation =
+        mutation.map(|m| MutationReport { sqid, cid: sqe.cid(), nsid: sqe.nsid(), blocks: m.blocks, window: m.window });
+    h.completed(&Completed { view, status, latency: fetched.elapsed(), fired: inj.fired, mutation });
 }
 
 /// Adaptive polling: look at the shadow tail for up to `poll_us` after the queue

@@ -121,3 +121,88 @@ fn same_blocks_in_one_batch_uring() {
 fn same_blocks_in_one_batch_uring_none() {
     same_blocks_in_one_batch(Store::Uring(CacheMode::None))
 }
+
+/// A hook that fails reads of one LBA with an injected status, optionally turns
+/// on mutation detection, and records every completion.
+struct Watcher {
+    fail_read_at: u64,
+    detect: bool,
+    done: std::sync::Mutex<Vec<crate::controller::hooks::Completed>>,
+}
+
+impl crate::controller::hooks::CommandHook for Watcher {
+    fn active(&self) -> bool {
+        true
+    }
+    fn detect_mutation(&self) -> bool {
+        self.detect
+    }
+    fn before(&self, cmd: &crate::controller::hooks::CommandView) -> crate::controller::hooks::Injection {
+        let mut inj = crate::controller::hooks::Injection::default();
+        if cmd.opcode == crate::spec::opcode::nvm::READ && cmd.slba == self.fail_read_at {
+            inj.status = Some(Status::UNRECOVERED_READ_ERROR);
+            inj.fired.push("test".into());
+        }
+        inj
+    }
+    fn completed(&self, done: &crate::controller::hooks::Completed) {
+        self.done.lock().unwrap().push(done.clone());
+    }
+}
+
+/// With the control plane watching, plain commands still go through io_uring and
+/// it sees every one of them; the command a rule fires on gets the injection.
+/// With mutation detection on, every write runs synchronously (the detector
+/// needs the write's two looks at guest memory).
+fn watched(detect: bool) {
+    let ns = NsConfig::new(4096);
+    let mut h = FakeHost::with_io(Store::Uring(CacheMode::Writeback), ns);
+    let hook = std::sync::Arc::new(Watcher { fail_read_at: 5 * 8, detect, done: Default::default() });
+    assert!(h.ctrl.shared.hook.set(hook.clone()).is_ok());
+    let mut cids = Vec::new();
+    for i in 0..16u64 {
+        let d = h.alloc_with(&pattern(4096, i as u8));
+        let (p1, p2) = h.prps(d, 4096);
+        cids.push(h.push(1, cmd::write(1, i * 8, 1).with_prps(p1, p2)));
+    }
+    h.ring_sq(1);
+    for _ in 0..16 {
+        assert_eq!(h.complete(1).status, Status::SUCCESS);
+    }
+    let mut bufs = Vec::new();
+    for i in 0..16u64 {
+        let d = h.alloc(4096);
+        let (p1, p2) = h.prps(d, 4096);
+        bufs.push((h.push(1, cmd::read(1, i * 8, 1).with_prps(p1, p2)), d, i));
+    }
+    h.ring_sq(1);
+    let mut statuses = HashMap::new();
+    for _ in 0..16 {
+        let e = h.complete(1);
+        statuses.insert(e.cid, e.status);
+    }
+    for (cid, d, i) in bufs {
+        if i == 5 {
+            assert_eq!(statuses[&cid], Status::UNRECOVERED_READ_ERROR, "the injected status");
+        } else {
+            assert_eq!(statuses[&cid], Status::SUCCESS);
+            assert!(h.get(d, 4096) == pattern(4096, i as u8), "read {i}");
+        }
+    }
+    let done = hook.done.lock().unwrap();
+    assert_eq!(done.len(), 32, "the control plane saw every completion");
+    assert_eq!(done.iter().filter(|c| !c.fired.is_empty()).count(), 1);
+    let moved = h.ctrl.shared.counters.uring_transfers.load(Relaxed);
+    let want = if detect { 15 } else { 31 }; // no transfer for the injected read; writes synchronous when detecting
+    assert_eq!(moved, want, "transfers through io_uring");
+}
+
+#[test]
+fn watched_commands_go_through_io_uring_and_injected_ones_do_not() {
+    watched(false)
+}
+
+#[test]
+fn mutation_detection_runs_writes_synchronously() {
+    watched(true)
+}
