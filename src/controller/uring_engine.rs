@@ -70,7 +70,8 @@ impl UringQueue {
         shared.namespaces.current(namespaces);
         let generation = namespaces.generation();
         let env = io_env(shared, namespaces.set(), features, IoOptions::default());
-        let mut flight: [Option<(Staged, Fetched)>; SLOTS] = std::array::from_fn(|_| None);
+        // Each command in flight, with its transfers' results as they come in.
+        let mut flight: [Option<(Staged, Fetched, [i32; 2])>; SLOTS] = std::array::from_fn(|_| None);
         let mut posted = 0usize;
         let mut alive = true;
         loop {
@@ -111,18 +112,26 @@ impl UringQueue {
                     false => Stage::Sync,
                 };
                 let c = match stage {
-                    Stage::Io(s) => match ring.start(slot, s.is_write(), s.fd, s.off) {
-                        Ok(()) => {
-                            flight[slot] = Some((s, f));
-                            shared.counters.uring_transfers.fetch_add(1, Ordering::Relaxed);
-                            shared.counters.uring_peak.fetch_max(ring.in_flight() as u64, Ordering::Relaxed);
-                            continue;
+                    Stage::Io(s) => {
+                        match s.transfers().try_for_each(|(which, w, fd, off)| ring.start(slot, which, w, fd, off)) {
+                            Ok(()) => {
+                                flight[slot] = Some((s, f, [0; 2]));
+                                shared.counters.uring_transfers.fetch_add(1, Ordering::Relaxed);
+                                shared.counters.uring_peak.fetch_max(ring.in_flight() as u64, Ordering::Relaxed);
+                                continue;
+                            }
+                            Err(e) if ring.in_flight() > 0 && !ring.slot_idle(slot) => {
+                                // The first transfer is queued: finish when it is done.
+                                tracing::warn!("io_uring: queueing a transfer: {e}");
+                                flight[slot] = Some((s, f, [0, -libc::EIO]));
+                                continue;
+                            }
+                            Err(e) => {
+                                tracing::warn!("io_uring: queueing a transfer: {e}");
+                                staged::finish(&env, ring.slot_mut(slot), s, [-libc::EIO; 2])
+                            }
                         }
-                        Err(e) => {
-                            tracing::warn!("io_uring: queueing a transfer: {e}");
-                            staged::finish(&env, ring.slot_mut(slot), s, -libc::EIO)
-                        }
-                    },
+                    }
                     Stage::Done(c) => c,
                     // Only with nothing in flight: it may need a lock a command in flight holds.
                     Stage::Sync if ring.in_flight() > 0 => {
@@ -163,8 +172,8 @@ impl UringQueue {
                     ring.wait()
                 }
             });
-            let (slot, res) = match next {
-                Ok(r) => r,
+            let done = match next {
+                Ok(d) => d,
                 Err(e) => {
                     // The ring is broken: the transfers in flight never complete here.
                     // The ring's Drop keeps their buffers; the queue stops.
@@ -173,8 +182,13 @@ impl UringQueue {
                     return false;
                 }
             };
-            let Some((s, f)) = flight[slot].take() else { continue };
-            let c = staged::finish(&env, ring.slot_mut(slot), s, res);
+            let Some(entry) = flight[done.slot].as_mut() else { continue };
+            entry.2[done.which] = done.res;
+            if !done.slot_done {
+                continue;
+            }
+            let Some((s, f, res)) = flight[done.slot].take() else { continue };
+            let c = staged::finish(&env, ring.slot_mut(done.slot), s, res);
             if alive && post(shared, sq, cq, &f.sqe, &c, *head, &mut posted) {
                 report(shared, sq.id, &f.sqe, f.watch, c.status, f.fetched, None);
                 count_posted(shared, cq, &mut posted);

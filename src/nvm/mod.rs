@@ -78,6 +78,9 @@ pub struct Buffers {
     /// Block data, 4 KiB-aligned (O_DIRECT transfers use it as it is).
     pub data: aligned_buf::AlignedBuf,
     pub md: Vec<u8>,
+    /// The io_uring engine's read of a metadata span (aligned for O_DIRECT), from
+    /// which `md` is taken.
+    pub md_span: aligned_buf::AlignedBuf,
     pub host: Vec<u8>,
     /// Set by a write whose data changed in guest memory between fetch and
     /// transfer (with `IoOptions::detect_mutation`); block indexes are LBAs.
@@ -128,7 +131,12 @@ pub fn store_error(write: bool, e: &std::io::Error) -> Status {
 }
 
 impl crate::storage::uring::IoRegion for Buffers {
-    fn io_region(&mut self) -> &mut [u8] {
-        &mut self.data
+    /// 0: the data; 1: the span of the image holding a read's metadata.
+    fn io_region(&mut self, which: usize) -> &mut [u8] {
+        if which == 0 {
+            &mut self.data
+        } else {
+            &mut self.md_span
+        }
     }
 }

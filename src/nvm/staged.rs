@@ -9,9 +9,11 @@
 //! is taken (perhaps by a command of the same queue still in flight, which would
 //! never finish while this one waited) it answers [`Stage::Sync`], and the engine
 //! runs the command through `nvm::execute` once nothing of its own is in flight.
-//! Metadata moves synchronously at stage: a write records its intent, then writes
-//! the metadata, then its data goes out; a read reads the metadata, then its data
-//! comes in. Both are inside the locks and the intent, as on the synchronous path.
+//! A write records its intent and writes its metadata at stage (synchronously:
+//! with O_DIRECT an unaligned metadata write is a read-modify-write), then its
+//! data goes out. A read's data and metadata come in together, the metadata as
+//! the aligned span that holds it. Both happen inside the locks and the intent,
+//! as on the synchronous path.
 
 use super::block_locks::RangeGuard;
 use super::intent_log::{IntentLog, Pending};
@@ -21,20 +23,37 @@ use crate::spec::opcode::nvm as op;
 use crate::spec::{CommandFields, IoCommand, RwCommand, Status};
 use std::os::unix::io::RawFd;
 
-/// A command whose data transfer is to start: `bufs.data`, at `off` of `fd`.
+/// A command whose transfers are to start ([`Staged::transfers`]).
 pub struct Staged<'e> {
     p: Prepared<'e>,
     write: bool,
     fua: bool,
     _locks: RangeGuard<'e>,
     intent: Option<Pending<'e>>,
-    pub fd: RawFd,
-    pub off: u64,
+    /// The data: `bufs.data`, at `off` of `fd`.
+    fd: RawFd,
+    off: u64,
+    /// A read's metadata, when it moves asynchronously too: `bufs.md_span` from
+    /// `span_off` of `md_fd`; the metadata starts `skip` bytes into it.
+    md: Option<MdSpan>,
 }
 
+#[derive(Clone, Copy)]
+struct MdSpan {
+    fd: RawFd,
+    span_off: u64,
+    skip: usize,
+}
+
+/// One transfer to start: region (0 data, 1 metadata span), direction, descriptor, offset.
+pub type IoTransfer = (usize, bool, RawFd, u64);
+
 impl Staged<'_> {
-    pub fn is_write(&self) -> bool {
-        self.write
+    /// The transfers to start: the data, and for a read the metadata span too.
+    pub fn transfers(&self) -> impl Iterator<Item = IoTransfer> {
+        let data = (0, self.write, self.fd, self.off);
+        let md = self.md.map(|m| (1, false, m.fd, m.span_off));
+        std::iter::once(data).chain(md)
     }
 }
 
@@ -90,12 +109,20 @@ fn stage_read<'e>(env: &'e IoEnv, bufs: &mut Buffers, c: &RwCommand) -> Result<S
         return Ok(Stage::Sync);
     };
     let Some(locks) = ns.locks.try_read(slba, nlb) else { return Ok(Stage::Sync) };
+    let mut md = None;
     if f.ms() > 0 {
-        ns.store
-            .read_at(f.layout.meta_offset(slba), &mut bufs.md)
-            .map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
+        let meta = f.layout.meta_offset(slba);
+        match ns.store.async_span(meta, bufs.md.len()) {
+            Some((fd, span_off, span)) => {
+                bufs.md_span.set_len(span);
+                md = Some(MdSpan { fd, span_off, skip: (meta - span_off) as usize });
+            }
+            None => {
+                ns.store.read_at(meta, &mut bufs.md).map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
+            }
+        }
     }
-    Ok(Stage::Io(Staged { p, write: false, fua: false, _locks: locks, intent: None, fd, off }))
+    Ok(Stage::Io(Staged { p, write: false, fua: false, _locks: locks, intent: None, fd, off, md }))
 }
 
 fn stage_write<'e>(env: &'e IoEnv, bufs: &mut Buffers, c: &RwCommand) -> Result<Stage<'e>, Completion> {
@@ -124,36 +151,50 @@ fn stage_write<'e>(env: &'e IoEnv, bufs: &mut Buffers, c: &RwCommand) -> Result<
         ns.intents.record_blocks(intent, &f, slba, &bufs.data, &bufs.md).map_err(werr)?;
         ns.store.write_at(f.layout.meta_offset(slba), &bufs.md).map_err(werr)?;
     }
-    Ok(Stage::Io(Staged { p, write: true, fua: c.fua(), _locks: locks, intent, fd, off }))
+    Ok(Stage::Io(Staged { p, write: true, fua: c.fua(), _locks: locks, intent, fd, off, md: None }))
 }
 
-/// The second half, once the engine moved the data: `res` is the transfer's
-/// result as io_uring gives it (bytes moved, or a negated errno). A short
-/// transfer's rest moves synchronously.
-pub fn finish(env: &IoEnv, bufs: &mut Buffers, s: Staged, res: i32) -> Completion {
+/// The second half, once the engine moved the data: `res` holds each transfer's
+/// result as io_uring gives it (bytes moved, or a negated errno), indexed as
+/// [`Staged::transfers`] numbers the regions. A short transfer's rest moves
+/// synchronously.
+pub fn finish(env: &IoEnv, bufs: &mut Buffers, s: Staged, res: [i32; 2]) -> Completion {
     let write = s.write;
     let c: Completion = finish_inner(env, bufs, s, res).into();
     env.counters.io_command(if write { op::WRITE } else { op::READ }, c.status);
     c
 }
 
-fn finish_inner(env: &IoEnv, bufs: &mut Buffers, s: Staged, res: i32) -> Result<(), Completion> {
-    let Staged { p, write, fua, _locks: locks, intent, off, .. } = s;
+/// Bytes a transfer moved: an error other than "try again" fails the command.
+fn moved(res: i32) -> Result<usize, std::io::Error> {
+    match res {
+        r if r >= 0 => Ok(r as usize),
+        r if -r == libc::EINTR || -r == libc::EAGAIN => Ok(0),
+        r => Err(std::io::Error::from_raw_os_error(-r)),
+    }
+}
+
+fn finish_inner(env: &IoEnv, bufs: &mut Buffers, s: Staged, res: [i32; 2]) -> Result<(), Completion> {
+    let Staged { p, write, fua, _locks: locks, intent, off, md, .. } = s;
     let Target { ns, f, slba, nlb } = p.target;
     let fail = |e: &std::io::Error| Completion::err_at(store_error(write, e), slba);
-    let moved = match res {
-        r if r >= 0 => r as usize,
-        r if -r == libc::EINTR || -r == libc::EAGAIN => 0,
-        r => return Err(fail(&std::io::Error::from_raw_os_error(-r))),
-    };
-    if moved < bufs.data.len() {
-        let rest = off + moved as u64;
+    let done = moved(res[0]).map_err(|e| fail(&e))?;
+    if done < bufs.data.len() {
+        let rest = off + done as u64;
         let r = if write {
-            ns.store.write_at(rest, &bufs.data[moved..])
+            ns.store.write_at(rest, &bufs.data[done..])
         } else {
-            ns.store.read_at(rest, &mut bufs.data[moved..])
+            ns.store.read_at(rest, &mut bufs.data[done..])
         };
         r.map_err(|e| fail(&e))?;
+    }
+    if let Some(m) = md {
+        let len = bufs.md.len();
+        if moved(res[1]).map_err(|e| fail(&e))? >= m.skip + len {
+            bufs.md.copy_from_slice(&bufs.md_span[m.skip..m.skip + len]);
+        } else {
+            ns.store.read_at(m.span_off + m.skip as u64, &mut bufs.md).map_err(|e| fail(&e))?;
+        }
     }
     if !write {
         drop(locks);

@@ -88,7 +88,7 @@ impl DirectIo {
     }
 
     /// The aligned span around `off..off + len`.
-    fn span(&self, off: u64, len: usize) -> (u64, u64) {
+    pub fn span(&self, off: u64, len: usize) -> (u64, u64) {
         let a = off / self.align * self.align;
         let b = (off + len as u64).div_ceil(self.align) * self.align;
         (a, b)

@@ -121,6 +121,17 @@ impl BlockStore for FileStore {
     fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool> {
         Ok(matches!(self.seek_data(off)?, Some(d) if d < off + len))
     }
+    fn async_span(&self, off: u64, len: usize) -> Option<(std::os::unix::io::RawFd, u64, usize)> {
+        let end = off.checked_add(len as u64)?;
+        match &self.direct {
+            Some(d) => {
+                // The engine's buffers start on 4 KiB.
+                let (a, b) = d.span(off, len);
+                (b <= d.end && d.alignment().1 <= 4096).then(|| (d.fd(), a, (b - a) as usize))
+            }
+            None => (end <= self.size).then(|| (self.file.as_raw_fd(), off, len)),
+        }
+    }
     fn async_fd(&self, off: u64, len: usize, addr: usize) -> Option<std::os::unix::io::RawFd> {
         let end = off.checked_add(len as u64)?;
         match &self.direct {

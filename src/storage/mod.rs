@@ -51,6 +51,12 @@ pub trait BlockStore: Send + Sync {
     fn async_fd(&self, _off: u64, _len: usize, _addr: usize) -> Option<std::os::unix::io::RawFd> {
         None
     }
+    /// For an asynchronous read of `len` bytes at `off` into a 4 KiB-aligned
+    /// buffer: the descriptor, and the span to read (`off..off + len` widened to
+    /// the O_DIRECT alignment). None when only `read_at` can.
+    fn async_span(&self, _off: u64, _len: usize) -> Option<(std::os::unix::io::RawFd, u64, usize)> {
+        None
+    }
 }
 
 #[cfg(test)]
