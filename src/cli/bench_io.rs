@@ -284,7 +284,8 @@ pub fn run(a: &IoArgs) -> Result<(), String> {
         println!();
         let engine = a.engine.unwrap_or(Engine::default_for(cache));
         let device = ControllerConfig { poll_us: a.poll_us, engine, ..ControllerConfig::default() };
-        println!("image {} ({fs}, {} MiB), cache {cache}, engine {engine}", image.display(), size >> 20);
+        let fio_mode = if cache.direct() { ", fio with --direct=1" } else { "" };
+        println!("image {} ({fs}, {} MiB), cache {cache}, engine {engine}{fio_mode}", image.display(), size >> 20);
         // fio first: its writes leave data without valid PI, which each format's
         // prefill then rewrites. Its rows do not depend on the format.
         let reference = match fio_version {
