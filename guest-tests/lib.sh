@@ -335,3 +335,10 @@ btrfs_sector() {
     btrfs-map-logical -l "$logical" -b 4096 "$dev" >btrfs-map.out 2>/dev/null || { cat btrfs-map.out; fail "btrfs-map-logical -l $logical $dev"; }
     awk -v d="$dev" '$1 == "mirror" && $NF == d { print $6 / 512; exit }' btrfs-map.out
 }
+
+# slice FILE OFFSET LEN OUT: LEN bytes of FILE from byte OFFSET into OUT. Not `tail -c | head -c`: under
+# pipefail, a head that exits while tail is still writing ends the script with SIGPIPE (exit 141), or not,
+# depending on timing (pi-diff-4k failed so once under TCG).
+slice() {
+    dd if="$1" of="$4" iflag=skip_bytes,count_bytes skip="$2" count="$3" bs=65536 status=none
+}

@@ -119,11 +119,11 @@ model_set() { # LBA N SRC [ALT]: the blocks now hold SRC.{data,meta} (or, also a
     for ((i = 0; i < $2; i++)); do
         l=$(($1 + i))
         rm -f "model/$l.alt.data" "model/$l.alt.meta"
-        tail -c +$((i * lbs + 1)) "$3.data" | head -c "$lbs" >"model/$l.data"
-        tail -c +$((i * ms + 1)) "$3.meta" | head -c "$ms" >"model/$l.meta"
+        slice "$3.data" $((i * lbs)) "$lbs" "model/$l.data"
+        slice "$3.meta" $((i * ms)) "$ms" "model/$l.meta"
         if [[ -n ${4:-} ]]; then
-            tail -c +$((i * lbs + 1)) "$4.data" | head -c "$lbs" >"model/$l.alt.data"
-            tail -c +$((i * ms + 1)) "$4.meta" | head -c "$ms" >"model/$l.alt.meta"
+            slice "$4.data" $((i * lbs)) "$lbs" "model/$l.alt.data"
+            slice "$4.meta" $((i * ms)) "$ms" "model/$l.alt.meta"
         fi
     done
 }

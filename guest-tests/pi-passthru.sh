@@ -94,8 +94,8 @@ mkdir -p want
 remember() { # NAME LBA NBLK: NAME's blocks are now the contents of LBA..LBA+NBLK-1
     local i
     for ((i = 0; i < $3; i++)); do
-        tail -c +$((i * lbs + 1)) "$1.data" | head -c "$lbs" >"want/$(($2 + i)).data"
-        tail -c +$((i * ms + 1)) "$1.meta" | head -c "$ms" >"want/$(($2 + i)).meta"
+        slice "$1.data" $((i * lbs)) "$lbs" "want/$(($2 + i)).data"
+        slice "$1.meta" $((i * ms)) "$ms" "want/$(($2 + i)).meta"
     done
 }
 unchanged() { # WHAT LBA NBLK: a raw read (no PRACT, no checks) returns exactly the remembered blocks
