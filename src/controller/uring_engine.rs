@@ -17,7 +17,9 @@
 //! every 32 completions, and when the queue runs dry.
 
 use super::queue::{CompletionQueue, SubmissionQueue};
-use super::worker::{count_posted, current_tail, delay, io_env, plain, post, report, run_watched, watch, Watch};
+use super::worker::{
+    count_posted, current_tail, delay, io_env, plain, post, report, run_watched, watch, Watch, MAX_BATCH,
+};
 use super::Shared;
 use crate::dma::GuestAddr;
 use crate::nvm::inject::IoOptions;
@@ -153,7 +155,7 @@ impl UringQueue {
                 count_posted(shared, cq, &mut posted);
             }
             if ring.in_flight() == 0 {
-                if !posted.is_multiple_of(32) {
+                if !posted.is_multiple_of(MAX_BATCH) {
                     shared.interrupt(cq);
                 }
                 if done_fetching || !alive {

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 /// The most completions posted before an interrupt is raised, so a long batch does
 /// not hold back its first completions.
-const MAX_BATCH: usize = 32;
+pub(super) const MAX_BATCH: usize = 32;
 
 pub fn spawn(shared: Arc<Shared>, sq: Arc<SubmissionQueue>, cq: Arc<CompletionQueue>) -> JoinHandle<u16> {
     std::thread::Builder::new()

@@ -14,7 +14,8 @@ use super::namespace::{ActiveFormat, Namespace};
 use super::store_error;
 use crate::spec::{Completion, Status};
 
-fn resize(v: &mut Vec<u8>, n: usize) {
+/// `v` as `n` zero bytes, keeping its allocation (the per-queue buffers grow once).
+pub(crate) fn resize(v: &mut Vec<u8>, n: usize) {
     v.clear();
     v.resize(n, 0);
 }

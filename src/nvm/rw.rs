@@ -6,7 +6,7 @@
 //! Data moves through per-queue bounce buffers: the guest's bytes are copied
 //! once, checked, then written; a write whose PI fails a check stores nothing.
 
-use super::medium;
+use super::medium::{self, resize};
 use super::prepare::{prepare, Prepared, Target, Transfer};
 use super::protection::host_has_metadata;
 use super::zoned::at_write_pointer;
@@ -14,11 +14,6 @@ use super::{Buffers, Completion, IoEnv};
 use crate::pi::{Layout, LayoutMut};
 use crate::spec::{CommandFields, RwCommand};
 use std::sync::atomic::Ordering::Relaxed;
-
-fn resize(v: &mut Vec<u8>, n: usize) {
-    v.clear();
-    v.resize(n, 0);
-}
 
 /// FUA set, or no volatile write cache: the write must be durable.
 pub fn durable(env: &IoEnv, fua: bool) -> bool {

@@ -102,8 +102,7 @@ fn stage_read<'e>(env: &'e IoEnv, bufs: &mut Buffers, c: &RwCommand) -> Result<S
         return Err(Completion::err_at(Status::UNRECOVERED_READ_ERROR, lba));
     }
     bufs.data.set_len((nlb * f.lbs()) as usize);
-    bufs.md.clear();
-    bufs.md.resize((nlb * f.ms()) as usize, 0);
+    super::medium::resize(&mut bufs.md, (nlb * f.ms()) as usize);
     let off = f.layout.data_offset(slba);
     let Some(fd) = ns.store.async_fd(off, bufs.data.len(), bufs.data.as_ptr() as usize) else {
         return Ok(Stage::Sync);
