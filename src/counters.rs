@@ -30,6 +30,9 @@ pub struct Counters {
     /// and the most a queue had in flight at once.
     pub uring_transfers: AtomicU64,
     pub uring_peak: AtomicU64,
+    /// Reads and writes whose data moved between the guest's pages and the image
+    /// with no copy through the device's buffers (`nvm/in_place.rs`).
+    pub in_place: AtomicU64,
 }
 
 /// Per-namespace traffic: what crossed the guest DMA boundary per direction, and
@@ -100,6 +103,7 @@ impl Default for Counters {
             copy_bytes: AtomicU64::new(0),
             uring_transfers: AtomicU64::new(0),
             uring_peak: AtomicU64::new(0),
+            in_place: AtomicU64::new(0),
         }
     }
 }
@@ -125,7 +129,7 @@ impl Counters {
     pub fn summary(&self) -> String {
         let g = |c: &AtomicU64| c.load(Relaxed);
         format!(
-            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}; Copy {} commands, {} B moved inside the device; io_uring {} transfers, at most {} in flight",
+            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}; Copy {} commands, {} B moved inside the device; io_uring {} transfers, at most {} in flight; {} moved in place",
             g(&self.admin_commands),
             g(&self.io_commands),
             g(&self.host_reads),
@@ -139,7 +143,8 @@ impl Counters {
             g(&self.copies),
             g(&self.copy_bytes),
             g(&self.uring_transfers),
-            g(&self.uring_peak)
+            g(&self.uring_peak),
+            g(&self.in_place)
         )
     }
     pub fn get(c: &AtomicU64) -> u64 {

@@ -6,9 +6,12 @@
 //! copied in (`gather`) or out (`scatter`) through the trait, once. That one copy
 //! is what a real device's DMA engine does, and it means PI checks, fault
 //! injection and the buffer-mutation detector all see one well-defined snapshot of
-//! the guest's bytes.
+//! the guest's bytes. Where no check needs that snapshot, [`DmaMemory::ranges`]
+//! hands the guest's pages to a vectored system call instead, which moves the
+//! bytes between them and the image with no copy of the device's own.
 
-#![forbid(unsafe_code)]
+// One exception, in `memory.rs`: the test memory vouches for its own ranges.
+#![deny(unsafe_code)]
 
 pub mod memory;
 pub mod prp;
@@ -16,6 +19,7 @@ pub mod segments;
 pub mod sgl;
 
 use crate::spec::Status;
+use crate::storage::vectored::MAX_RANGES;
 pub use memory::VecMemory;
 pub use segments::Segments;
 
@@ -82,6 +86,66 @@ pub trait DmaMemory: Send + Sync {
         let mut b = [0u8; 8];
         self.read(gpa, &mut b)?;
         Ok(u64::from_le_bytes(b))
+    }
+
+    /// Hand the guest memory behind the first `len` bytes of `sg` to `io`, for a
+    /// system call to move bytes into (`ControllerToHost`) or out of, with no copy
+    /// through the device's buffers. `io` gets batches of at most
+    /// [`MAX_RANGES`](crate::storage::vectored::MAX_RANGES) ranges, each with its
+    /// offset into the transfer, and returns false to stop; the memory stays mapped
+    /// while it runs.
+    ///
+    /// Every range is checked before the first batch: an unmapped one (or, toward
+    /// the host, a read-only one) is Data Transfer Error and `io` never runs.
+    /// `Ok(false)`: this memory cannot hand out its pages, or the list holds a bit
+    /// bucket; the caller copies instead.
+    fn ranges(&self, _sg: &SgList, _len: u64, _dir: Direction, _io: &mut RangesIo<'_>) -> Result<bool, Status> {
+        Ok(false)
+    }
+}
+
+/// What [`DmaMemory::ranges`] calls for each batch: its offset into the transfer, and
+/// the ranges. Returns false to stop.
+pub type RangesIo<'a> = dyn FnMut(u64, &mut crate::storage::IoRanges<'_>) -> bool + 'a;
+
+/// Host ranges gathered for [`DmaMemory::ranges`], handed on in batches of at most
+/// `MAX_RANGES`, each with its offset into the transfer; once a batch's call says
+/// stop, no further batch is handed on.
+pub struct RangeBatch {
+    iovs: [libc::iovec; MAX_RANGES],
+    count: usize,
+    at: u64,
+    bytes: u64,
+    stopped: bool,
+}
+
+/// A batch's call: its offset into the transfer and its ranges; false to stop.
+type BatchFn<'a> = dyn FnMut(u64, &mut [libc::iovec]) -> bool + 'a;
+
+impl Default for RangeBatch {
+    fn default() -> Self {
+        let empty = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
+        RangeBatch { iovs: [empty; MAX_RANGES], count: 0, at: 0, bytes: 0, stopped: false }
+    }
+}
+
+impl RangeBatch {
+    /// Add `len` bytes at host address `ptr`; a full batch goes to `flush` first.
+    pub fn push(&mut self, ptr: *mut u8, len: usize, flush: &mut BatchFn<'_>) {
+        if self.count == MAX_RANGES {
+            self.finish(flush);
+        }
+        self.iovs[self.count] = libc::iovec { iov_base: ptr.cast(), iov_len: len };
+        self.count += 1;
+        self.bytes += len as u64;
+    }
+
+    /// Hand on what is gathered.
+    pub fn finish(&mut self, flush: &mut BatchFn<'_>) {
+        if self.count > 0 && !self.stopped {
+            self.stopped = !flush(self.at, &mut self.iovs[..self.count]);
+        }
+        (self.at, self.count, self.bytes) = (self.at + self.bytes, 0, 0);
     }
 }
 
@@ -155,7 +219,20 @@ impl SgList {
         })
     }
 
-    fn walk(
+    /// Whether the first `len` bytes of the list include a bit bucket.
+    pub fn has_bit_bucket(&self, len: u64) -> bool {
+        let mut seen = false;
+        let _ = self.walk(0, len, |addr, _, _| {
+            seen |= addr.is_none();
+            Ok(())
+        });
+        seen
+    }
+
+    /// Call `f(address, position, length)` for each piece of `total` bytes from
+    /// `skip` bytes in (address None: a bit bucket); a list shorter than that is Data
+    /// Transfer Error.
+    pub fn walk(
         &self,
         mut skip: u64,
         total: u64,

@@ -30,9 +30,7 @@ pub fn load(
     data: &mut AlignedBuf,
     md: &mut Vec<u8>,
 ) -> Result<(), Completion> {
-    if let Some(lba) = ns.uncorrectable.first_marked(slba, nlb) {
-        return Err(Completion::err_at(Status::UNRECOVERED_READ_ERROR, lba));
-    }
+    readable(ns, slba, nlb)?;
     // Every byte is read from the medium below: no zeroing first.
     data.set_len((nlb * f.lbs()) as usize);
     resize(md, (nlb * f.ms()) as usize);
@@ -43,6 +41,15 @@ pub fn load(
         store.read_at(f.layout.meta_offset(slba), md).map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
     }
     Ok(())
+}
+
+/// Blocks marked by Write Uncorrectable fail a read with Unrecovered Read Error naming
+/// the first one.
+pub fn readable(ns: &Namespace, slba: u64, nlb: u64) -> Result<(), Completion> {
+    match ns.uncorrectable.first_marked(slba, nlb) {
+        Some(lba) => Err(Completion::err_at(Status::UNRECOVERED_READ_ERROR, lba)),
+        None => Ok(()),
+    }
 }
 
 /// Write blocks at `slba` and clear any Write Uncorrectable marks on them; with
@@ -77,9 +84,16 @@ pub fn store(
     } else {
         store.write_at(f.layout.data_offset(slba), data).map_err(werr)?;
     }
+    stored(ns, slba, nlb, durable)
+}
+
+/// After blocks at `slba` are written (their range lock still held): their Write
+/// Uncorrectable marks cleared, and with `durable`, fdatasync.
+pub fn stored(ns: &Namespace, slba: u64, nlb: u64, durable: bool) -> Result<(), Completion> {
+    let werr = |e: std::io::Error| Completion::err_at(store_error(true, &e), slba);
     ns.uncorrectable.clear(slba, nlb).map_err(werr)?;
     if durable {
-        store.flush().map_err(werr)?;
+        ns.store.flush().map_err(werr)?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod copy;
 pub mod crash_recovery;
 pub mod dsm;
 pub mod flush;
+pub mod in_place;
 pub mod inject;
 pub mod intent_log;
 pub mod medium;

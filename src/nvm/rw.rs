@@ -6,6 +6,7 @@
 //! Data moves through per-queue bounce buffers: the guest's bytes are copied
 //! once, checked, then written; a write whose PI fails a check stores nothing.
 
+use super::in_place;
 use super::medium::{self, resize};
 use super::prepare::{prepare, Prepared, Target, Transfer};
 use super::protection::host_has_metadata;
@@ -26,6 +27,9 @@ pub fn read(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
 
 fn read_inner(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Result<(), Completion> {
     let p = prepare(env, cmd, Transfer::Read)?;
+    if in_place::read(env, bufs, &p)? {
+        return Ok(());
+    }
     let Target { ns, f, slba, nlb } = p.target;
     medium::load(ns, &f, slba, nlb, &mut bufs.data, &mut bufs.md)?;
     deliver(env, bufs, &p)
@@ -61,10 +65,15 @@ pub(crate) fn deliver(env: &IoEnv, bufs: &mut Buffers, p: &Prepared) -> Result<(
             md_sg.scatter(env.mem, 0, &bufs.md)?;
         }
     }
+    count_read(env, p);
+    Ok(())
+}
+
+/// A read's data delivered: the bytes that crossed the DMA boundary, the read, its blocks.
+pub(crate) fn count_read(env: &IoEnv, p: &Prepared) {
     p.count_transfer(env);
     env.counters.host_reads.fetch_add(1, Relaxed);
-    env.counters.bytes_read.fetch_add(nlb * f.lbs(), Relaxed);
-    Ok(())
+    env.counters.bytes_read.fetch_add(p.target.nlb * p.target.f.lbs(), Relaxed);
 }
 
 pub fn write(env: &IoEnv, bufs: &mut Buffers, cmd: &RwCommand) -> Completion {
@@ -88,6 +97,9 @@ pub(crate) fn store_write(
     at: u64,
     remap: Option<&crate::pi::PiContext>,
 ) -> Result<(), Completion> {
+    if remap.is_none() && in_place::write(env, p, at, durable(env, cmd.fua()))? {
+        return Ok(());
+    }
     receive(env, bufs, p, at, remap)?;
     let Target { ns, f, nlb, .. } = p.target;
     medium::store(ns, &f, at, &bufs.data, &bufs.md, durable(env, cmd.fua()))?;

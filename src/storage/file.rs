@@ -57,6 +57,17 @@ impl FileStore {
         }
     }
 
+    /// Ranges go to the page cache only, and never past the image's end.
+    fn ranges_fit(&self, off: u64, r: &super::IoRanges<'_>) -> io::Result<()> {
+        if self.direct.is_some() {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "ranges bypass O_DIRECT's alignment"));
+        }
+        match off.checked_add(r.len() as u64) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "beyond the end of the image")),
+        }
+    }
+
     fn seek_data(&self, off: u64) -> io::Result<Option<u64>> {
         // SAFETY: lseek on a file descriptor we own; SEEK_DATA only reads the file's
         // extent map and does not move any shared state we rely on (we use pread/pwrite).
@@ -131,6 +142,18 @@ impl BlockStore for FileStore {
             }
             None => (end <= self.size).then(|| (self.file.as_raw_fd(), off, len)),
         }
+    }
+    fn takes_ranges(&self) -> bool {
+        // O_DIRECT needs aligned memory and lengths; guest ranges have neither promise.
+        self.direct.is_none()
+    }
+    fn read_ranges(&self, off: u64, r: &mut super::IoRanges<'_>) -> io::Result<()> {
+        self.ranges_fit(off, r)?;
+        super::vectored::read_into(self.file.as_raw_fd(), off, r)
+    }
+    fn write_ranges(&self, off: u64, r: &mut super::IoRanges<'_>) -> io::Result<()> {
+        self.ranges_fit(off, r)?;
+        super::vectored::write_from(self.file.as_raw_fd(), off, r)
     }
     fn async_fd(&self, off: u64, len: usize, addr: usize) -> Option<std::os::unix::io::RawFd> {
         let end = off.checked_add(len as u64)?;

@@ -11,11 +11,13 @@ pub mod file;
 pub mod layout;
 pub mod mem;
 pub mod uring;
+pub mod vectored;
 
 pub use cache_mode::CacheMode;
 pub use file::FileStore;
 pub use layout::ImageLayout;
 pub use mem::MemStore;
+pub use vectored::IoRanges;
 
 /// A sidecar file kept beside an image: `IMAGE.EXT` (e.g. `ns1.img.ids`); the image's own
 /// extension stays, so every sidecar of one image shares its name.
@@ -56,6 +58,22 @@ pub trait BlockStore: Send + Sync {
     /// the O_DIRECT alignment). None when only `read_at` can.
     fn async_span(&self, _off: u64, _len: usize) -> Option<(std::os::unix::io::RawFd, u64, usize)> {
         None
+    }
+    /// Whether `read_ranges` and `write_ranges` work: the store is a file read through
+    /// the page cache, where a vectored call moves bytes straight between the file and
+    /// memory at any address and length.
+    fn takes_ranges(&self) -> bool {
+        false
+    }
+    /// Read `r.len()` bytes at `off` into `r`, to the effect of `read_at` (only when
+    /// `takes_ranges`).
+    fn read_ranges(&self, _off: u64, _r: &mut IoRanges<'_>) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this store moves bytes only through its own buffers"))
+    }
+    /// Write `r.len()` bytes from `r` at `off`, to the effect of `write_at` (only when
+    /// `takes_ranges`).
+    fn write_ranges(&self, _off: u64, _r: &mut IoRanges<'_>) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "this store moves bytes only through its own buffers"))
     }
 }
 

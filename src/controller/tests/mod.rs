@@ -10,6 +10,7 @@
 //! | `identify.rs` | Identify data: controller, namespaces, lists, descriptors |
 //! | `io_status.rs` | NVM commands with bad input; PRP entries and lists |
 //! | `sgl.rs` | SGL data pointers: chains, bit bucket, malformed lists |
+//! | `in_place.rs` | reads and writes moved between guest pages and the image with no device copy |
 //! | `io_commands.rs` | Write / Read / Flush / Write Zeroes / DSM; metadata without PI |
 //! | `pi_io.rs` | end-to-end protection: checks, escapes, PRACT, error log |
 //! | `pi_extended.rs` | PI in extended LBAs across pages, PI from Write Zeroes |
@@ -38,6 +39,7 @@ mod events;
 mod format;
 mod hooks;
 mod identify;
+mod in_place;
 mod io_commands;
 mod io_status;
 mod ns_mgmt;

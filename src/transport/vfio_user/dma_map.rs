@@ -19,7 +19,9 @@
 //! cleared the bit has been answered, guest memory is left alone.
 
 use super::guest_copy::{read_guest, write_guest};
-use crate::dma::{DmaError, DmaMemory, GuestAddr};
+use crate::dma::{Direction, DmaError, DmaMemory, GuestAddr, RangeBatch, RangesIo, SgList};
+use crate::spec::Status;
+use crate::storage::IoRanges;
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
@@ -145,19 +147,31 @@ impl DmaMap {
         self.regions.write().unwrap().clear();
     }
 
-    fn access(
-        &self,
+    fn access(&self, gpa: u64, len: usize, write: bool, f: impl FnMut(*mut u8, usize, usize)) -> Result<(), DmaError> {
+        let regions = self.regions.read().unwrap();
+        self.check_bus_master(gpa, len)?;
+        Self::pieces(&regions, gpa, len, write, f)
+    }
+
+    /// With Bus Master Enable clear, every access is refused (and counted).
+    fn check_bus_master(&self, gpa: u64, len: usize) -> Result<(), DmaError> {
+        if self.bus_master.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        Err(DmaError { addr: GuestAddr(gpa), len: len as u64 })
+    }
+
+    /// Call `f(host address, position, length)` for the host pieces of guest range
+    /// `gpa..gpa+len` (one per region it crosses); `regions` must be the locked list.
+    fn pieces(
+        regions: &[Region],
         gpa: u64,
         len: usize,
         write: bool,
         mut f: impl FnMut(*mut u8, usize, usize),
     ) -> Result<(), DmaError> {
         let err = DmaError { addr: GuestAddr(gpa), len: len as u64 };
-        let regions = self.regions.read().unwrap();
-        if !self.bus_master.load(Ordering::Acquire) {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(err);
-        }
         let mut done = 0usize;
         while done < len {
             let a = gpa.checked_add(done as u64).ok_or(err)?;
@@ -169,7 +183,7 @@ impl DmaMap {
             let off = (a - r.iova) as usize;
             let n = (len - done).min(r.size as usize - off);
             // SAFETY: off + n <= r.size, so the pointer stays inside the mapping,
-            // which cannot be unmapped while we hold the read lock.
+            // which cannot be unmapped while the caller holds the read lock.
             let p = unsafe { host.add(off) };
             f(p, done, n);
             done += n;
@@ -191,6 +205,32 @@ impl DmaMemory for DmaMap {
             // SAFETY: as in read, with the direction reversed; the region is writable.
             unsafe { write_guest(&data[at..at + n], p) }
         })
+    }
+    /// The mapped pages themselves, under the read lock for the whole call (so no
+    /// DMA_UNMAP and no Bus Master Enable change lands while a system call uses them).
+    fn ranges(&self, sg: &SgList, len: u64, dir: Direction, io: &mut RangesIo<'_>) -> Result<bool, Status> {
+        if sg.has_bit_bucket(len) {
+            return Ok(false);
+        }
+        let write = dir == Direction::ControllerToHost;
+        let regions = self.regions.read().unwrap();
+        let fail = |_| Status::DATA_TRANSFER_ERROR;
+        self.check_bus_master(0, len as usize).map_err(fail)?;
+        sg.walk(0, len, |addr, _, n| Self::pieces(&regions, addr.unwrap_or(0), n, write, |_, _, _| {}).map_err(fail))?;
+        let mut flush = |at: u64, iovs: &mut [libc::iovec]| {
+            // SAFETY: every iovec lies inside a mapping (checked above), writable
+            // when the call writes to it, and the read lock held by `regions` keeps
+            // the mappings in place until this function returns; the map hands out
+            // no Rust reference into guest memory, only copies.
+            let mut r = unsafe { IoRanges::new(iovs) };
+            io(at, &mut r)
+        };
+        let mut batch = RangeBatch::default();
+        sg.walk(0, len, |addr, _, n| {
+            Self::pieces(&regions, addr.unwrap_or(0), n, write, |p, _, k| batch.push(p, k, &mut flush)).map_err(fail)
+        })?;
+        batch.finish(&mut flush);
+        Ok(true)
     }
     /// One aligned 32-bit atomic load (Acquire): a value the guest stores
     /// concurrently, such as a shadow doorbell, is seen whole, old or new, and
@@ -288,6 +328,53 @@ mod tests {
         let mut b = [0u8; 5];
         m.read(GuestAddr(0), &mut b).unwrap();
         assert_eq!(&b, b"hello");
+    }
+
+    #[test]
+    fn ranges_hand_mapped_pages_to_a_system_call_and_refuse_bad_ones_before_it() {
+        use crate::dma::Segment;
+        use crate::dma::SgList;
+        use crate::dma::{Direction::ControllerToHost as ToHost, Direction::HostToController as ToDevice};
+        use std::os::unix::fs::FileExt;
+        let f = memfd(3 << 20);
+        let m = DmaMap::default();
+        m.map(0x100000, 1 << 20, 0, true, Some(&f)).unwrap();
+        m.map(0x200000, 1 << 20, 1 << 20, true, Some(&f)).unwrap();
+        m.map(0x300000, 1 << 20, 2 << 20, false, Some(&f)).unwrap();
+        let image = tempfile_in_dev_shm();
+        let bytes: Vec<u8> = (0..0x3000u32).map(|i| (i * 13 + 5) as u8).collect();
+        image.write_all_at(&bytes, 0).unwrap();
+        let fd = image.as_raw_fd();
+        // One piece across the two writable regions, one inside the first.
+        let mut sg = SgList::contiguous(0x1ff000, 0x2000);
+        sg.segments.push(Segment::Mem { addr: 0x100800, len: 0x1000 });
+        let mut calls = 0;
+        let ran = m
+            .ranges(&sg, 0x3000, ToHost, &mut |at, r| {
+                calls += 1;
+                crate::storage::vectored::read_into(fd, at, r).unwrap();
+                true
+            })
+            .unwrap();
+        assert!(ran);
+        assert_eq!(calls, 1, "three ranges, one batch");
+        let mut back = vec![0u8; 0x3000];
+        m.read(GuestAddr(0x1ff000), &mut back[..0x2000]).unwrap();
+        m.read(GuestAddr(0x100800), &mut back[0x2000..]).unwrap();
+        assert!(back[..] == bytes[..0x3000], "the file's bytes landed in the guest's pages, in list order");
+
+        let mut never = |_: u64, _: &mut IoRanges<'_>| -> bool { panic!("a range was handed on") };
+        let read_only = SgList::contiguous(0x300000, 4096);
+        assert_eq!(m.ranges(&read_only, 4096, ToHost, &mut never), Err(Status::DATA_TRANSFER_ERROR), "read-only");
+        let half_mapped = SgList::contiguous(0x3ff000, 8192);
+        assert_eq!(m.ranges(&half_mapped, 8192, ToDevice, &mut never), Err(Status::DATA_TRANSFER_ERROR));
+        m.set_bus_master(false);
+        assert_eq!(m.ranges(&sg, 0x3000, ToDevice, &mut never), Err(Status::DATA_TRANSFER_ERROR), "bus master off");
+        m.set_bus_master(true);
+        // From a read-only region toward the device: the call only reads the pages.
+        assert_eq!(m.ranges(&read_only, 4096, ToDevice, &mut |_, r| r.len() == 4096), Ok(true));
+        let bucket = SgList { segments: vec![Segment::BitBucket { len: 512 }].into() };
+        assert_eq!(m.ranges(&bucket, 512, ToHost, &mut never), Ok(false), "a bit bucket is left to copies");
     }
 
     #[test]
