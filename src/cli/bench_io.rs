@@ -114,8 +114,8 @@ impl IoArgs {
             }
         }
         for &q in &self.queues {
-            if !(1..=8).contains(&q) {
-                return Err(format!("--queues {q}: must be 1..8"));
+            if !(1..=16).contains(&q) {
+                return Err(format!("--queues {q}: must be 1..16 (the I/O queues `serve` offers by default)"));
             }
         }
         Ok(workload::matrix(&sizes, &mixes, &self.qd, &self.queues))

@@ -362,6 +362,9 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         session.ctrl.close();
         dma.unmap_all();
         tracing::info!("counters: {}", session.ctrl.shared.counters.summary());
+        if let Some((user, system)) = crate::driver::thread_cpu::process_seconds() {
+            tracing::info!("cpu: {:.2} s (user {user:.2}, system {system:.2}) since the server started", user + system);
+        }
         for ns in table.snapshot().allocated().map(|e| &e.ns) {
             tracing::info!("namespace {} traffic: {}", ns.nsid, ns.counters.summary());
         }

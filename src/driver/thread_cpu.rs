@@ -34,6 +34,19 @@ pub fn by_prefix_in(pid: Option<u32>, prefix: &str) -> HashMap<u32, u64> {
     out
 }
 
+/// CPU seconds this process has used since it started, in user and system mode, its
+/// finished threads included (`/proc/self/stat` fields 14 and 15, in USER_HZ ticks of
+/// 10 ms, which Linux uses there whatever its internal tick).
+pub fn process_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let user = f.next()?.parse::<u64>().ok()?;
+    let system = f.next()?.parse::<u64>().ok()?;
+    Some((user as f64 / 100.0, system as f64 / 100.0))
+}
+
 /// CPU nanoseconds the threads spent between two readings (a thread that started
 /// in between counts from zero).
 pub fn spent(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
@@ -43,6 +56,29 @@ pub fn spent(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_seconds_grow_with_work() {
+        let (u0, s0) = process_seconds().expect("/proc/self/stat parses");
+        assert!(u0 >= 0.0 && s0 >= 0.0);
+        // Spin until the figure moves by 0.1 s: it must, long before the deadline,
+        // however loaded the machine.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut x = 0u64;
+        let moved = loop {
+            for _ in 0..1_000_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            let (u1, s1) = process_seconds().unwrap();
+            if u1 + s1 >= u0 + s0 + 0.1 {
+                break true;
+            }
+            if std::time::Instant::now() > deadline {
+                break false;
+            }
+        };
+        assert!(moved, "a minute of spinning never added 0.1 s of CPU to {u0}+{s0} s");
+    }
 
     #[test]
     fn a_busy_named_thread_is_seen_spending_time() {
