@@ -179,10 +179,22 @@ impl PiContext {
     /// Metadata bytes outside the tuple are left as they are (and covered by the guard if they
     /// precede it).
     pub fn generate_block(&self, data: &[u8], md: &mut [u8], block_index: u64) -> Result<(), PiError> {
+        self.generate_block_with(data, md, block_index, |data, before| self.format.guard.compute(data, before))
+    }
+
+    /// [`PiContext::generate_block`] with the guard from `guard(data, metadata before the
+    /// tuple)`: the many-block paths pass guards they computed together.
+    pub(crate) fn generate_block_with(
+        &self,
+        data: &[u8],
+        md: &mut [u8],
+        block_index: u64,
+        guard: impl FnOnce(&[u8], &[u8]) -> u64,
+    ) -> Result<(), PiError> {
         self.check_block_lengths(data, md, block_index)?;
         let (before, tuple) = md.split_at_mut(self.tuple_offset);
         let pi = PiTuple {
-            guard: self.format.guard.compute(data, before),
+            guard: guard(data, before),
             app_tag: self.app_tag,
             storage_tag: self.storage_tag,
             ref_tag: self.expected_ref_tag(block_index),
@@ -207,6 +219,18 @@ impl PiContext {
 
     /// Checks the tuple in `md` against `data` and this context.
     pub fn verify_block(&self, data: &[u8], md: &[u8], block_index: u64) -> Result<(), PiError> {
+        self.verify_block_with(data, md, block_index, |data, before| self.format.guard.compute(data, before))
+    }
+
+    /// [`PiContext::verify_block`] with the guard from `guard(data, metadata before the
+    /// tuple)`, called only if the guard is checked and the block is not escaped.
+    pub(crate) fn verify_block_with(
+        &self,
+        data: &[u8],
+        md: &[u8],
+        block_index: u64,
+        guard: impl FnOnce(&[u8], &[u8]) -> u64,
+    ) -> Result<(), PiError> {
         self.check_block_lengths(data, md, block_index)?;
         let (before, tuple) = md.split_at(self.tuple_offset);
         let pi = PiTuple::decode(&self.format, tuple);
@@ -215,7 +239,7 @@ impl PiContext {
         }
         let fail = |kind, expected, found| Err(self.error(kind, block_index, expected, found));
         if self.checks.guard {
-            let computed = self.format.guard.compute(data, before);
+            let computed = guard(data, before);
             if computed != pi.guard {
                 return fail(PiErrorKind::Guard, computed, pi.guard);
             }
@@ -245,6 +269,11 @@ impl PiContext {
                 PiType::Type1 | PiType::Type2 => true,
                 PiType::Type3 => pi.ref_tag == self.ref_mask,
             }
+    }
+
+    /// Where the tuple starts in each block's metadata.
+    pub(crate) fn tuple_offset(&self) -> usize {
+        self.tuple_offset
     }
 
     pub(crate) fn error(&self, kind: PiErrorKind, block_index: u64, expected: u64, found: u64) -> PiError {

@@ -7,7 +7,9 @@
 //!   (DIF-like): N × (LBS + MS) bytes.
 //!
 //! Blocks are processed in LBA order and verification stops at the first failing block, so the
-//! error names the lowest failing LBA. Scatter lists are the DMA layer's business: it hands this
+//! error names the lowest failing LBA. Guards are computed [`LANES`] blocks at a time
+//! ([`GuardFormat::compute_many`](super::GuardFormat::compute_many)), then each block's tuple is
+//! written or checked in order. Scatter lists are the DMA layer's business: it hands this
 //! module contiguous bounce buffers (or calls the per-block functions itself).
 //!
 //! A buffer whose length is not a whole number of blocks, or whose metadata does not match its
@@ -15,6 +17,7 @@
 //! panic.
 
 use super::context::PiContext;
+use super::guard_fold::LANES;
 use super::{PiError, PiErrorKind};
 
 /// Read-only view of a buffer of blocks, for [`PiContext::verify`].
@@ -45,19 +48,20 @@ impl PiContext {
     /// (for commands processed in pieces). Returns the first failure in LBA order.
     pub fn verify_from(&self, first_block: u64, layout: Layout<'_>) -> Result<(), PiError> {
         let (lbs, ms) = self.block_sizes();
+        let mut index = first_block;
         match layout {
             Layout::Separate { data, md } => {
                 self.check_separate(data.len(), md.len(), first_block)?;
-                let blocks = data.chunks_exact(lbs).zip(md.chunks_exact(ms));
-                for (index, (d, m)) in (first_block..).zip(blocks) {
-                    self.verify_block(d, m, index)?;
+                for (d, m) in data.chunks(LANES * lbs).zip(md.chunks(LANES * ms)) {
+                    let blocks = || d.chunks_exact(lbs).zip(m.chunks_exact(ms));
+                    index = self.verify_batch(index, blocks(), blocks())?;
                 }
             }
             Layout::Interleaved(buf) => {
                 self.check_interleaved(buf.len(), first_block)?;
-                for (index, block) in (first_block..).zip(buf.chunks_exact(lbs + ms)) {
-                    let (d, m) = block.split_at(lbs);
-                    self.verify_block(d, m, index)?;
+                for b in buf.chunks(LANES * (lbs + ms)) {
+                    let blocks = || b.chunks_exact(lbs + ms).map(|block| block.split_at(lbs));
+                    index = self.verify_batch(index, blocks(), blocks())?;
                 }
             }
         }
@@ -72,23 +76,72 @@ impl PiContext {
     /// Writes the tuple of every block of `layout`, the first one being block `first_block`.
     pub fn generate_from(&self, first_block: u64, layout: LayoutMut<'_>) -> Result<(), PiError> {
         let (lbs, ms) = self.block_sizes();
+        let mut index = first_block;
         match layout {
             LayoutMut::Separate { data, md } => {
                 self.check_separate(data.len(), md.len(), first_block)?;
-                let blocks = data.chunks_exact(lbs).zip(md.chunks_exact_mut(ms));
-                for (index, (d, m)) in (first_block..).zip(blocks) {
-                    self.generate_block(d, m, index)?;
+                for (d, m) in data.chunks(LANES * lbs).zip(md.chunks_mut(LANES * ms)) {
+                    let guards = self.batch_guards(d.chunks_exact(lbs).zip(m.chunks_exact(ms)));
+                    for (i, (dd, mm)) in d.chunks_exact(lbs).zip(m.chunks_exact_mut(ms)).enumerate() {
+                        self.generate_block_with(dd, mm, index, |d, before| self.guard_of(guards, i, d, before))?;
+                        index += 1;
+                    }
                 }
             }
             LayoutMut::Interleaved(buf) => {
                 self.check_interleaved(buf.len(), first_block)?;
-                for (index, block) in (first_block..).zip(buf.chunks_exact_mut(lbs + ms)) {
-                    let (d, m) = block.split_at_mut(lbs);
-                    self.generate_block(d, m, index)?;
+                for b in buf.chunks_mut(LANES * (lbs + ms)) {
+                    let guards = self.batch_guards(b.chunks_exact(lbs + ms).map(|block| block.split_at(lbs)));
+                    for (i, block) in b.chunks_exact_mut(lbs + ms).enumerate() {
+                        let (dd, mm) = block.split_at_mut(lbs);
+                        self.generate_block_with(dd, mm, index, |d, before| self.guard_of(guards, i, d, before))?;
+                        index += 1;
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Verifies up to [`LANES`] consecutive blocks (`blocks` and `again` yield the same
+    /// (data, metadata) pairs), the first being `index`; returns the index after them.
+    fn verify_batch<'a>(
+        &self,
+        mut index: u64,
+        blocks: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        again: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Result<u64, PiError> {
+        let guards = if self.checks().guard { self.batch_guards(blocks) } else { None };
+        for (i, (d, m)) in again.enumerate() {
+            self.verify_block_with(d, m, index, |d, before| self.guard_of(guards, i, d, before))?;
+            index += 1;
+        }
+        Ok(index)
+    }
+
+    /// Block `i`'s guard: from `batch` if the batch was computed together, else on its own.
+    fn guard_of(&self, batch: Option<[u64; LANES]>, i: usize, data: &[u8], md_before_pi: &[u8]) -> u64 {
+        match batch {
+            Some(guards) => guards[i],
+            None => self.format().guard.compute(data, md_before_pi),
+        }
+    }
+
+    /// The guards of up to [`LANES`] (data, metadata) blocks, computed together, or `None`
+    /// where that would not be faster (then each block computes its own, as before).
+    fn batch_guards<'a>(&self, blocks: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Option<[u64; LANES]> {
+        if !self.format().guard.folds_many(self.format().lbs as usize) {
+            return None;
+        }
+        let mut inputs: [(&[u8], &[u8]); LANES] = [(&[], &[]); LANES];
+        let mut n = 0;
+        for (input, (d, m)) in inputs.iter_mut().zip(blocks) {
+            *input = (d, m.get(..self.tuple_offset()).unwrap_or_default());
+            n += 1;
+        }
+        let mut guards = [0; LANES];
+        self.format().guard.compute_many(&inputs[..n], &mut guards);
+        Some(guards)
     }
 
     fn block_sizes(&self) -> (usize, usize) {
