@@ -184,6 +184,7 @@ impl PiContext {
 
     /// [`PiContext::generate_block`] with the guard from `guard(data, metadata before the
     /// tuple)`: the many-block paths pass guards they computed together.
+    #[inline]
     pub(crate) fn generate_block_with(
         &self,
         data: &[u8],

@@ -83,7 +83,9 @@ impl PiContext {
                 for (d, m) in data.chunks(LANES * lbs).zip(md.chunks_mut(LANES * ms)) {
                     let guards = self.batch_guards(d.chunks_exact(lbs).zip(m.chunks_exact(ms)));
                     for (i, (dd, mm)) in d.chunks_exact(lbs).zip(m.chunks_exact_mut(ms)).enumerate() {
-                        self.generate_block_with(dd, mm, index, |d, before| self.guard_of(guards, i, d, before))?;
+                        self.generate_block_with(dd, mm, index, |d, before| {
+                            self.guard_of(guards.as_ref(), i, d, before)
+                        })?;
                         index += 1;
                     }
                 }
@@ -94,7 +96,9 @@ impl PiContext {
                     let guards = self.batch_guards(b.chunks_exact(lbs + ms).map(|block| block.split_at(lbs)));
                     for (i, block) in b.chunks_exact_mut(lbs + ms).enumerate() {
                         let (dd, mm) = block.split_at_mut(lbs);
-                        self.generate_block_with(dd, mm, index, |d, before| self.guard_of(guards, i, d, before))?;
+                        self.generate_block_with(dd, mm, index, |d, before| {
+                            self.guard_of(guards.as_ref(), i, d, before)
+                        })?;
                         index += 1;
                     }
                 }
@@ -113,14 +117,14 @@ impl PiContext {
     ) -> Result<u64, PiError> {
         let guards = if self.checks().guard { self.batch_guards(blocks) } else { None };
         for (i, (d, m)) in again.enumerate() {
-            self.verify_block_with(d, m, index, |d, before| self.guard_of(guards, i, d, before))?;
+            self.verify_block_with(d, m, index, |d, before| self.guard_of(guards.as_ref(), i, d, before))?;
             index += 1;
         }
         Ok(index)
     }
 
     /// Block `i`'s guard: from `batch` if the batch was computed together, else on its own.
-    fn guard_of(&self, batch: Option<[u64; LANES]>, i: usize, data: &[u8], md_before_pi: &[u8]) -> u64 {
+    fn guard_of(&self, batch: Option<&[u64; LANES]>, i: usize, data: &[u8], md_before_pi: &[u8]) -> u64 {
         match batch {
             Some(guards) => guards[i],
             None => self.format().guard.compute(data, md_before_pi),
