@@ -33,15 +33,9 @@ pub fn read(env: &IoEnv, bufs: &mut Buffers, p: &Prepared) -> Result<bool, Compl
     }
     medium::readable(ns, slba, nlb)?;
     let _held = ns.locks.read(slba, nlb);
-    let off = f.layout.data_offset(slba);
-    let mut moved = Ok(());
-    let ran = env.mem.ranges(&p.data_sg, p.sizes.data, Direction::ControllerToHost, &mut |at, r| {
-        moved = ns.store.read_ranges(off + at, r);
-        moved.is_ok()
-    })?;
-    if !ran {
+    let Some(moved) = transfer(env, p, f.layout.data_offset(slba), Direction::ControllerToHost)? else {
         return Ok(false);
-    }
+    };
     moved.map_err(|e| Completion::err_at(store_error(false, &e), slba))?;
     if p.sizes.md > 0 {
         medium::resize(&mut bufs.md, p.sizes.md as usize);
@@ -65,19 +59,28 @@ pub fn write(env: &IoEnv, p: &Prepared, at: u64, durable: bool) -> Result<bool, 
         return Ok(false);
     }
     let _held = ns.locks.write(at, nlb);
-    let off = f.layout.data_offset(at);
-    let mut moved = Ok(());
-    let ran = env.mem.ranges(&p.data_sg, p.sizes.data, Direction::HostToController, &mut |pos, r| {
-        moved = ns.store.write_ranges(off + pos, r);
-        moved.is_ok()
-    })?;
-    if !ran {
+    let Some(moved) = transfer(env, p, f.layout.data_offset(at), Direction::HostToController)? else {
         return Ok(false);
-    }
+    };
     moved.map_err(|e| Completion::err_at(store_error(true, &e), at))?;
     medium::stored(ns, at, nlb, durable)?;
     env.counters.in_place.fetch_add(1, Relaxed);
     p.count_transfer(env);
     super::rw::count_write(env, nlb, &f);
     Ok(true)
+}
+
+/// Hand the data's guest pages to the store at image offset `off`, in `dir`: None when the
+/// guest memory cannot hand them out (nothing moved), else what the store said.
+fn transfer(env: &IoEnv, p: &Prepared, off: u64, dir: Direction) -> Result<Option<std::io::Result<()>>, Completion> {
+    let store = &p.target.ns.store;
+    let mut moved = Ok(());
+    let ran = env.mem.ranges(&p.data_sg, p.sizes.data, dir, &mut |at, r| {
+        moved = match dir {
+            Direction::ControllerToHost => store.read_ranges(off + at, r),
+            Direction::HostToController => store.write_ranges(off + at, r),
+        };
+        moved.is_ok()
+    })?;
+    Ok(ran.then_some(moved))
 }
