@@ -114,8 +114,8 @@ pub type RangesIo<'a> = dyn FnMut(u64, &mut crate::storage::IoRanges<'_>) -> boo
 pub struct RangeBatch {
     iovs: [libc::iovec; MAX_RANGES],
     count: usize,
+    /// Offset into the transfer of the batch being gathered.
     at: u64,
-    bytes: u64,
     stopped: bool,
 }
 
@@ -125,7 +125,7 @@ type BatchFn<'a> = dyn FnMut(u64, &mut [libc::iovec]) -> bool + 'a;
 impl Default for RangeBatch {
     fn default() -> Self {
         let empty = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
-        RangeBatch { iovs: [empty; MAX_RANGES], count: 0, at: 0, bytes: 0, stopped: false }
+        RangeBatch { iovs: [empty; MAX_RANGES], count: 0, at: 0, stopped: false }
     }
 }
 
@@ -137,15 +137,16 @@ impl RangeBatch {
         }
         self.iovs[self.count] = libc::iovec { iov_base: ptr.cast(), iov_len: len };
         self.count += 1;
-        self.bytes += len as u64;
     }
 
     /// Hand on what is gathered.
     pub fn finish(&mut self, flush: &mut BatchFn<'_>) {
-        if self.count > 0 && !self.stopped {
-            self.stopped = !flush(self.at, &mut self.iovs[..self.count]);
+        let batch = &mut self.iovs[..self.count];
+        let bytes: u64 = batch.iter().map(|v| v.iov_len as u64).sum();
+        if !batch.is_empty() && !self.stopped {
+            self.stopped = !flush(self.at, batch);
         }
-        (self.at, self.count, self.bytes) = (self.at + self.bytes, 0, 0);
+        (self.at, self.count) = (self.at + bytes, 0);
     }
 }
 

@@ -55,7 +55,8 @@ pub fn write(env: &IoEnv, p: &Prepared, at: u64, durable: bool) -> Result<bool, 
     let Target { ns, f, nlb, .. } = p.target;
     let o = &env.opts;
     let snapshot = p.ctx.is_some() || f.ms() > 0 || o.detect_mutation || !o.widen.is_zero();
-    if snapshot || p.sizes.interleaved || !ns.store.takes_ranges() {
+    // (No metadata, so none interleaved either.)
+    if snapshot || !ns.store.takes_ranges() {
         return Ok(false);
     }
     let _held = ns.locks.write(at, nlb);

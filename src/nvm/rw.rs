@@ -97,7 +97,8 @@ pub(crate) fn store_write(
     at: u64,
     remap: Option<&crate::pi::PiContext>,
 ) -> Result<(), Completion> {
-    if remap.is_none() && in_place::write(env, p, at, durable(env, cmd.fua()))? {
+    // A remapped write has PI, so in_place::write leaves it to the buffers.
+    if in_place::write(env, p, at, durable(env, cmd.fua()))? {
         return Ok(());
     }
     receive(env, bufs, p, at, remap)?;

@@ -20,7 +20,7 @@ use super::intent_log::{IntentLog, Pending};
 use super::prepare::{prepare, Prepared, Target, Transfer};
 use super::{rw, store_error, Buffers, Completion, IoEnv};
 use crate::spec::opcode::nvm as op;
-use crate::spec::{CommandFields, IoCommand, RwCommand, Status};
+use crate::spec::{CommandFields, IoCommand, RwCommand};
 use std::os::unix::io::RawFd;
 
 /// A command whose transfers are to start ([`Staged::transfers`]).
@@ -98,9 +98,7 @@ fn stage_read<'e>(env: &'e IoEnv, bufs: &mut Buffers, c: &RwCommand) -> Result<S
     if ns.zoned.is_some() {
         return Ok(Stage::Sync);
     }
-    if let Some(lba) = ns.uncorrectable.first_marked(slba, nlb) {
-        return Err(Completion::err_at(Status::UNRECOVERED_READ_ERROR, lba));
-    }
+    super::medium::readable(ns, slba, nlb)?;
     bufs.data.set_len((nlb * f.lbs()) as usize);
     super::medium::resize(&mut bufs.md, (nlb * f.ms()) as usize);
     let off = f.layout.data_offset(slba);
@@ -200,10 +198,7 @@ fn finish_inner(env: &IoEnv, bufs: &mut Buffers, s: Staged, res: [i32; 2]) -> Re
         return rw::deliver(env, bufs, &p);
     }
     drop(intent);
-    ns.uncorrectable.clear(slba, nlb).map_err(|e| fail(&e))?;
-    if rw::durable(env, fua) {
-        ns.store.flush().map_err(|e| fail(&e))?;
-    }
+    super::medium::stored(ns, slba, nlb, rw::durable(env, fua))?;
     rw::count_write(env, nlb, &f);
     Ok(())
 }

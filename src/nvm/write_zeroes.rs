@@ -111,8 +111,7 @@ fn generate_zeroed(
     while done < nlb {
         let n = (nlb - done).min(per) as usize;
         bufs.data.zeroed(n * lbs);
-        bufs.md.clear();
-        bufs.md.resize(n * ms, 0);
+        super::medium::resize(&mut bufs.md, n * ms);
         ctx.generate_from(done, LayoutMut::Separate { data: &bufs.data, md: &mut bufs.md })
             .map_err(|_| io::Error::other(format!("PI generation: {:?}", Status::INTERNAL_ERROR)))?;
         store.write_at(f.layout.meta_offset(slba + done), &bufs.md)?;
