@@ -33,6 +33,10 @@ pub struct Counters {
     /// Reads and writes whose data moved between the guest's pages and the image
     /// with no copy through the device's buffers (`nvm/in_place.rs`).
     pub in_place: AtomicU64,
+    /// Doorbell writes that arrived as BAR0 register writes (messages), and
+    /// doorbell changes the transport found in the mapped page (mmap-poll).
+    pub doorbell_messages: AtomicU64,
+    pub doorbells_mapped: AtomicU64,
 }
 
 /// Per-namespace traffic: what crossed the guest DMA boundary per direction, and
@@ -104,6 +108,8 @@ impl Default for Counters {
             uring_transfers: AtomicU64::new(0),
             uring_peak: AtomicU64::new(0),
             in_place: AtomicU64::new(0),
+            doorbell_messages: AtomicU64::new(0),
+            doorbells_mapped: AtomicU64::new(0),
         }
     }
 }
@@ -129,7 +135,7 @@ impl Counters {
     pub fn summary(&self) -> String {
         let g = |c: &AtomicU64| c.load(Relaxed);
         format!(
-            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}; Copy {} commands, {} B moved inside the device; io_uring {} transfers, at most {} in flight; {} moved in place",
+            "admin {} io {} (reads {} writes {}) errors {} media-errors {}; DMA to device {} B, to host {} B; PRACT inserts {} strips {}; Copy {} commands, {} B moved inside the device; io_uring {} transfers, at most {} in flight; {} moved in place; doorbells: {} by message, {} found in the mapped page",
             g(&self.admin_commands),
             g(&self.io_commands),
             g(&self.host_reads),
@@ -144,7 +150,9 @@ impl Counters {
             g(&self.copy_bytes),
             g(&self.uring_transfers),
             g(&self.uring_peak),
-            g(&self.in_place)
+            g(&self.in_place),
+            g(&self.doorbell_messages),
+            g(&self.doorbells_mapped)
         )
     }
     pub fn get(c: &AtomicU64) -> u64 {

@@ -519,3 +519,77 @@ fn bench_io_client_drives_a_served_namespace_through_the_socket() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("512+0") && err.contains("not format 512+8-t1"), "{err}");
 }
+
+/// `serve --doorbells mmap-poll`: the client maps BAR0's doorbell page (the fd
+/// and sparse area of BAR0's region info) and rings with plain stores, sending
+/// no doorbell message at all. The admin queue runs from the transport thread's
+/// poll of the page, an I/O queue from its worker's: Identify, queue creation,
+/// and a write read back.
+#[test]
+fn mmap_poll_doorbells_rung_with_stores_run_admin_and_io() {
+    use vnvme::controller::doorbell_area::DoorbellArea;
+    let srv = common::serve("mmap-poll", &["--doorbells", "mmap-poll"]);
+    let sock = srv.dir.join("s");
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "server socket never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = vnvme::transport::vfio_user::client::Client::connect(&sock).unwrap();
+    assert!(c.map_doorbells().unwrap(), "BAR0's doorbells are offered mapped");
+    let mem = guest_ram("mmap-poll", 2 << 20);
+    c.dma_map(&mem, BASE, 2 << 20).unwrap();
+    c.enable_bus_master().unwrap();
+    for (off, v, n) in [(0x24u64, 7u64 << 16 | 7, 4), (0x28, ASQ, 8), (0x30, ACQ, 8), (0x14, 0x0046_0001, 4)] {
+        c.region_write(BAR0, off, &v.to_le_bytes()[..n], false).unwrap();
+    }
+    let csts = c.region_read(BAR0, 0x1c, 4).unwrap();
+    assert_eq!(csts[0] & 1, 1, "CSTS.RDY");
+    let db = c.doorbells().unwrap();
+    let sqe = |opcode: u8, cid: u16, prp1: u64, dw: &[(usize, u32)]| {
+        let mut e = [0u8; 64];
+        e[0] = opcode;
+        e[2..4].copy_from_slice(&cid.to_le_bytes());
+        e[24..32].copy_from_slice(&prp1.to_le_bytes());
+        for &(i, v) in dw {
+            e[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        e
+    };
+    // Write an entry at `slot` of the ring at `sq`, store the new tail in the
+    // page, and wait for the completion at `slot` of `cq`: (cid, status).
+    let run = |sq: u64, cq: u64, qid: u16, slot: u64, e: [u8; 64]| {
+        mem.write_all_at(&e, sq - BASE + slot * 64).unwrap();
+        db.store(qid as usize * 2, slot as u32 + 1);
+        let t = Instant::now();
+        let mut cqe = [0u8; 16];
+        loop {
+            mem.read_exact_at(&mut cqe, cq - BASE + slot * 16).unwrap();
+            if cqe[14] & 1 == 1 {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(5), "no completion for queue {qid} slot {slot}");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        db.store(qid as usize * 2 + 1, slot as u32 + 1);
+        (u16::from_le_bytes([cqe[12], cqe[13]]), u16::from_le_bytes([cqe[14], cqe[15]]) >> 1)
+    };
+    assert_eq!(run(ASQ, ACQ, 0, 0, sqe(0x06, 0x71, DATA, &[(10, 1)])), (0x71, 0), "Identify Controller");
+    let mut vid = [0u8; 2];
+    mem.read_exact_at(&mut vid, DATA - BASE).unwrap();
+    assert_eq!(u16::from_le_bytes(vid), 0x4e58);
+    let (cq1, sq1, wbuf, rbuf) = (BASE + 0x4000, BASE + 0x5000, BASE + 0x6000, BASE + 0x7000);
+    assert_eq!(run(ASQ, ACQ, 0, 1, sqe(0x05, 0x72, cq1, &[(10, 15 << 16 | 1), (11, 1)])), (0x72, 0), "Create I/O CQ");
+    assert_eq!(run(ASQ, ACQ, 0, 2, sqe(0x01, 0x73, sq1, &[(10, 15 << 16 | 1), (11, 1 << 16 | 1)])), (0x73, 0));
+    let data: Vec<u8> = (0..512u32).map(|i| (i * 7 + 3) as u8).collect();
+    mem.write_all_at(&data, wbuf - BASE).unwrap();
+    let mut write = sqe(0x01, 0x81, wbuf, &[(12, 0)]);
+    write[4..8].copy_from_slice(&1u32.to_le_bytes());
+    assert_eq!(run(sq1, cq1, 1, 0, write), (0x81, 0), "Write");
+    let mut read = sqe(0x02, 0x82, rbuf, &[(12, 0)]);
+    read[4..8].copy_from_slice(&1u32.to_le_bytes());
+    assert_eq!(run(sq1, cq1, 1, 1, read), (0x82, 0), "Read");
+    let mut back = vec![0u8; 512];
+    mem.read_exact_at(&mut back, rbuf - BASE).unwrap();
+    assert_eq!(back, data, "the block written by store-rung doorbells reads back");
+}

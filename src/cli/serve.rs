@@ -65,11 +65,16 @@ pub struct ServeArgs {
     #[arg(long)]
     pub once: bool,
     /// Doorbell handling: `shadow` (posted doorbell messages plus shadow doorbells with
-    /// EventIdx), `message` (posted doorbell messages only), or `poll` (shadow doorbells,
-    /// and a worker keeps polling its queue for --poll-us after it runs dry).
-    #[arg(long, default_value = "shadow", value_parser = ["shadow", "message", "poll"])]
+    /// EventIdx), `message` (posted doorbell messages only), `poll` (shadow doorbells,
+    /// and a worker keeps polling its queue for --poll-us after it runs dry), or
+    /// `mmap-poll` (BAR0's doorbell page mapped into the client, which writes it
+    /// with plain stores; every worker polls its queue, spinning --poll-us after its
+    /// last command, then sleeping up to 1 ms between looks; no shadow doorbells).
+    /// mmap-poll is for hosts with a core to spare per busy queue and for
+    /// userspace drivers such as SPDK's (docs/design.md, "Doorbells").
+    #[arg(long, default_value = "shadow", value_parser = ["shadow", "message", "poll", "mmap-poll"])]
     pub doorbells: String,
-    /// Polling time for --doorbells poll, in microseconds.
+    /// Polling time for --doorbells poll and mmap-poll, in microseconds.
     #[arg(long, default_value_t = 50)]
     pub poll_us: u32,
     /// Accept Copy descriptor formats 2h and 3h (cross-namespace) without the host
@@ -285,8 +290,8 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         max_queues: a.max_queues,
         msix_vectors: a.max_queues + 1,
         write_cache: !a.no_write_cache && a.cache.volatile_write_cache(),
-        shadow_doorbells: a.doorbells != "message",
-        poll_us: if a.doorbells == "poll" { a.poll_us } else { 0 },
+        shadow_doorbells: matches!(a.doorbells.as_str(), "shadow" | "poll"),
+        poll_us: if matches!(a.doorbells.as_str(), "poll" | "mmap-poll") { a.poll_us } else { 0 },
         copy_formats_always: if a.cross_namespace_copy { 0b1100 } else { 0 },
         sgl_length: if a.strict_sgl_length { SglLength::Exact } else { SglLength::MayExceed },
         engine,
@@ -325,6 +330,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
         );
     }
     tracing::info!("engine {engine}");
+    tracing::info!("doorbells: {}", a.doorbells);
     tracing::info!(
         "cache mode {}: {}, {}",
         a.cache,
@@ -357,6 +363,9 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             plane.attach(ctrl.shared.clone());
         }
         let mut session = Session::new(dma.clone(), irqs, ctrl);
+        if a.doorbells == "mmap-poll" {
+            session.map_doorbells().map_err(|e| format!("--doorbells mmap-poll: {e}"))?;
+        }
         let r = session.run(&mut stream);
         conn_fd.store(-1, Ordering::SeqCst);
         session.ctrl.close();

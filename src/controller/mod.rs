@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod doorbell_area;
 pub mod error_log;
 pub mod hooks;
 pub mod interrupt;
@@ -32,6 +33,7 @@ use crate::spec::registers::{self as reg, csts, Cc, Doorbell};
 use crate::spec::{CompletionEntry, SubmissionEntry};
 use admin::aer::{AerState, AsyncEvent};
 use admin::features::{FeatureCell, Features};
+use doorbell_area::DoorbellArea;
 use error_log::ErrorLog;
 use queue::{CompletionQueue, PostError, SubmissionQueue};
 use shadow::{ShadowCell, ShadowDoorbells};
@@ -87,6 +89,9 @@ pub struct Shared {
     pub admin_backlog: Mutex<std::collections::VecDeque<CompletionEntry>>,
     /// Fault injection, trace and statistics (the control plane); set once.
     pub hook: std::sync::OnceLock<Arc<dyn hooks::CommandHook>>,
+    /// BAR0's doorbells as memory the host writes and the device polls
+    /// (`serve --doorbells mmap-poll`); set once, before the controller is enabled.
+    pub mapped: std::sync::OnceLock<Arc<dyn DoorbellArea>>,
 }
 
 impl Shared {
@@ -99,6 +104,10 @@ impl Shared {
     }
     pub fn shadow(&self) -> Option<ShadowDoorbells> {
         self.shadow.get()
+    }
+    /// The mapped doorbell area, in mmap-poll mode.
+    pub fn mapped(&self) -> Option<&Arc<dyn DoorbellArea>> {
+        self.mapped.get()
     }
 
     /// Post a completion and count it; a failed write of the entry is fatal.
@@ -205,11 +214,23 @@ impl Shared {
     }
 }
 
+/// How a doorbell value reached the controller.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A BAR0 write (by message, or a test's `mmio_write`).
+    Register,
+    /// A changed value found in the mapped area by [`Controller::poll_mapped_doorbells`].
+    Mapped,
+}
+
 /// The controller as the transport sees it.
 pub struct Controller {
     pub shared: Arc<Shared>,
     regs: registers::Registers,
     admin: Option<AdminQueue>,
+    /// The mapped doorbell values the transport thread last acted on, by dword
+    /// index ([`Controller::poll_mapped_doorbells`]).
+    mapped_seen: Vec<u32>,
 }
 
 impl Controller {
@@ -248,9 +269,11 @@ impl Controller {
                 admin_sq_head: std::sync::atomic::AtomicU16::new(0),
                 admin_backlog: Default::default(),
                 hook: std::sync::OnceLock::new(),
+                mapped: std::sync::OnceLock::new(),
             }),
             regs,
             admin: None,
+            mapped_seen: Vec::new(),
         }
     }
 
@@ -263,11 +286,65 @@ impl Controller {
         v
     }
 
+    /// Serve BAR0's doorbells from `area`, memory the host writes directly
+    /// (module [`doorbell_area`]). Once, before the controller is enabled; the
+    /// caller then polls with [`Controller::poll_mapped_doorbells`].
+    pub fn map_doorbells(&mut self, area: Arc<dyn DoorbellArea>) {
+        self.mapped_seen = vec![0; area.len()];
+        if self.shared.mapped.set(area).is_err() {
+            tracing::warn!("doorbells were already mapped; keeping the first area");
+        }
+    }
+
+    /// Look at every mapped doorbell once and act on those whose value changed
+    /// since the last look, as if they had been written by message: the admin
+    /// queue runs, invalid values raise their event, a sleeping worker wakes. An
+    /// I/O CQ head is only checked here; its worker reads it itself (module
+    /// [`doorbell_area`] says why). Returns whether anything changed.
+    pub fn poll_mapped_doorbells(&mut self) -> bool {
+        let Some(area) = self.shared.mapped().cloned() else { return false };
+        let slots = self.shared.config.max_queues as usize * 2 + 2;
+        let mut changed = false;
+        for i in 0..slots.min(self.mapped_seen.len()) {
+            let v = area.load(i);
+            if v == self.mapped_seen[i] {
+                continue;
+            }
+            self.mapped_seen[i] = v;
+            changed = true;
+            self.shared.counters.doorbells_mapped.fetch_add(1, Ordering::Relaxed);
+            self.doorbell(reg::DOORBELL_BASE + 4 * i as u64, v, Source::Mapped);
+        }
+        changed
+    }
+
+    /// A queue's doorbells start at 0 (a new queue, a reset): clear them in the
+    /// mapped area, where the last user of that queue id may have left a value.
+    pub(crate) fn clear_mapped(&mut self, indexes: impl IntoIterator<Item = usize>) {
+        let Some(area) = self.shared.mapped().cloned() else { return };
+        for i in indexes {
+            area.store(i, 0);
+            if let Some(s) = self.mapped_seen.get_mut(i) {
+                *s = 0;
+            }
+        }
+    }
+
     /// Write a BAR0 register or doorbell.
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u64) {
         if offset >= reg::DOORBELL_BASE {
             if size == 4 {
-                self.doorbell(offset, value as u32);
+                if let Some(area) = self.shared.mapped() {
+                    // A doorbell by message while the page is mapped: the
+                    // workers read the area, so it goes there too.
+                    let i = ((offset - reg::DOORBELL_BASE) / 4) as usize;
+                    area.store(i, value as u32);
+                    if let Some(s) = self.mapped_seen.get_mut(i) {
+                        *s = value as u32;
+                    }
+                }
+                self.shared.counters.doorbell_messages.fetch_add(1, Ordering::Relaxed);
+                self.doorbell(offset, value as u32, Source::Register);
             }
             return;
         }
@@ -279,7 +356,7 @@ impl Controller {
         }
     }
 
-    fn doorbell(&mut self, offset: u64, value: u32) {
+    fn doorbell(&mut self, offset: u64, value: u32, source: Source) {
         let Some(db) = reg::doorbell_at(offset) else { return };
         if !self.regs.ready() {
             return;
@@ -315,6 +392,11 @@ impl Controller {
             Doorbell::CqHead(q) => {
                 let qs = self.shared.queues.read().unwrap();
                 match qs.cqs.get(q as usize).and_then(|e| e.as_ref()) {
+                    Some(cq) if source == Source::Mapped => {
+                        // Its poster reads the head itself, under the ring lock.
+                        cq.wake();
+                        value < cq.size as u32
+                    }
                     Some(cq) => {
                         let shadow = self.shared.shadow();
                         value < cq.size as u32
@@ -391,6 +473,8 @@ impl Controller {
         self.shared.admin_sq_head.store(0, Ordering::SeqCst);
         self.shared.admin_backlog.lock().unwrap().clear();
         self.shared.shadow.set(None);
+        // Every doorbell reads 0 again (NVMe-Base 3.7.2: a reset deletes the queues).
+        self.clear_mapped(0..self.mapped_seen.len());
         *self.shared.aer.lock().unwrap() = AerState::default();
         self.shared.features.lock().reset(&self.shared.config);
         self.shared.fatal.store(false, Ordering::SeqCst);

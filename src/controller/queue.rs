@@ -7,11 +7,12 @@
 //! doorbell path. A [`CompletionQueue`] may be shared by several submission queues,
 //! so its tail and phase live under a mutex.
 
+use super::doorbell_area::DoorbellArea;
 use super::shadow::ShadowDoorbells;
 use crate::dma::{DmaMemory, GuestAddr};
 use crate::spec::CompletionEntry;
 use std::sync::atomic::{fence, AtomicBool, AtomicU16, AtomicU32, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Why a completion could not be posted.
@@ -36,6 +37,9 @@ pub struct CompletionQueue {
     closing: AtomicBool,
     /// Number of submission queues that post here (for Delete I/O CQ checks).
     pub sq_refs: AtomicU32,
+    /// In mmap-poll mode, where the host writes this queue's head doorbell:
+    /// the area and the dword index. Read while the queue is full.
+    mapped_head: Option<(Arc<dyn DoorbellArea>, usize)>,
 }
 
 #[derive(Debug)]
@@ -57,7 +61,20 @@ impl CompletionQueue {
             space: Condvar::new(),
             closing: AtomicBool::new(false),
             sq_refs: AtomicU32::new(0),
+            mapped_head: None,
         }
+    }
+
+    /// The host writes this queue's head doorbell into `area` at dword `index`
+    /// (mmap-poll): a full queue looks there for room, as no message will come.
+    pub fn with_mapped_head(mut self, area: Arc<dyn DoorbellArea>, index: usize) -> Self {
+        self.mapped_head = Some((area, index));
+        self
+    }
+
+    /// Wake a poster waiting for room, to look at the mapped head again.
+    pub fn wake(&self) {
+        self.space.notify_all();
     }
 
     /// Host consumed entries up to `head` (CQ head doorbell). Returns false for an
@@ -153,10 +170,22 @@ impl CompletionQueue {
                     }
                 }
             }
+            // Mapped doorbells, without shadow ones (the host writes the shadow
+            // first, so with both the mapped value may be the older one).
+            let mapped = self.mapped_head.as_ref().filter(|_| shadow.is_none());
+            if let Some((area, index)) = mapped {
+                let h = area.load(*index);
+                if h < self.size as u32 && h as u16 != r.head {
+                    r.head = h as u16;
+                    continue;
+                }
+            }
             if give_up() {
                 return Err(PostError::Abandoned);
             }
-            r = self.space.wait_timeout(r, Duration::from_millis(5)).unwrap().0;
+            // Nothing tells the device that a mapped head moved: look again soon.
+            let wait = if mapped.is_some() { Duration::from_micros(20) } else { Duration::from_millis(5) };
+            r = self.space.wait_timeout(r, wait).unwrap().0;
         }
         let addr = self.base + r.tail as u64 * CompletionEntry::SIZE as u64;
         mem.write(GuestAddr(addr), &entry.low_bytes()).map_err(|_| PostError::Memory)?;

@@ -8,7 +8,7 @@
 
 use super::hooks::{CommandView, Completed, MutationReport};
 use super::queue::{CompletionQueue, SubmissionQueue};
-use super::Shared;
+use super::{doorbell_area, Shared};
 use crate::dma::GuestAddr;
 use crate::nvm::inject::IoOptions;
 use crate::nvm::ns_table::CachedSet;
@@ -31,15 +31,18 @@ pub fn spawn(shared: Arc<Shared>, sq: Arc<SubmissionQueue>, cq: Arc<CompletionQu
         .expect("spawning an I/O queue worker thread")
 }
 
-/// The tail the host has published: the shadow doorbell when configured (ignoring
-/// out-of-range values), else the last doorbell register write.
+/// The tail the host has published: the shadow doorbell when configured, else
+/// the mapped doorbell in mmap-poll mode, else the last doorbell register write.
+/// An out-of-range value is ignored (the register's last valid value stands).
 pub fn current_tail(shared: &Shared, sq: &SubmissionQueue) -> u16 {
-    match shared.shadow() {
-        Some(sh) => match sh.sq_tail(&*shared.mem, sq.id) {
-            Some(t) if t < sq.size => t,
-            _ => sq.doorbell_tail(),
-        },
-        None => sq.doorbell_tail(),
+    let published = match (shared.shadow(), shared.mapped()) {
+        (Some(sh), _) => sh.sq_tail(&*shared.mem, sq.id).map(u32::from),
+        (None, Some(area)) => Some(area.load(doorbell_area::sq_index(sq.id))),
+        (None, None) => None,
+    };
+    match published {
+        Some(t) if t < sq.size as u32 => t as u16,
+        _ => sq.doorbell_tail(),
     }
 }
 
@@ -57,6 +60,8 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
             }
         },
     };
+    let mapped = shared.mapped().is_some();
+    let mut idle = doorbell_area::backoff(shared.config.poll_us);
     loop {
         if sq.stop.load(Ordering::SeqCst) || !shared.running.load(Ordering::SeqCst) {
             return head;
@@ -65,7 +70,7 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
         fence(Ordering::Acquire);
         if head == tail {
             if let Some(sh) = shared.shadow() {
-                if shared.config.poll_us > 0 && poll_for_tail(shared, sq, head) {
+                if !mapped && shared.config.poll_us > 0 && poll_for_tail(shared, sq, head) {
                     continue;
                 }
                 sh.set_sq_event(&*shared.mem, sq.id, head);
@@ -74,9 +79,20 @@ fn run(shared: &Shared, sq: &SubmissionQueue, cq: &CompletionQueue) -> u16 {
                     continue;
                 }
             }
+            if mapped {
+                // No doorbell message will come: look again, spinning at first,
+                // then after growing sleeps (the transport thread's scan of
+                // the area may wake this one earlier).
+                match idle.idle() {
+                    d if d.is_zero() => std::hint::spin_loop(),
+                    d => sq.wait(d),
+                }
+                continue;
+            }
             sq.wait(Duration::from_millis(50));
             continue;
         }
+        idle.busy();
         if let Some(engine) = uring.as_mut() {
             if !engine.run(shared, sq, cq, &mut head, &mut namespaces) {
                 return head;

@@ -197,7 +197,10 @@ impl Bench {
         max_qd: u16,
         max_queues: usize,
     ) -> Result<Self, String> {
-        let client = crate::transport::vfio_user::client::Client::connect(socket)?;
+        let mut client = crate::transport::vfio_user::client::Client::connect(socket)?;
+        if client.map_doorbells()? {
+            tracing::info!("the server offers BAR0's doorbells mapped (mmap-poll): ringing them with stores");
+        }
         let mem = memory_bytes(format, max_io, max_qd, max_queues)?;
         let (memfile, dma) = guest_memory(mem)?;
         client.dma_map(&memfile, 0, mem)?;

@@ -56,7 +56,8 @@ impl Registers for Mutex<Controller> {
     }
 }
 
-/// Through the socket: doorbell writes posted (no reply), as QEMU posts them;
+/// Through the socket: doorbell writes posted (no reply), as QEMU posts them, or
+/// stores when the doorbells are mapped;
 /// other registers wait for the reply. A failed access reads as all ones, as a
 /// gone PCI device does; the driver then times out with its own error.
 impl Registers for crate::transport::vfio_user::client::Client {
@@ -68,7 +69,13 @@ impl Registers for crate::transport::vfio_user::client::Client {
         }
     }
     fn write(&self, offset: u64, size: usize, value: u64) {
+        use crate::controller::doorbell_area::DoorbellArea;
         use crate::transport::vfio_user::protocol::region;
+        if let (Some(area), true) = (self.doorbells(), offset >= reg::DOORBELL_BASE && size == 4) {
+            // Mapped doorbells (mmap-poll): a store, as a userspace driver does.
+            area.store(((offset - reg::DOORBELL_BASE) / 4) as usize, value as u32);
+            return;
+        }
         let posted = offset >= reg::DOORBELL_BASE;
         let _ = self.region_write(region::BAR0, offset, &value.to_le_bytes()[..size], posted);
     }
@@ -92,8 +99,9 @@ pub struct HostQueue {
 pub struct Driver {
     pub regs: Box<dyn Registers>,
     pub mem: Arc<dyn DmaMemory>,
-    /// Shadow doorbell buffer and EventIdx buffer addresses.
-    pub shadow: (u64, u64),
+    /// Shadow doorbell buffer and EventIdx buffer addresses, when the controller
+    /// took them (it offers none with `serve --doorbells message` or `mmap-poll`).
+    pub shadow: Option<(u64, u64)>,
     next_free: Mutex<u64>,
     admin: Mutex<HostQueue>,
 }
@@ -106,6 +114,21 @@ impl Driver {
     /// Enable the controller behind `regs`; guest memory from `base` upwards is
     /// free for queues and buffers.
     pub fn start(regs: Box<dyn Registers>, mem: Arc<dyn DmaMemory>, base: u64) -> Result<Self, String> {
+        let mut d = Self::enable(regs, mem, base)?;
+        // Shadow doorbells as Linux sets them up, if the controller offers them
+        // (OACS bit 8, Identify Controller bytes 257:256).
+        let id = d.alloc(PAGE);
+        d.admin(SubmissionEntry::new(admin::IDENTIFY, 0, 0).with_prps(id, 0).with_cdw(10, 1))?;
+        let oacs = d.mem.read_u32(GuestAddr(id + 256)).map_err(|e| err(&e.to_string()))? & 0xffff;
+        if oacs & (1 << 8) != 0 {
+            let (db, ei) = (base + 2 * PAGE, base + 3 * PAGE);
+            d.admin(SubmissionEntry::new(admin::DOORBELL_BUFFER_CONFIG, 0, 0).with_prps(db, ei))?;
+            d.shadow = Some((db, ei));
+        }
+        Ok(d)
+    }
+
+    fn enable(regs: Box<dyn Registers>, mem: Arc<dyn DmaMemory>, base: u64) -> Result<Self, String> {
         let asq = base;
         let acq = base + PAGE;
         regs.write(reg::AQA, 4, (31 << 16 | 31) as u64);
@@ -122,7 +145,7 @@ impl Driver {
         let d = Driver {
             regs,
             mem,
-            shadow: (base + 2 * PAGE, base + 3 * PAGE),
+            shadow: None,
             next_free: Mutex::new(base + 4 * PAGE),
             admin: Mutex::new(HostQueue {
                 qid: 0,
@@ -136,8 +159,6 @@ impl Driver {
                 head_told: 0,
             }),
         };
-        let dbbuf = SubmissionEntry::new(admin::DOORBELL_BUFFER_CONFIG, 0, 0).with_prps(d.shadow.0, d.shadow.1);
-        d.admin(dbbuf)?;
         Ok(d)
     }
 
@@ -198,11 +219,18 @@ impl Driver {
     }
 
     /// The shadow-doorbell write behind both doorbells of a queue: `off` selects
-    /// the SQ tail (8 * qid) or the CQ head (8 * qid + 4) slot.
+    /// the SQ tail (8 * qid) or the CQ head (8 * qid + 4) slot. Without shadow
+    /// doorbells, the doorbell itself.
     fn tell(&self, off: u64, new: u16, old: u16) {
-        let _ = self.mem.write_u32(GuestAddr(self.shadow.0 + off), new as u32);
+        let Some((db, ei)) = self.shadow else {
+            if new != old {
+                self.regs.write(reg::DOORBELL_BASE + off, 4, new as u64);
+            }
+            return;
+        };
+        let _ = self.mem.write_u32(GuestAddr(db + off), new as u32);
         std::sync::atomic::fence(Ordering::SeqCst);
-        let ev = self.mem.read_u32(GuestAddr(self.shadow.1 + off)).unwrap_or(0) as u16;
+        let ev = self.mem.read_u32(GuestAddr(ei + off)).unwrap_or(0) as u16;
         if need_event(ev, new, old) {
             self.regs.write(reg::DOORBELL_BASE + off, 4, new as u64);
         }

@@ -11,7 +11,7 @@
 
 use super::{done, fail, Outcome};
 use crate::controller::queue::{CompletionQueue, SubmissionQueue};
-use crate::controller::{worker, Controller, IoQueue};
+use crate::controller::{doorbell_area, worker, Controller, IoQueue};
 use crate::dma::GuestAddr;
 use crate::spec::{CompletionEntry, Status, SubmissionEntry};
 use std::sync::atomic::Ordering;
@@ -70,7 +70,12 @@ pub fn create_cq(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
     if iv >= ctrl.shared.irq.vectors() {
         return fail(Status::INVALID_INTERRUPT_VECTOR);
     }
-    let cq = Arc::new(CompletionQueue::new(qid, base, size, iv, ien));
+    let mut cq = CompletionQueue::new(qid, base, size, iv, ien);
+    if let Some(area) = ctrl.shared.mapped().cloned() {
+        cq = cq.with_mapped_head(area, doorbell_area::cq_index(qid));
+    }
+    ctrl.clear_mapped([doorbell_area::cq_index(qid)]);
+    let cq = Arc::new(cq);
     if let Some(sh) = ctrl.shared.shadow() {
         sh.seed(&*ctrl.shared.mem, qid, 0, 0);
     }
@@ -99,6 +104,7 @@ pub fn create_sq(ctrl: &mut Controller, sqe: &SubmissionEntry) -> Outcome {
         }
     };
     let sq = Arc::new(SubmissionQueue::new(qid, base, size, cqid));
+    ctrl.clear_mapped([doorbell_area::sq_index(qid)]);
     if let Some(sh) = ctrl.shared.shadow() {
         sh.seed(&*ctrl.shared.mem, qid, 0, 0);
     }

@@ -17,6 +17,7 @@ pub use super::cmd;
 pub(crate) use super::fixtures::on_every_store;
 use super::fixtures::TempImage;
 pub use super::fixtures::{pattern, u16_at, u32_at, u64_at, watchdog, NsConfig, Store};
+use crate::controller::doorbell_area::{DoorbellArea, LocalDoorbells};
 use crate::controller::interrupt::RecordingSink;
 use crate::controller::{Controller, ControllerConfig, NamespaceTable};
 use crate::dma::{DmaMemory, GuestAddr, VecMemory};
@@ -63,6 +64,8 @@ pub struct FakeHost {
     queues: Vec<Option<HostQueue>>,
     next_free: u64,
     next_cid: u16,
+    /// Doorbells in shared memory (mmap-poll), once [`FakeHost::map_doorbells`] ran.
+    pub mapped: Option<Arc<LocalDoorbells>>,
     _images: Vec<TempImage>,
 }
 
@@ -145,6 +148,7 @@ impl FakeHost {
             queues: Vec::new(),
             next_free: 0x10000,
             next_cid: 1,
+            mapped: None,
             _images: Vec::new(),
         }
     }
@@ -291,16 +295,39 @@ impl FakeHost {
         cid
     }
 
+    /// Ring doorbells by storing into a shared area from now on, as a host with
+    /// BAR0's doorbell page mapped does (mmap-poll); before [`FakeHost::enable`].
+    pub fn map_doorbells(&mut self) -> Arc<LocalDoorbells> {
+        let area = Arc::new(LocalDoorbells::new(1024));
+        self.ctrl.map_doorbells(area.clone());
+        self.mapped = Some(area.clone());
+        area
+    }
+
+    /// Write a doorbell: to the register, or with mapped doorbells a store into
+    /// the area, after which the transport's poll of the area runs once (a real
+    /// transport thread polls on its own; the I/O queues' workers poll for
+    /// themselves either way).
+    fn write_doorbell(&mut self, offset: u64, value: u16) {
+        match &self.mapped {
+            Some(area) => {
+                area.store(((offset - reg::DOORBELL_BASE) / 4) as usize, value as u32);
+                self.ctrl.poll_mapped_doorbells();
+            }
+            None => self.ctrl.mmio_write(offset, 4, value as u64),
+        }
+    }
+
     /// Write the host's SQ tail to the doorbell register.
     pub fn ring_sq(&mut self, qid: u16) {
         let tail = self.queue(qid).sq_tail;
-        self.ctrl.mmio_write(sq_doorbell(qid), 4, tail as u64);
+        self.write_doorbell(sq_doorbell(qid), tail);
     }
 
     /// Write the host's CQ head to the doorbell register.
     pub fn ring_cq(&mut self, qid: u16) {
         let head = self.queue(qid).cq_head;
-        self.ctrl.mmio_write(cq_doorbell(qid), 4, head as u64);
+        self.write_doorbell(cq_doorbell(qid), head);
     }
 
     pub fn submit(&mut self, qid: u16, sqe: SubmissionEntry) -> u16 {

@@ -42,6 +42,7 @@ mod identify;
 mod in_place;
 mod io_commands;
 mod io_status;
+mod mapped_doorbells;
 mod ns_mgmt;
 mod optional_features;
 mod pi_extended;

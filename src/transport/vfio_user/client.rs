@@ -3,6 +3,7 @@
 //! BAR0 accesses, with doorbell writes posted (no reply), as QEMU posts them. Used
 //! by `vnvme bench io --client` to measure the device through the real socket.
 
+use super::bar0_doorbells::{MappedDoorbells, SPARSE_OFFSET, SPARSE_SIZE};
 use super::protocol::{cmd, flags, region, Header, HEADER_SIZE};
 use super::socket;
 use std::fs::File;
@@ -15,6 +16,9 @@ use std::sync::Mutex;
 pub struct Client {
     stream: Mutex<(UnixStream, u16)>,
     peer: u32,
+    /// BAR0's doorbells, when the server offered them mapped (mmap-poll) and
+    /// [`Client::map_doorbells`] mapped them: doorbell writes become stores.
+    doorbells: Option<MappedDoorbells>,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -29,7 +33,7 @@ impl Client {
         loop {
             let s = UnixStream::connect(path).map_err(|e| err(&path.display().to_string(), e))?;
             let peer = socket::peer_pid(&s).map_err(|e| err("SO_PEERCRED", e))?;
-            let c = Client { stream: Mutex::new((s, 0)), peer };
+            let c = Client { stream: Mutex::new((s, 0)), peer, doorbells: None };
             let mut v = vec![0u8, 0, 0, 0];
             v.extend_from_slice(br#"{"capabilities":{"max_msg_fds":16,"max_data_xfer_size":1048576}}"#);
             v.push(0);
@@ -50,6 +54,11 @@ impl Client {
 
     /// One request and its reply's payload; an error reply is an error.
     fn call(&self, command: u16, payload: &[u8], fds: &[i32]) -> Result<Vec<u8>, String> {
+        self.call_for_fds(command, payload, fds).map(|(p, _)| p)
+    }
+
+    /// [`Client::call`], keeping the descriptors the reply carried.
+    fn call_for_fds(&self, command: u16, payload: &[u8], fds: &[i32]) -> Result<(Vec<u8>, Vec<File>), String> {
         let mut g = self.stream.lock().unwrap_or_else(|e| e.into_inner());
         let (s, id) = &mut *g;
         *id = id.wrapping_add(1);
@@ -62,7 +71,42 @@ impl Client {
         if m.header.flags & flags::ERROR != 0 {
             return Err(err(&format!("command {command}"), io::Error::from_raw_os_error(m.header.error as i32)));
         }
-        Ok(m.payload)
+        Ok((m.payload, m.fds))
+    }
+
+    /// Map BAR0's doorbells if the server offers them as a sparse-mmap area
+    /// covering the whole doorbell range (`serve --doorbells mmap-poll`), as
+    /// SPDK's driver does. Returns whether they are mapped now.
+    pub fn map_doorbells(&mut self) -> Result<bool, String> {
+        let mut p = vec![0u8; 64];
+        p[0..4].copy_from_slice(&64u32.to_le_bytes());
+        p[8..12].copy_from_slice(&region::BAR0.to_le_bytes());
+        let (info, mut fds) = self.call_for_fds(cmd::DEVICE_GET_REGION_INFO, &p, &[])?;
+        let u32_at = |o: usize| info.get(o..o + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
+        let u64_at = |o: usize| info.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+        let flags = u32_at(4).unwrap_or(0);
+        if flags & region::FLAG_MMAP == 0 || flags & region::FLAG_CAPS == 0 || fds.is_empty() {
+            return Ok(false);
+        }
+        let cap = u32_at(12).unwrap_or(0) as usize;
+        let id = info.get(cap..cap + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+        let (Some(region::CAP_SPARSE_MMAP), Some(1), Some(off), Some(size), Some(region_off)) =
+            (id, u32_at(cap + 8), u64_at(cap + 16), u64_at(cap + 24), u64_at(24))
+        else {
+            return Ok(false);
+        };
+        if off != SPARSE_OFFSET || size < SPARSE_SIZE {
+            return Ok(false);
+        }
+        let area = MappedDoorbells::from_client_fd(fds.remove(0), region_off + off)
+            .map_err(|e| err("mapping BAR0's doorbells", e))?;
+        self.doorbells = Some(area);
+        Ok(true)
+    }
+
+    /// The mapped doorbells, if [`Client::map_doorbells`] mapped them.
+    pub fn doorbells(&self) -> Option<&MappedDoorbells> {
+        self.doorbells.as_ref()
     }
 
     /// Share `size` bytes of `mem` from offset 0 at `iova`, read-write.

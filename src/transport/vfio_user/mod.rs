@@ -4,6 +4,7 @@
 //! memory from DMA_MAP, wires MSI-X/INTx eventfds, and forwards BAR0 accesses to
 //! the transport-independent [`Controller`](crate::controller::Controller).
 
+pub mod bar0_doorbells;
 pub mod client;
 pub mod dma_map;
 mod guest_copy;

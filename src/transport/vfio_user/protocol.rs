@@ -67,6 +67,12 @@ pub mod region {
     pub const COUNT: u32 = 9;
     pub const FLAG_READ: u32 = 1 << 0;
     pub const FLAG_WRITE: u32 = 1 << 1;
+    /// The client may mmap the region's sparse areas from the fd in the reply.
+    pub const FLAG_MMAP: u32 = 1 << 2;
+    /// A capability chain follows the region info (at `cap_offset`).
+    pub const FLAG_CAPS: u32 = 1 << 3;
+    /// Capability id of the sparse-mmap area list (`vfio_region_info_cap_sparse_mmap`).
+    pub const CAP_SPARSE_MMAP: u16 = 1;
 }
 
 /// VFIO IRQ indexes and SET_IRQS flags (linux/vfio.h).

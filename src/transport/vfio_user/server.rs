@@ -4,6 +4,7 @@
 //! whole before it is handled, so an unknown command cannot desynchronise the
 //! stream.
 
+use super::bar0_doorbells::{MappedDoorbells, SPARSE_OFFSET, SPARSE_SIZE};
 use super::dma_map::DmaMap;
 use super::irq::Interrupts;
 use super::pci::{self, ConfigSpace};
@@ -16,6 +17,7 @@ use crate::controller::Controller;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,10 +71,11 @@ pub fn refuse(mut stream: UnixStream) {
 /// Send the reply to the message whose header is `request`: an error carries its
 /// errno in the header and no payload.
 fn send_reply(stream: &mut UnixStream, request: &Header, reply: Reply) -> io::Result<()> {
-    let (flags_v, err, payload) = match reply {
-        Reply::Payload(p) => (flags::TYPE_REPLY, 0, p),
-        Reply::Error(e) => (flags::TYPE_REPLY | flags::ERROR, e as u32, Vec::new()),
-        Reply::None => (flags::TYPE_REPLY, 0, Vec::new()),
+    let (flags_v, err, payload, fd) = match reply {
+        Reply::Payload(p) => (flags::TYPE_REPLY, 0, p, None),
+        Reply::PayloadWithFd(p, fd) => (flags::TYPE_REPLY, 0, p, Some(fd)),
+        Reply::Error(e) => (flags::TYPE_REPLY | flags::ERROR, e as u32, Vec::new(), None),
+        Reply::None => (flags::TYPE_REPLY, 0, Vec::new(), None),
     };
     let h = Header {
         id: request.id,
@@ -81,7 +84,10 @@ fn send_reply(stream: &mut UnixStream, request: &Header, reply: Reply) -> io::Re
         flags: flags_v,
         error: err,
     };
-    socket::send(stream, &h, &payload)
+    match fd {
+        Some(fd) => socket::send_with_fds(stream, &h, &payload, &[fd]),
+        None => socket::send(stream, &h, &payload),
+    }
 }
 
 /// Whether `len` bytes at `offset` lie inside BAR0; the offset is the client's,
@@ -97,11 +103,15 @@ pub struct Session {
     pub dma: Arc<DmaMap>,
     pub irqs: Arc<Interrupts>,
     pub ctrl: Controller,
+    /// BAR0's doorbells as a shared file, in mmap-poll mode.
+    bar0: Option<Arc<MappedDoorbells>>,
     warned_unshared: bool,
 }
 
 enum Reply {
     Payload(Vec<u8>),
+    /// A payload and one file descriptor (a mappable region's).
+    PayloadWithFd(Vec<u8>, std::os::unix::io::RawFd),
     Error(i32),
     None,
 }
@@ -114,7 +124,14 @@ impl From<ShortPayload> for Reply {
 
 impl Session {
     pub fn new(dma: Arc<DmaMap>, irqs: Arc<Interrupts>, ctrl: Controller) -> Self {
-        let s = Session { config: ConfigSpace::new(irqs.vectors_count()), dma, irqs, ctrl, warned_unshared: false };
+        let s = Session {
+            config: ConfigSpace::new(irqs.vectors_count()),
+            dma,
+            irqs,
+            ctrl,
+            bar0: None,
+            warned_unshared: false,
+        };
         // Bus mastering starts off, as the Command register does.
         s.dma.set_bus_master(s.config.bus_master_enabled());
         s.irqs.set_bus_master(s.config.bus_master_enabled());
@@ -138,9 +155,37 @@ impl Session {
         }
     }
 
-    /// Serve messages until the client disconnects.
+    /// Offer BAR0's doorbells as a mappable area (mmap-poll): the client writes
+    /// them in shared memory, the controller polls them. Before the client asks
+    /// for region info.
+    pub fn map_doorbells(&mut self) -> io::Result<()> {
+        let area = Arc::new(MappedDoorbells::create()?);
+        self.ctrl.map_doorbells(area.clone());
+        self.bar0 = Some(area);
+        Ok(())
+    }
+
+    /// Serve messages until the client disconnects. With mapped doorbells, the
+    /// admin queue's doorbells are looked at between messages and whenever the
+    /// socket is quiet for a while (1 us growing to 1 ms; no message tells of
+    /// them).
     pub fn run(&mut self, stream: &mut UnixStream) -> io::Result<()> {
-        while let Some(msg) = socket::recv(stream)? {
+        use crate::controller::doorbell_area::{IdleBackoff, MAX_IDLE_SLEEP};
+        let mut idle = IdleBackoff::new(std::time::Duration::ZERO, MAX_IDLE_SLEEP);
+        loop {
+            if self.bar0.is_some() {
+                let wait = if self.ctrl.poll_mapped_doorbells() {
+                    idle.busy();
+                    std::time::Duration::ZERO
+                } else {
+                    idle.idle()
+                };
+                if !socket::wait_readable(stream, wait)? {
+                    continue;
+                }
+                idle.busy();
+            }
+            let Some(msg) = socket::recv(stream)? else { return Ok(()) };
             if !msg.header.is_command() {
                 tracing::warn!("ignoring a non-command message (id {})", msg.header.id);
                 continue;
@@ -152,7 +197,6 @@ impl Session {
             }
             send_reply(stream, &msg.header, reply)?;
         }
-        Ok(())
     }
 
     fn handle(&mut self, msg: &Message) -> Reply {
@@ -241,6 +285,32 @@ impl Session {
             i if i < region::COUNT => (0, 0),
             _ => return Err(Reply::Error(libc::EINVAL)),
         };
+        if let (region::BAR0, Some(area)) = (index, &self.bar0) {
+            // vfio_region_info, then one sparse-mmap capability listing the
+            // doorbell area; the region's fd offset is 0. A client that asked
+            // for less learns the size it needs from argsz and asks again; the
+            // fd goes with the whole answer only.
+            let b = Builder::default()
+                .u32(64)
+                .u32(fl | region::FLAG_MMAP | region::FLAG_CAPS)
+                .u32(index)
+                .u32(32)
+                .u64(size)
+                .u64(0)
+                .u16(region::CAP_SPARSE_MMAP)
+                .u16(1)
+                .u32(0)
+                .u32(1)
+                .u32(0)
+                .u64(SPARSE_OFFSET)
+                .u64(SPARSE_SIZE)
+                .0;
+            return Ok(if argsz as usize >= b.len() {
+                Reply::PayloadWithFd(b, area.file().as_raw_fd())
+            } else {
+                Reply::Payload(b[..(argsz as usize).clamp(16, 32)].to_vec())
+            });
+        }
         let mut b = Builder::default().u32(32).u32(fl).u32(index).u32(0).u64(size).u64(0).0;
         b.truncate(argsz.max(16) as usize);
         Ok(Reply::Payload(b))
@@ -375,5 +445,60 @@ mod tests {
         use super::{in_bar0, pci::BAR0_SIZE};
         assert!(in_bar0(0, 8) && in_bar0(BAR0_SIZE - 4, 4));
         assert!(!in_bar0(BAR0_SIZE - 2, 4) && !in_bar0(u64::MAX - 2, 4) && !in_bar0(u64::MAX, 1));
+    }
+}
+
+#[cfg(test)]
+mod region_info_tests {
+    use super::*;
+    use crate::controller::ControllerConfig;
+
+    fn session(mapped: bool) -> Session {
+        let dma = Arc::new(DmaMap::default());
+        let irqs = Arc::new(Interrupts::new(4));
+        let ctrl = Controller::new(ControllerConfig::default(), dma.clone(), irqs.clone(), Vec::new());
+        let mut s = Session::new(dma, irqs, ctrl);
+        if mapped {
+            s.map_doorbells().unwrap();
+        }
+        s
+    }
+
+    fn ask(s: &Session, argsz: u32, index: u32) -> Reply {
+        let mut p = vec![0u8; 32];
+        p[0..4].copy_from_slice(&argsz.to_le_bytes());
+        p[8..12].copy_from_slice(&index.to_le_bytes());
+        s.region_info(&Payload::new(&p)).unwrap_or_else(|e| e)
+    }
+
+    fn u32_at(b: &[u8], o: usize) -> u32 {
+        u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+    }
+    fn u64_at(b: &[u8], o: usize) -> u64 {
+        u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+    }
+
+    /// mmap-poll: BAR0 is mappable with one sparse area, the doorbells; a client
+    /// that asks with room for the plain info only (QEMU's first ask) learns the
+    /// size it needs and gets no fd; asked again, the capability and the fd.
+    #[test]
+    fn bar0_offers_its_doorbell_area_as_one_sparse_mmap_area_with_the_fd() {
+        let s = session(true);
+        let Reply::Payload(short) = ask(&s, 32, region::BAR0) else { panic!("no fd in a truncated reply") };
+        assert_eq!(short.len(), 32);
+        assert_eq!(u32_at(&short, 0), 64, "argsz: the size needed");
+        assert_eq!(u32_at(&short, 4), 0xf, "read, write, mmap, caps");
+        let Reply::PayloadWithFd(full, fd) = ask(&s, 4096, region::BAR0) else { panic!("the fd") };
+        assert_eq!(full.len(), 64);
+        assert_eq!((u32_at(&full, 12), u64_at(&full, 16), u64_at(&full, 24)), (32, pci::BAR0_SIZE, 0));
+        assert_eq!(&full[32..36], &[1, 0, 1, 0], "sparse-mmap capability, version 1");
+        assert_eq!((u32_at(&full, 36), u32_at(&full, 40)), (0, 1), "last capability, one area");
+        assert_eq!((u64_at(&full, 48), u64_at(&full, 56)), (0x1000, pci::BAR0_SIZE - 0x1000));
+        assert_eq!(fd, s.bar0.as_ref().unwrap().file().as_raw_fd());
+        let Reply::Payload(bar4) = ask(&s, 4096, region::BAR4) else { panic!("BAR4 is not mappable") };
+        assert_eq!(u32_at(&bar4, 4), 0b11);
+        // Without mmap-poll nothing is mappable.
+        let Reply::Payload(plain) = ask(&session(false), 4096, region::BAR0) else { panic!("no fd") };
+        assert_eq!((plain.len(), u32_at(&plain, 4)), (32, 0b11));
     }
 }

@@ -136,6 +136,21 @@ pub fn send_with_fds(stream: &UnixStream, header: &Header, payload: &[u8], fds: 
     Ok(())
 }
 
+/// Wait up to `timeout` for the stream to have something to read (or to be
+/// closed); true when it has. A zero timeout only looks.
+pub fn wait_readable(stream: &UnixStream, timeout: std::time::Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd { fd: stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as _ };
+    // SAFETY: ppoll over one pollfd that lives on this stack frame, a timeout
+    // that outlives the call, and no signal mask.
+    let n = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted { Ok(false) } else { Err(e) };
+    }
+    Ok(n > 0)
+}
+
 /// The process at the other end of a UNIX socket (SO_PEERCRED).
 pub fn peer_pid(stream: &UnixStream) -> io::Result<u32> {
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
