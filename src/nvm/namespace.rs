@@ -151,6 +151,7 @@ impl Namespace {
     ) -> Self {
         let lbaf = formats[index as usize];
         let layout = ImageLayout::new(store.size(), lbaf.lbs as u64, lbaf.ms as u64);
+        store.set_metadata_start(layout.meta_offset(0));
         let h = ident_seed ^ (nsid as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut eui64 = h.to_be_bytes();
         eui64[0] = 0x52; // a locally administered, non-zero first byte

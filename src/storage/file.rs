@@ -89,22 +89,29 @@ impl BlockStore for FileStore {
     }
     fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
         match &self.direct {
-            Some(d) if off < d.end => {
-                let (low, tail) = buf.split_at_mut(((d.end - off) as usize).min(buf.len()));
+            Some(d) if off < d.boundary() => {
+                let end = d.boundary();
+                let (low, tail) = buf.split_at_mut(((end - off) as usize).min(buf.len()));
                 d.read(off, low)?;
-                self.file.read_exact_at(tail, d.end)
+                self.file.read_exact_at(tail, end)
             }
             _ => self.file.read_exact_at(buf, off),
         }
     }
     fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
         match &self.direct {
-            Some(d) if off < d.end => {
-                let (low, tail) = data.split_at(((d.end - off) as usize).min(data.len()));
+            Some(d) if off < d.boundary() => {
+                let end = d.boundary();
+                let (low, tail) = data.split_at(((end - off) as usize).min(data.len()));
                 d.write(off, low)?;
-                self.file.write_all_at(tail, d.end)
+                self.file.write_all_at(tail, end)
             }
             _ => self.file.write_all_at(data, off),
+        }
+    }
+    fn set_metadata_start(&self, off: u64) {
+        if let Some(d) = &self.direct {
+            d.set_buffered_from(off);
         }
     }
     fn deallocate(&self, off: u64, len: u64) -> io::Result<()> {
@@ -138,7 +145,7 @@ impl BlockStore for FileStore {
             Some(d) => {
                 // The engine's buffers start on 4 KiB.
                 let (a, b) = d.span(off, len);
-                (b <= d.end && d.alignment().1 <= 4096).then(|| (d.fd(), a, (b - a) as usize))
+                (b <= d.boundary() && d.alignment().1 <= 4096).then(|| (d.fd(), a, (b - a) as usize))
             }
             None => (end <= self.size).then(|| (self.file.as_raw_fd(), off, len)),
         }
@@ -158,7 +165,7 @@ impl BlockStore for FileStore {
     fn async_fd(&self, off: u64, len: usize, addr: usize) -> Option<std::os::unix::io::RawFd> {
         let end = off.checked_add(len as u64)?;
         match &self.direct {
-            Some(d) => (end <= d.end && d.aligned(off, len, addr as *const u8)).then(|| d.fd()),
+            Some(d) => (end <= d.boundary() && d.aligned(off, len, addr as *const u8)).then(|| d.fd()),
             None => (end <= self.size).then(|| self.file.as_raw_fd()),
         }
     }
@@ -245,12 +252,22 @@ mod tests {
 
     #[test]
     fn direct_transfers_match_a_model_at_any_offset_length_and_buffer_address() {
+        direct_model(None);
+        // Metadata from an odd offset on: from its page on, the page cache.
+        direct_model(Some(600_001));
+    }
+
+    fn direct_model(metadata_start: Option<u64>) {
         // 1 MiB and 1000 bytes: the last partial page goes through the page cache.
         let size = (1u64 << 20) + 1000;
         let t = Temp::new("direct-model", size);
         let s = FileStore::open_with(&t.0, CacheMode::None).unwrap();
+        if let Some(m) = metadata_start {
+            s.set_metadata_start(m);
+        }
         let d = s.direct().expect("cache mode none opens O_DIRECT");
         assert_eq!(d.end, 1 << 20);
+        assert_eq!(d.boundary(), metadata_start.map_or(1 << 20, |m| m / 4096 * 4096));
         let mut model = vec![0u8; size as usize];
         let mut r = Lcg(7);
         let mut backing = vec![0u8; 70_000];
@@ -350,6 +367,39 @@ mod tests {
             assert!(back == data[1..]);
             let cached = resident_pages(&t.0, 256 << 10);
             assert_eq!(cached > 0, expect_cached, "{mode}: {cached} of 64 pages in the page cache");
+        }
+    }
+
+    /// In the direct modes, metadata moves through the page cache (a sector
+    /// read-modify-write per tiny write is what it avoids), with the page it
+    /// shares with the last data blocks; the other data stays O_DIRECT. A flush
+    /// makes both durable: the file read back after its pages are evicted holds
+    /// every byte.
+    #[test]
+    fn direct_modes_keep_metadata_in_the_page_cache_and_data_out_of_it() {
+        for mode in [CacheMode::None, CacheMode::Directsync] {
+            let t = Temp::new(&format!("direct-md-{mode}"), 1 << 20);
+            evict(&t.0);
+            let s = FileStore::open_with(&t.0, mode).unwrap();
+            let data_end = 1_000_000u64; // metadata from here: page 244 is shared
+            s.set_metadata_start(data_end);
+            let block = vec![0x5au8; 4096];
+            s.write_at(0, &block).unwrap();
+            s.write_at(data_end + 16, &7u64.to_le_bytes()).unwrap();
+            s.write_at(1_010_000, &9u64.to_le_bytes()).unwrap();
+            let mut pages = [0usize; 3];
+            for (i, page) in [0u64, 244, 246].into_iter().enumerate() {
+                let below = if page == 0 { 0 } else { resident_pages(&t.0, page as usize * 4096) };
+                pages[i] = resident_pages(&t.0, (page as usize + 1) * 4096) - below;
+            }
+            assert_eq!(pages, [0, 1, 1], "{mode}: data page, shared page, metadata page in the cache");
+            s.flush().unwrap();
+            evict(&t.0);
+            let mut all = vec![0u8; 1 << 20];
+            FileStore::open(&t.0).unwrap().read_at(0, &mut all).unwrap();
+            assert!(all[..4096] == block[..]);
+            assert_eq!(all[1_000_016..1_000_024], 7u64.to_le_bytes());
+            assert_eq!(all[1_010_000..1_010_008], 9u64.to_le_bytes());
         }
     }
 

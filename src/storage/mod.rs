@@ -46,6 +46,10 @@ pub trait BlockStore: Send + Sync {
     fn flush(&self) -> io::Result<()>;
     /// Whether any byte of the range is allocated (false only for a hole).
     fn is_allocated(&self, off: u64, len: u64) -> io::Result<bool>;
+    /// The layout puts metadata from `off` on (a namespace opened or formatted,
+    /// no transfer in flight). A store that bypasses the page cache keeps those
+    /// small transfers in it (`direct`'s module docs say why); others ignore it.
+    fn set_metadata_start(&self, _off: u64) {}
     /// The descriptor an asynchronous engine may read or write `len` bytes at `off`
     /// with, from or into memory at `addr`, to the same effect as `read_at` and
     /// `write_at`. None when only those can (a store that is not a file, an O_DIRECT

@@ -51,6 +51,9 @@ pub fn apply(ns: &Namespace, req: FormatRequest) -> Result<(), Status> {
     let layout = ImageLayout::new(ns.store.size(), lbaf.lbs as u64, lbaf.ms as u64);
     let new = ActiveFormat { index: req.lbaf, lbaf, extended: req.extended && lbaf.ms > 0, protection, layout };
     ns.store.deallocate(0, ns.store.size()).map_err(|_| Status::INTERNAL_ERROR)?;
+    // Deallocating dropped every cached page, so the pages that change sides
+    // between O_DIRECT and the page cache hold nothing.
+    ns.store.set_metadata_start(layout.meta_offset(0));
     ns.uncorrectable.clear_all().map_err(|_| Status::INTERNAL_ERROR)?;
     // Every block is now never-written: its PI tuple reads as all ones.
     crate::nvm::metadata::fill_unwritten(&*ns.store, &new).map_err(|_| Status::INTERNAL_ERROR)?;
