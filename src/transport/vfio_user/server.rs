@@ -258,7 +258,10 @@ impl Session {
                 }
                 Ok(Reply::None)
             }
-            Err(e) => Err(Reply::Error(e.raw_os_error().unwrap_or(libc::EINVAL))),
+            Err(e) => {
+                tracing::warn!("DMA_MAP of {iova:#x}+{size:#x} (file offset {offset:#x}) refused: {e}");
+                Err(Reply::Error(e.raw_os_error().unwrap_or(libc::EINVAL)))
+            }
         }
     }
 
