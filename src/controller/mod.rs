@@ -299,23 +299,25 @@ impl Controller {
     /// Look at every mapped doorbell once and act on those whose value changed
     /// since the last look, as if they had been written by message: the admin
     /// queue runs, invalid values raise their event, a sleeping worker wakes. An
-    /// I/O CQ head is only checked here; its worker reads it itself (module
-    /// [`doorbell_area`] says why). Returns whether anything changed.
+    /// I/O queue's doorbells are only checked here; its worker reads them itself
+    /// (module [`doorbell_area`] says why). Returns whether an admin doorbell
+    /// changed: the caller looks again soon then, and backs off while only I/O
+    /// doorbells move (their workers poll them).
     pub fn poll_mapped_doorbells(&mut self) -> bool {
         let Some(area) = self.shared.mapped().cloned() else { return false };
         let slots = self.shared.config.max_queues as usize * 2 + 2;
-        let mut changed = false;
+        let mut admin = false;
         for i in 0..slots.min(self.mapped_seen.len()) {
             let v = area.load(i);
             if v == self.mapped_seen[i] {
                 continue;
             }
             self.mapped_seen[i] = v;
-            changed = true;
+            admin |= i < 2;
             self.shared.counters.doorbells_mapped.fetch_add(1, Ordering::Relaxed);
             self.doorbell(reg::DOORBELL_BASE + 4 * i as u64, v, Source::Mapped);
         }
-        changed
+        admin
     }
 
     /// A queue's doorbells start at 0 (a new queue, a reset): clear them in the
@@ -385,6 +387,11 @@ impl Controller {
             Doorbell::SqTail(q) => {
                 let qs = self.shared.queues.read().unwrap();
                 match qs.sqs.get(q as usize).and_then(|e| e.as_ref()) {
+                    Some(e) if source == Source::Mapped => {
+                        // Its worker reads the tail itself; wake it if it sleeps.
+                        e.sq.wake_if_sleeping();
+                        value < e.sq.size as u32
+                    }
                     Some(e) => value < e.sq.size as u32 && e.sq.ring(value16),
                     None => false,
                 }
@@ -393,8 +400,8 @@ impl Controller {
                 let qs = self.shared.queues.read().unwrap();
                 match qs.cqs.get(q as usize).and_then(|e| e.as_ref()) {
                     Some(cq) if source == Source::Mapped => {
-                        // Its poster reads the head itself, under the ring lock.
-                        cq.wake();
+                        // Its poster reads the head itself, under the ring lock
+                        // (and looks again every 20 us while the queue is full).
                         value < cq.size as u32
                     }
                     Some(cq) => {

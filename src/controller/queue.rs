@@ -72,11 +72,6 @@ impl CompletionQueue {
         self
     }
 
-    /// Wake a poster waiting for room, to look at the mapped head again.
-    pub fn wake(&self) {
-        self.space.notify_all();
-    }
-
     /// Host consumed entries up to `head` (CQ head doorbell). Returns false for an
     /// invalid value (beyond the queue), which is ignored.
     pub fn set_head(&self, head: u16) -> bool {
@@ -209,6 +204,8 @@ pub struct SubmissionQueue {
     tail: AtomicU16,
     wake: Mutex<bool>,
     cv: Condvar,
+    /// Set while the fetching thread sleeps in [`SubmissionQueue::wait`].
+    sleeping: AtomicBool,
     pub stop: AtomicBool,
 }
 
@@ -222,6 +219,7 @@ impl SubmissionQueue {
             tail: AtomicU16::new(0),
             wake: Mutex::new(false),
             cv: Condvar::new(),
+            sleeping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
     }
@@ -247,11 +245,29 @@ impl SubmissionQueue {
         self.tail.load(Ordering::Acquire)
     }
 
+    /// Keep a valid tail read from a mapped doorbell (mmap-poll) as the last
+    /// valid one, which an invalid value written later falls back to.
+    pub fn note_tail(&self, tail: u16) {
+        if self.tail.load(Ordering::Relaxed) != tail {
+            self.tail.store(tail, Ordering::Release);
+        }
+    }
+
+    /// Wake the fetching thread only if it sleeps: a mapped doorbell found by
+    /// the transport's scan (mmap-poll), where a busy worker is already looking.
+    pub fn wake_if_sleeping(&self) {
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.notify();
+        }
+    }
+
     /// Sleep until the doorbell rings (or `timeout` passes).
     pub fn wait(&self, timeout: Duration) {
         let mut w = self.wake.lock().unwrap();
         if !*w {
+            self.sleeping.store(true, Ordering::SeqCst);
             w = self.cv.wait_timeout(w, timeout).unwrap().0;
+            self.sleeping.store(false, Ordering::SeqCst);
         }
         *w = false;
     }

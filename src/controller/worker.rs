@@ -35,14 +35,21 @@ pub fn spawn(shared: Arc<Shared>, sq: Arc<SubmissionQueue>, cq: Arc<CompletionQu
 /// the mapped doorbell in mmap-poll mode, else the last doorbell register write.
 /// An out-of-range value is ignored (the register's last valid value stands).
 pub fn current_tail(shared: &Shared, sq: &SubmissionQueue) -> u16 {
-    let published = match (shared.shadow(), shared.mapped()) {
-        (Some(sh), _) => sh.sq_tail(&*shared.mem, sq.id).map(u32::from),
-        (None, Some(area)) => Some(area.load(doorbell_area::sq_index(sq.id))),
-        (None, None) => None,
-    };
-    match published {
-        Some(t) if t < sq.size as u32 => t as u16,
-        _ => sq.doorbell_tail(),
+    match (shared.shadow(), shared.mapped()) {
+        (Some(sh), _) => match sh.sq_tail(&*shared.mem, sq.id) {
+            Some(t) if t < sq.size => t,
+            _ => sq.doorbell_tail(),
+        },
+        (None, Some(area)) => match area.load(doorbell_area::sq_index(sq.id)) {
+            // Kept, so that a later invalid value falls back to the last valid
+            // one, which this worker has fetched up to (never to an older one).
+            t if t < sq.size as u32 => {
+                sq.note_tail(t as u16);
+                t as u16
+            }
+            _ => sq.doorbell_tail(),
+        },
+        (None, None) => sq.doorbell_tail(),
     }
 }
 
