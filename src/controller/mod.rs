@@ -336,10 +336,9 @@ impl Controller {
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u64) {
         if offset >= reg::DOORBELL_BASE {
             if size == 4 {
-                if let Some(area) = self.shared.mapped() {
+                if let (Some(area), Some(i)) = (self.shared.mapped(), reg::doorbell_index(offset)) {
                     // A doorbell by message while the page is mapped: the
                     // workers read the area, so it goes there too.
-                    let i = ((offset - reg::DOORBELL_BASE) / 4) as usize;
                     area.store(i, value as u32);
                     if let Some(s) = self.mapped_seen.get_mut(i) {
                         *s = value as u32;

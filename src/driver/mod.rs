@@ -71,9 +71,9 @@ impl Registers for crate::transport::vfio_user::client::Client {
     fn write(&self, offset: u64, size: usize, value: u64) {
         use crate::controller::doorbell_area::DoorbellArea;
         use crate::transport::vfio_user::protocol::region;
-        if let (Some(area), true) = (self.doorbells(), offset >= reg::DOORBELL_BASE && size == 4) {
+        if let (Some(area), Some(i), 4) = (self.doorbells(), reg::doorbell_index(offset), size) {
             // Mapped doorbells (mmap-poll): a store, as a userspace driver does.
-            area.store(((offset - reg::DOORBELL_BASE) / 4) as usize, value as u32);
+            area.store(i, value as u32);
             return;
         }
         let posted = offset >= reg::DOORBELL_BASE;

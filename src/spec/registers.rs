@@ -108,11 +108,17 @@ pub enum Doorbell {
     CqHead(u16),
 }
 
-pub fn doorbell_at(offset: u64) -> Option<Doorbell> {
+/// The dword index of the doorbell at BAR0 `offset` (DSTRD 0: SQ y tail at 2y,
+/// CQ y head at 2y + 1); None below the doorbells or off a dword boundary.
+pub fn doorbell_index(offset: u64) -> Option<usize> {
     if offset < DOORBELL_BASE || !offset.is_multiple_of(4) {
         return None;
     }
-    let idx = (offset - DOORBELL_BASE) / 4;
+    usize::try_from((offset - DOORBELL_BASE) / 4).ok()
+}
+
+pub fn doorbell_at(offset: u64) -> Option<Doorbell> {
+    let idx = doorbell_index(offset)?;
     let qid = u16::try_from(idx / 2).ok()?;
     Some(if idx.is_multiple_of(2) { Doorbell::SqTail(qid) } else { Doorbell::CqHead(qid) })
 }

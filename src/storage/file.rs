@@ -88,9 +88,8 @@ impl BlockStore for FileStore {
         self.size
     }
     fn read_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
-        match &self.direct {
-            Some(d) if off < d.boundary() => {
-                let end = d.boundary();
+        match self.direct.as_ref().map(|d| (d, d.boundary())) {
+            Some((d, end)) if off < end => {
                 let (low, tail) = buf.split_at_mut(((end - off) as usize).min(buf.len()));
                 d.read(off, low)?;
                 self.file.read_exact_at(tail, end)
@@ -99,9 +98,8 @@ impl BlockStore for FileStore {
         }
     }
     fn write_at(&self, off: u64, data: &[u8]) -> io::Result<()> {
-        match &self.direct {
-            Some(d) if off < d.boundary() => {
-                let end = d.boundary();
+        match self.direct.as_ref().map(|d| (d, d.boundary())) {
+            Some((d, end)) if off < end => {
                 let (low, tail) = data.split_at(((end - off) as usize).min(data.len()));
                 d.write(off, low)?;
                 self.file.write_all_at(tail, end)

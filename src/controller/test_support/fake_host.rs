@@ -311,7 +311,7 @@ impl FakeHost {
     fn write_doorbell(&mut self, offset: u64, value: u16) {
         match &self.mapped {
             Some(area) => {
-                area.store(((offset - reg::DOORBELL_BASE) / 4) as usize, value as u32);
+                area.store(reg::doorbell_index(offset).expect("a doorbell offset"), value as u32);
                 self.ctrl.poll_mapped_doorbells();
             }
             None => self.ctrl.mmio_write(offset, 4, value as u64),
